@@ -1,0 +1,38 @@
+"""Reading what happened out of a strands conversation: tool exchanges and token usage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from strands.types.content import Messages
+
+from store.records import TokenUsage, ToolTraceEntry
+
+
+def tool_exchanges(messages: Messages, skip: set[str] | frozenset[str] = frozenset()) -> list[ToolTraceEntry]:
+    """Every tool call in `messages` paired with its result, in order; tools named in `skip` are left out."""
+    uses: dict[str, dict[str, Any]] = {}
+    trace = []
+    for message in messages:
+        for block in message["content"]:
+            if "toolUse" in block:
+                uses[block["toolUse"]["toolUseId"]] = block["toolUse"]
+            elif "toolResult" in block:
+                result = block["toolResult"]
+                use = uses.get(result["toolUseId"])
+                if use is None or use["name"] in skip:
+                    continue
+                output = "".join(item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True)
+                                 for item in result["content"])
+                trace.append(ToolTraceEntry(name=use["name"], input=use.get("input") or {}, output=output,
+                                            status="error" if result.get("status") == "error" else "success"))
+    return trace
+
+
+def usage_of(result: Any) -> TokenUsage:
+    """Token usage of one agent invocation, from the provider's usage metadata."""
+    usage = result.metrics.accumulated_usage
+    return TokenUsage(input=usage.get("inputTokens", 0), output=usage.get("outputTokens", 0),
+                      cache_read=usage.get("cacheReadInputTokens", 0),
+                      cache_write=usage.get("cacheWriteInputTokens", 0))

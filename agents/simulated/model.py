@@ -1,0 +1,163 @@
+"""A strands `Model` that plays a role offline.
+
+It speaks the provider protocol for real: it receives the agent's messages, tool specs and system
+prompt, and streams Bedrock-shaped events (text, tool uses, stop reason, token usage). What it says
+comes from a `Policy`, a deterministic function of what the model was shown and the run seed.
+Everything around it (the agent loop, tool execution, structured output) is the SDK's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import random
+from collections.abc import AsyncGenerator, AsyncIterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from strands.models import Model
+from strands.types.content import Messages
+from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolSpec
+
+from agents.messages import tool_exchanges
+from store.records import ToolTraceEntry
+
+T = TypeVar("T", bound=BaseModel)
+
+STRUCTURED_OUTPUT_MARK = "This StructuredOutputTool should only be invoked"
+
+
+class SimSettings(BaseModel):
+    """Knobs of the simulated models (CLI: --sim-*)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    defect_rate: float = Field(0.3, ge=0, le=1)
+    latency_ms: int = Field(0, ge=0)
+
+
+@dataclass
+class ModelCall:
+    """Everything the simulated model is shown on one call."""
+
+    system_prompt: str
+    messages: Messages
+    tool_specs: list[ToolSpec]
+    seed: int
+
+    @property
+    def structured_output_tool(self) -> str | None:
+        """The name of the structured-output tool the agent offers, if any."""
+        return next((s["name"] for s in self.tool_specs if STRUCTURED_OUTPUT_MARK in s.get("description", "")),
+                    None)
+
+    @property
+    def prompt(self) -> str:
+        """The text of the first user message: the request that started this conversation."""
+        for message in self.messages:
+            if message["role"] == "user":
+                return "".join(block.get("text", "") for block in message["content"])
+        return ""
+
+    def exchanges(self) -> list[ToolTraceEntry]:
+        """Tool calls made so far in this conversation, with their results (structured output excluded)."""
+        return tool_exchanges(self.messages, skip={self.structured_output_tool or ""})
+
+    def rng(self, salt: str) -> random.Random:
+        """Randomness that depends only on the seed, the request and `salt`: stable under concurrency."""
+        digest = hashlib.sha256(f"{self.seed}\x00{salt}\x00{self.prompt}".encode()).hexdigest()
+        return random.Random(int(digest[:16], 16))
+
+
+@dataclass
+class Reply:
+    """What the model says: text, tool calls (name, input), or both."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class Policy(Protocol):
+    """A role's behaviour: what to say given what the model was shown."""
+
+    def reply(self, call: ModelCall) -> Reply: ...
+
+
+class SimulatedModel(Model):
+    """A strands model provider whose replies come from `policy`."""
+
+    def __init__(self, policy: Policy, settings: SimSettings | None = None, **config: Any):
+        self.policy = policy
+        self.settings = settings or SimSettings()
+        self.config: dict[str, Any] = {"model_id": "simulated", **config}
+
+    def update_config(self, **model_config: Any) -> None:
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        if self.settings.latency_ms:
+            await asyncio.sleep(self.settings.latency_ms / 1000)
+        call = ModelCall(system_prompt or "", messages, list(tool_specs or []), self.settings.seed)
+        reply = self.policy.reply(call)
+        for event in _render(reply, call):
+            yield event
+
+    async def structured_output(
+        self, output_model: type[T], prompt: Messages, system_prompt: str | None = None, **kwargs: Any
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        spec = {"name": output_model.__name__, "description": STRUCTURED_OUTPUT_MARK, "inputSchema": {}}
+        call = ModelCall(system_prompt or "", prompt, [spec], self.settings.seed)
+        reply = self.policy.reply(call)
+        payload = next((inp for name, inp in reply.tool_calls if name == output_model.__name__), None)
+        if payload is None:
+            raise ValueError(f"simulated model produced no {output_model.__name__}")
+        yield {"output": output_model.model_validate(payload)}
+
+
+def _render(reply: Reply, call: ModelCall) -> list[StreamEvent]:
+    """Bedrock ConverseStream-shaped events for one reply, ending with usage metadata."""
+    events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
+    index = 0
+    if reply.text:
+        events += [{"contentBlockStart": {"start": {}, "contentBlockIndex": index}},
+                   {"contentBlockDelta": {"delta": {"text": reply.text}, "contentBlockIndex": index}},
+                   {"contentBlockStop": {"contentBlockIndex": index}}]
+        index += 1
+    turn = len(call.messages)
+    for n, (name, tool_input) in enumerate(reply.tool_calls):
+        tool_use_id = f"tooluse_{turn}_{n}"
+        events += [
+            {"contentBlockStart": {"start": {"toolUse": {"name": name, "toolUseId": tool_use_id}},
+                                   "contentBlockIndex": index}},
+            {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(tool_input)}},
+                                   "contentBlockIndex": index}},
+            {"contentBlockStop": {"contentBlockIndex": index}},
+        ]
+        index += 1
+    events.append({"messageStop": {"stopReason": "tool_use" if reply.tool_calls else "end_turn"}})
+    input_tokens = _estimate_tokens(call.system_prompt, call.messages, call.tool_specs)
+    output_tokens = math.ceil((len(reply.text) + len(json.dumps(reply.tool_calls))) / 4)
+    events.append({"metadata": {"usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                                          "totalTokens": input_tokens + output_tokens},
+                                "metrics": {"latencyMs": 0}}})
+    return events
+
+
+def _estimate_tokens(system_prompt: str, messages: Messages, tool_specs: list[ToolSpec]) -> int:
+    """About four characters a token, as providers' own estimators do."""
+    size = len(system_prompt) + len(json.dumps(messages, default=str)) + len(json.dumps(tool_specs, default=str))
+    return math.ceil(size / 4)

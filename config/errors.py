@@ -1,0 +1,9 @@
+"""The one error type for bad user input: the CLI prints its lines and exits with code 2."""
+
+
+class InputError(Exception):
+    """Bad input from the user: each problem is one line, ideally `file:line: field: what is wrong`."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))

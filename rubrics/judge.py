@@ -1,0 +1,92 @@
+"""The judge's side of a rubric: the system prompt built from the judged criteria, the review request,
+and the structured verdict the critic model must return."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from rubrics.model import Criterion, Rubric
+from store.records import Attempt, CriterionResult
+
+SCALES = {"binary": "0 (fails) or 1 (meets it)", "1-5": "an integer from 1 (very poor) to 5 (excellent)"}
+
+
+class JudgedCriterion(BaseModel):
+    id: str = Field(description="The criterion id, exactly as given.")
+    score: float = Field(description="The score on the criterion's scale.")
+    passed: bool = Field(description="Whether the answer meets the criterion.")
+    rationale: str = Field(description="One or two sentences: why, citing the answer.")
+
+
+class JudgeVerdict(BaseModel):
+    """Your judgement of the answer: one entry per criterion you were asked to judge."""
+
+    criteria: list[JudgedCriterion]
+    preference: Literal["current", "previous", "tie"] | None = Field(
+        default=None, description="When a previous attempt is shown: which attempt is better overall.")
+    comparison_rationale: str = Field(default="", description="Why, when a previous attempt is shown.")
+
+
+def judge_system_prompt(rubric: Rubric) -> str:
+    """The critic's system prompt: the rubric's judged criteria with their scales and examples."""
+    lines = [
+        "You are an expert reviewer (an exacting teacher) of answers given by an AI investigation assistant.",
+        f"Rubric: {rubric.title} ({rubric.id}, version {rubric.version}).",
+        rubric.description.strip(),
+        "",
+        "Judge each criterion you are asked about on its own, on its scale, from the answer as written.",
+        "Programmatic checks (facts, tool use, patterns) have already been run; their results are shown to you "
+        "for context and are final: do not re-judge them.",
+        "When a previous attempt is shown, also say which attempt is better overall and why.",
+        "",
+        "Criteria:",
+    ]
+    for criterion in rubric.criteria:
+        if criterion.method != "judge":
+            continue
+        lines.append(f"- id: {criterion.id}")
+        lines.append(f"  description: {' '.join(criterion.description.split())}")
+        lines.append(f"  scale: {SCALES[criterion.scale]}")
+        if criterion.applies_to:
+            lines.append(f"  applies to categories: {', '.join(criterion.applies_to)}")
+        if criterion.examples:
+            lines += [f"  passing example: {ex}" for ex in criterion.examples.passing]
+            lines += [f"  failing example: {ex}" for ex in criterion.examples.failing]
+    return "\n".join(line for line in lines if line is not None)
+
+
+def judge_request(request: str, attempt: Attempt, criteria: list[Criterion], checks: list[CriterionResult],
+                  previous: tuple[Attempt, float, list[str]] | None) -> str:
+    """The review request: the case, the answer, the check results, and the criteria to judge (as JSON)."""
+    payload: dict[str, Any] = {
+        "request": request,
+        "answer": attempt.answer,
+        "tools_called": [t.name for t in attempt.tool_trace],
+        "programmatic_results": [{"id": c.id, "passed": c.passed, "rationale": c.rationale} for c in checks],
+        "judge": [{"id": c.id, "description": " ".join(c.description.split()), "scale": c.scale}
+                  for c in criteria],
+        "previous": None if previous is None else {
+            "answer": previous[0].answer, "score": previous[1], "failed_criteria": previous[2]},
+    }
+    return ("Review this answer against the criteria listed under \"judge\" and return your verdict.\n"
+            f"```json\n{json.dumps(payload, indent=1)}\n```")
+
+
+def normalise(criterion: Criterion, judged: JudgedCriterion | None) -> CriterionResult:
+    """A judged score mapped to [0, 1]; a missing or off-scale reply is recorded as unscored, never defaulted."""
+    def unscored(reason: str) -> CriterionResult:
+        return CriterionResult(id=criterion.id, method="judge", weight=criterion.weight, required=criterion.required,
+                               score=0.0, passed=False, rationale=f"unscored: {reason}",
+                               details={"unscored": True, "raw": judged.model_dump() if judged else None})
+
+    if judged is None:
+        return unscored("judge_parse_failure: the judge returned no verdict for this criterion")
+    low, high = (0, 1) if criterion.scale == "binary" else (1, 5)
+    if not low <= judged.score <= high:
+        return unscored(f"judge_parse_failure: score {judged.score} is outside the {criterion.scale} scale")
+    return CriterionResult(id=criterion.id, method="judge", weight=criterion.weight, required=criterion.required,
+                           score=round((judged.score - low) / (high - low), 4), passed=judged.passed,
+                           rationale=judged.rationale, details={"raw_score": judged.score})

@@ -1,0 +1,122 @@
+"""Programmatic rubric methods: checks a model cannot argue with.
+
+Each takes a criterion and the `Subject` under review and returns a CriterionResult with a score in
+[0, 1], pass/fail, a rationale a task agent can act on, and the measured details.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rubrics.model import Criterion
+from store.records import Attempt, CriterionResult, Facts, ToolCall
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What programmatic checks look at: the attempt, and the case's verified ground truth."""
+
+    attempt: Attempt
+    expected_tool_calls: list[ToolCall]
+    facts: Facts
+    id_exists: Callable[[str], bool]
+
+
+def tool_call_scores(expected: list[str], called: list[str]) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the set of called tool names against the expected set."""
+    want, got = set(expected), set(called)
+    if not want and not got:
+        return 1.0, 1.0, 1.0
+    hits = len(want & got)
+    precision = hits / len(got) if got else 0.0
+    recall = hits / len(want) if want else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return round(precision, 4), round(recall, 4), round(f1, 4)
+
+
+def _result(criterion: Criterion, passed: bool, rationale: str, score: float | None = None,
+            **details: object) -> CriterionResult:
+    return CriterionResult(id=criterion.id, method=criterion.method, weight=criterion.weight,
+                           required=criterion.required, score=float(passed) if score is None else score,
+                           passed=passed, rationale=rationale, details=details)
+
+
+def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
+    expected = [c.name for c in subject.expected_tool_calls]
+    called = [t.name for t in subject.attempt.tool_trace]
+    precision, recall, f1 = tool_call_scores(expected, called)
+    passed = f1 >= (criterion.min_f1 or 0)
+    extra = sorted(set(called) - set(expected))
+    missing = sorted(set(expected) - set(called))
+    if passed:
+        rationale = f"tool use F1 {f1:.2f} (precision {precision:.2f}, recall {recall:.2f})"
+    else:
+        parts = []
+        if extra:
+            parts.append(f"unnecessary tool calls: {', '.join(extra)}")
+        if missing:
+            parts.append(f"the question also needs: {', '.join(missing)}")
+        rationale = f"tool use F1 {f1:.2f} is below {criterion.min_f1}: " + "; ".join(parts)
+    return _result(criterion, passed, rationale, score=f1, precision=precision, recall=recall, f1=f1,
+                   called=called, expected=expected)
+
+
+def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
+    finding, facts = subject.attempt.finding, subject.facts
+    if criterion.check == "verdict":
+        verdict, typology = finding.get("verdict"), finding.get("typology")
+        passed = verdict == facts.verdict and (facts.typology is None or typology == facts.typology)
+        rationale = (f"verdict '{verdict}' matches the verified finding" if passed else
+                     f"the verdict '{verdict}'" + (f" ({typology})" if typology else "") +
+                     " does not match what the records show; re-examine them before concluding")
+        return _result(criterion, passed, rationale, verdict=verdict, typology=typology)
+    cited = list(dict.fromkeys(finding.get("evidence_ids") or []))
+    seen = "\n".join(t.output for t in subject.attempt.tool_trace)
+    invented = [i for i in cited if not subject.id_exists(i)]
+    ungrounded = [i for i in cited if i not in invented and i not in seen]
+    missing = [i for i in facts.evidence_ids if i not in cited]
+    problems = []
+    if invented:
+        problems.append(f"cited ids that do not exist: {', '.join(invented)}")
+    if ungrounded:
+        problems.append(f"cited ids no tool returned in this investigation: {', '.join(ungrounded)}")
+    if missing:
+        problems.append(f"{len(missing)} key piece(s) of evidence behind the verdict are not cited")
+    passed = not problems
+    rationale = "every cited id exists and was seen; key evidence is cited" if passed else "; ".join(problems)
+    return _result(criterion, passed, rationale, cited=cited, invented=invented, ungrounded=ungrounded,
+                   missing=len(missing))
+
+
+def check_regex(criterion: Criterion, subject: Subject) -> CriterionResult:
+    found = re.search(criterion.pattern or "", subject.attempt.answer) is not None
+    passed = found == criterion.must_match
+    rationale = ("pattern requirement met" if passed else
+                 "the answer is missing required content" if criterion.must_match else
+                 "the answer contains text this rubric forbids: " + criterion.description)
+    return _result(criterion, passed, rationale, found=found)
+
+
+def check_json_schema(criterion: Criterion, subject: Subject) -> CriterionResult:
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(criterion.json_schema or {}).iter_errors(
+        subject.attempt.finding), key=lambda e: list(e.path))
+    passed = not errors
+    rationale = "the finding validates" if passed else "; ".join(
+        f"{'/'.join(map(str, e.path)) or '(finding)'}: {e.message}" for e in errors[:3])
+    return _result(criterion, passed, rationale, errors=len(errors))
+
+
+METHODS: dict[str, Callable[[Criterion, Subject], CriterionResult]] = {
+    "tool_calls": check_tool_calls,
+    "facts": check_facts,
+    "regex": check_regex,
+    "json_schema": check_json_schema,
+}
+
+
+def run_check(criterion: Criterion, subject: Subject) -> CriterionResult:
+    return METHODS[criterion.method](criterion, subject)

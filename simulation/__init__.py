@@ -1,0 +1,1 @@
+"""Domains (worlds, tools, cases), the episode loop and the batch runner."""

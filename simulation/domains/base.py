@@ -1,0 +1,117 @@
+"""What a domain pack provides: a seeded world, tools over it, cases with verified facts, and people."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, Field, field_validator
+
+from config import InputError, load_yaml_model
+from store.records import Facts, Strict, ToolCall
+
+
+class World(Protocol):
+    """A domain world: generated from a seed, serialisable, able to say whether an id exists."""
+
+    world_seed: int
+
+    def has_id(self, object_id: str) -> bool: ...
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]: ...
+
+
+class Finding(BaseModel):
+    """The task agent's final answer: the text for the user plus the conclusions a checker can verify."""
+
+    answer: str = Field(min_length=1, description="The complete answer to the user, in Markdown.")
+    verdict: str = Field(description="The conclusion, one of the allowed values.")
+    typology: str | None = Field(default=None, description="The pattern found, when the verdict names one.")
+    evidence_ids: list[str] = Field(
+        default_factory=list, description="Ids of the records (as returned by the tools) that support the verdict.")
+
+
+class RoleCard(Strict):
+    mission: str = Field(min_length=1)
+    persona: str = Field(min_length=1)
+
+
+class UserSimulatorCard(RoleCard):
+    name: str = Field(min_length=1, description="Persona label stored on every example")
+    example_questions: dict[str, list[str]]
+
+    @field_validator("example_questions")
+    @classmethod
+    def _non_empty(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        empty = [kind for kind, questions in value.items() if not questions]
+        if empty:
+            raise ValueError(f"needs at least one question for: {', '.join(empty)}")
+        return value
+
+
+class DomainCard(Strict):
+    """The SME-editable people of a domain (persona.yaml): who asks, who answers, what mix of cases."""
+
+    user_simulator: UserSimulatorCard
+    task_agent: RoleCard
+    category_mix: dict[str, float]
+
+    @field_validator("category_mix")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, w in value.items() if w <= 0]
+        if bad:
+            raise ValueError(f"weights must be > 0: {', '.join(bad)}")
+        return value
+
+
+class Case(Strict):
+    """One drawn case: what the user simulator is briefed with, and the verified ground truth."""
+
+    index: int
+    key: str
+    category: str
+    difficulty: Literal["standard", "adversarial"]
+    brief: dict[str, Any]
+    expected_tool_calls: list[ToolCall]
+    facts: Facts
+
+
+class Domain(ABC):
+    """A domain pack. Subclasses set the class attributes and implement the abstract methods."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    finding_model: ClassVar[type[Finding]]
+    categories: ClassVar[dict[str, Literal["standard", "adversarial"]]]
+    card_path: ClassVar[Path]
+
+    @cached_property
+    def card(self) -> DomainCard:
+        card = load_yaml_model(self.card_path, DomainCard)
+        unknown = sorted(set(card.category_mix) - set(self.categories))
+        if unknown:
+            raise InputError(f"{self.card_path}: category_mix: unknown categories {unknown}; "
+                             f"known: {sorted(self.categories)}")
+        return card
+
+    @abstractmethod
+    def build_world(self, world_seed: int) -> World: ...
+
+    @abstractmethod
+    def tools(self, world: World) -> list[Any]:
+        """The task agent's tools, bound to `world`."""
+
+    @abstractmethod
+    def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
+        """`count` cases, deterministic in (world, seed); a prefix of a longer draw with the same seed."""
+
+    @abstractmethod
+    def simulated_task_policy(self, defect_rate: float) -> Any:
+        """The offline task model's behaviour (an `agents.simulated.Policy`)."""
+
+    def dump_world(self, world: World) -> str:
+        return json.dumps(world.model_dump(mode="json"), indent=1, sort_keys=True)

@@ -1,0 +1,48 @@
+"""The KYC / financial-crimes investigation domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from simulation.domains.base import Case, Domain, Finding, World
+from simulation.domains.kyc.cases import CATEGORIES, draw_cases
+from simulation.domains.kyc.world import DOMAIN_VERSION, KycWorld, build_world
+
+
+class KycFinding(Finding):
+    """Your finding on the analyst's request: verdict, typology, supporting record ids and the written answer."""
+
+    verdict: Literal["suspicious", "not_suspicious", "needs_clarification", "out_of_scope"] = Field(
+        description="suspicious, not_suspicious, needs_clarification (e.g. several customers match) or out_of_scope.")
+    typology: Literal["structuring", "pass_through", "sanctioned_counterparty", "identity_mismatch"] | None = Field(
+        default=None, description="The typology, when the verdict is suspicious.")
+
+
+class KycDomain(Domain):
+    name: ClassVar[str] = "kyc"
+    version: ClassVar[str] = DOMAIN_VERSION
+    finding_model: ClassVar[type[Finding]] = KycFinding
+    categories: ClassVar[dict[str, Literal["standard", "adversarial"]]] = {
+        name: spec.difficulty for name, spec in CATEGORIES.items()}
+    card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
+
+    def build_world(self, world_seed: int) -> KycWorld:
+        return build_world(world_seed)
+
+    def tools(self, world: World) -> list[Any]:
+        from simulation.domains.kyc.tools import build_tools
+
+        assert isinstance(world, KycWorld)
+        return build_tools(world)
+
+    def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
+        assert isinstance(world, KycWorld)
+        return draw_cases(world, seed, count, self.card.category_mix)
+
+    def simulated_task_policy(self, defect_rate: float) -> Any:
+        from simulation.domains.kyc.analyst import KycAnalystPolicy
+
+        return KycAnalystPolicy(defect_rate)

@@ -1,0 +1,115 @@
+"""The batch runner: validates everything up front, schedules episodes with bounded concurrency, then
+commits the accepted examples as one new dataset version and files the rest in the review queue."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import Field
+
+from agents.critic import Critic
+from agents.providers import RoleModels, model_factory
+from agents.simulated.model import SimSettings
+from agents.task_agent import TaskAgent
+from agents.user_simulator import UserSimulator
+from rubrics.model import load_rubric
+from simulation.domains import get_domain
+from simulation.episode import EpisodeResult, EpisodeSettings, Roles, run_episode
+from simulation.summary import RunSummary, summarise
+from store.dataset import Dataset
+from store.records import Strict
+
+DEFAULT_WORLD_SEED = 1
+RUBRICS_DIR = Path(__file__).resolve().parent.parent / "rubrics"
+
+
+class RunConfig(Strict):
+    """Everything a generation run needs; the CLI fills it, code and tests may build it directly."""
+
+    domain: str = "kyc"
+    dataset: str | None = None
+    output_dir: Path = Path("output")
+    count: int = Field(20, ge=1)
+    seed: int | None = None
+    world_seed: int | None = None
+    max_rounds: int = Field(3, ge=1)
+    concurrency: int = Field(4, ge=1)
+    rubric: Path | None = None
+    models: RoleModels = RoleModels()
+    sim_defect_rate: float = Field(0.3, ge=0, le=1)
+    sim_latency_ms: int = Field(0, ge=0)
+    run_id: str | None = None
+
+
+class Run:
+    """A prepared run: inputs validated, dataset bound, agents wired; no model has been called yet."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.domain = get_domain(config.domain)
+        card = self.domain.card
+        rubric_path = config.rubric or RUBRICS_DIR / f"{config.domain}.yaml"
+        self.rubric = load_rubric(rubric_path, domain=self.domain.name, categories=set(self.domain.categories))
+        self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        self.run_id = config.run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        sim = SimSettings(seed=self.seed, defect_rate=config.sim_defect_rate, latency_ms=config.sim_latency_ms)
+        task_policy = self.domain.simulated_task_policy(config.sim_defect_rate)
+        factories = {role: model_factory(getattr(config.models, role), role, task_policy=task_policy, sim=sim)
+                     for role in ("user", "task", "critic")}
+        self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
+        info = self.dataset.bind(domain=self.domain.name, domain_version=self.domain.version,
+                                 world_seed=config.world_seed, default_world_seed=DEFAULT_WORLD_SEED)
+        self.world = self.domain.build_world(info.world_seed)
+        self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
+        self.roles = Roles(
+            user=UserSimulator(factories["user"], mission=card.user_simulator.mission,
+                               persona=card.user_simulator.persona,
+                               example_questions=card.user_simulator.example_questions),
+            task=TaskAgent(factories["task"], mission=card.task_agent.mission, persona=card.task_agent.persona,
+                           tools=self.domain.tools(self.world), finding_model=self.domain.finding_model),
+            critic=Critic(factories["critic"], self.rubric, self.world.has_id),
+        )
+        self.settings = EpisodeSettings(
+            dataset=self.dataset.name, domain=self.domain.name, domain_version=self.domain.version,
+            world_seed=info.world_seed, seed=self.seed, run_id=self.run_id, persona=card.user_simulator.name,
+            models=config.models.model_dump(), max_rounds=config.max_rounds)
+
+    async def episodes(self, on_result: Callable[[EpisodeResult], None]) -> list[EpisodeResult]:
+        """Play every case, at most `concurrency` at a time, reporting each outcome as it lands."""
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(case):
+            async with gate:
+                result = await run_episode(case, self.roles, self.settings)
+            on_result(result)
+            return result
+
+        return list(await asyncio.gather(*(one(case) for case in self.cases)))
+
+    def execute(self, on_result: Callable[[EpisodeResult], None] = lambda r: None) -> RunSummary:
+        """Run all episodes, commit the accepted ones as a new version, file the review queue, save the summary."""
+        started = time.monotonic()
+        results = sorted(asyncio.run(self.episodes(on_result)), key=lambda r: r.case.index)
+        examples = [r.example for r in results if r.example is not None]
+        generation = {"count": self.config.count, "seed": self.seed, "max_rounds": self.config.max_rounds,
+                      "concurrency": self.config.concurrency, "sim_defect_rate": self.config.sim_defect_rate,
+                      "sim_latency_ms": self.config.sim_latency_ms}
+        manifest, duplicates = self.dataset.append(
+            examples, run_id=self.run_id, rubric={"id": self.rubric.id, "version": self.rubric.version},
+            models=self.settings.models, generation=generation) if examples else (None, [])
+        review = self.dataset.write_review(
+            self.run_id, [r.review_item(self.settings) for r in results if r.status != "accepted"])
+        summary = summarise(
+            results, added=manifest.added if manifest else 0, duplicates=len(duplicates),
+            wall_time_s=time.monotonic() - started, run_id=self.run_id, dataset=self.dataset.name,
+            domain=self.domain.name, version=manifest.version if manifest else None, seed=self.seed,
+            world_seed=self.settings.world_seed, models=self.settings.models,
+            review_file=str(review) if review else None)
+        self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
+        return summary

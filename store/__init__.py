@@ -1,0 +1,1 @@
+"""Versioned, append-only golden datasets on disk: records, manifests, exports."""

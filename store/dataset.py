@@ -1,0 +1,247 @@
+"""A golden dataset on disk: immutable numbered versions made of append-only batch files.
+
+    <output>/<name>/dataset.json         what the dataset is bound to: domain, domain version, world seed
+    <output>/<name>/batches/<sha>.jsonl  records, one JSON object per line, named by content hash
+    <output>/<name>/versions/v0001.json  a version's manifest: parent, batches, counts, digest, lineage
+    <output>/<name>/review/<run>.jsonl   episodes that produced no example, with the reasons
+    <output>/<name>/runs/<run>.json      run summaries
+
+A version is the concatenation of its manifest's batches, so appending writes only the new batch and
+a manifest (O(batch)), and any version exports byte-identically forever. Creating the next version's
+manifest is an exclusive create: two writers cannot both make v5; the loser rebases and retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from config import InputError
+from store.files import atomic_write, create_exclusive
+from store.records import Example, ReviewItem, Strict
+
+MANIFEST_SCHEMA_VERSION = 1
+
+
+class DatasetInfo(Strict):
+    """What a dataset is bound to from its creation: its examples are only true in this world."""
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    name: str
+    domain: str
+    domain_version: str
+    world_seed: int
+    created_at: str
+
+
+class BatchRef(Strict):
+    file: str
+    sha256: str
+    records: int
+
+
+class Manifest(Strict):
+    """One immutable version of a dataset, and how it came to be."""
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    dataset: str
+    version: int
+    parent: int | None
+    created_at: str
+    run_id: str
+    domain: str
+    domain_version: str
+    world_seed: int
+    rubric: dict[str, str]
+    models: dict[str, str]
+    generation: dict[str, Any]
+    environment: dict[str, Any]
+    batches: list[BatchRef]
+    added: int
+    records: int
+    categories: dict[str, int]
+    difficulties: dict[str, int]
+    sha256: str = Field(description="sha256 chain over the batch digests: sha256(parent.sha256 + batch.sha256)")
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """`kyc` → ("kyc", None) for the latest version; `kyc@v2` → ("kyc", 2)."""
+    name, _, version = ref.partition("@")
+    if not version:
+        return name, None
+    if not (version.startswith("v") and version[1:].isdigit() and int(version[1:]) > 0):
+        raise InputError(f"{ref}: version must look like @v1, @v2, ...")
+    return name, int(version[1:])
+
+
+def chain_digest(parent: str | None, batch_sha256: str) -> str:
+    return hashlib.sha256(f"{parent or ''}{batch_sha256}".encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Dataset:
+    """One named dataset under an output directory."""
+
+    def __init__(self, output_dir: str | Path, name: str):
+        if not name or "/" in name or name.startswith("."):
+            raise InputError(f"invalid dataset name {name!r}")
+        self.name = name
+        self.path = Path(output_dir) / name
+
+    # ---- binding ----------------------------------------------------------------------------
+    def info(self) -> DatasetInfo | None:
+        path = self.path / "dataset.json"
+        return DatasetInfo.model_validate_json(path.read_bytes()) if path.exists() else None
+
+    def bind(self, *, domain: str, domain_version: str, world_seed: int | None, default_world_seed: int) -> DatasetInfo:
+        """The dataset's binding, creating it on first use; a conflicting request is an InputError."""
+        info = self.info()
+        if info is None:
+            info = DatasetInfo(name=self.name, domain=domain, domain_version=domain_version,
+                               world_seed=default_world_seed if world_seed is None else world_seed, created_at=_now())
+            if not create_exclusive(self.path / "dataset.json", info.model_dump_json(indent=2).encode()):
+                info = self.info()
+        assert info is not None
+        if info.domain != domain:
+            raise InputError(f"dataset '{self.name}' belongs to domain '{info.domain}', not '{domain}'")
+        if info.domain_version != domain_version:
+            raise InputError(f"dataset '{self.name}' was made with {domain} domain version {info.domain_version}; "
+                             f"this Goldsmith has version {domain_version}: start a new dataset (--dataset)")
+        if world_seed is not None and world_seed != info.world_seed:
+            raise InputError(f"dataset '{self.name}' is bound to world seed {info.world_seed}; "
+                             f"--world-seed {world_seed} would make its tool ground truth wrong")
+        return info
+
+    # ---- reading ------------------------------------------------------------------------------
+    def versions(self) -> list[int]:
+        folder = self.path / "versions"
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit())
+
+    def manifest(self, version: int | None = None) -> Manifest:
+        """The manifest of `version` (latest when None); InputError when there is none."""
+        versions = self.versions()
+        if not versions:
+            raise InputError(f"dataset '{self.name}' has no versions in {self.path.parent}")
+        version = versions[-1] if version is None else version
+        if version not in versions:
+            raise InputError(f"dataset '{self.name}' has no version v{version}; it has v1..v{versions[-1]}")
+        return Manifest.model_validate_json((self.path / "versions" / f"v{version:04d}.json").read_bytes())
+
+    def latest(self) -> Manifest | None:
+        return self.manifest() if self.versions() else None
+
+    def iter_bytes(self, manifest: Manifest) -> Iterator[bytes]:
+        """The version's content, batch by batch, exactly as stored."""
+        for batch in manifest.batches:
+            yield (self.path / "batches" / batch.file).read_bytes()
+
+    def records(self, manifest: Manifest) -> Iterator[Example]:
+        for chunk in self.iter_bytes(manifest):
+            for line in chunk.splitlines():
+                yield Example.model_validate_json(line)
+
+    def ids(self, manifest: Manifest | None) -> set[str]:
+        if manifest is None:
+            return set()
+        return {json.loads(line)["id"] for chunk in self.iter_bytes(manifest) for line in chunk.splitlines()}
+
+    # ---- writing ------------------------------------------------------------------------------
+    def append(self, examples: Iterable[Example], *, run_id: str, rubric: dict[str, str], models: dict[str, str],
+               generation: dict[str, Any]) -> tuple[Manifest | None, list[str]]:
+        """Commit the examples not already in the dataset as a new version.
+
+        Returns (the new manifest, or None when nothing was new; the ids skipped as duplicates)."""
+        info = self.info()
+        if info is None:
+            raise InputError(f"dataset '{self.name}' is not bound to a domain yet")
+        examples = list(examples)
+        while True:
+            parent = self.latest()
+            known = self.ids(parent)
+            fresh: list[Example] = []
+            duplicates: list[str] = []
+            for example in examples:
+                (duplicates if example.id in known else fresh).append(example)
+                known.add(example.id)
+            if not fresh:
+                return None, [e.id for e in duplicates]
+            manifest = self._write_version(info, parent, fresh, run_id, rubric, models, generation)
+            if manifest is not None:
+                return manifest, [e.id for e in duplicates]
+
+    def _write_version(self, info: DatasetInfo, parent: Manifest | None, fresh: list[Example], run_id: str,
+                       rubric: dict[str, str], models: dict[str, str], generation: dict[str, Any]) -> Manifest | None:
+        lines = []
+        for example in fresh:
+            line = example.model_dump_json()
+            Example.model_validate_json(line)  # what is written must read back as a valid record
+            lines.append(line + "\n")
+        data = "".join(lines).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(fresh))
+        batch_path = self.path / "batches" / batch.file
+        if not batch_path.exists():
+            atomic_write(batch_path, data)
+        categories = Counter(parent.categories if parent else {})
+        categories.update(e.category for e in fresh)
+        difficulties = Counter(parent.difficulties if parent else {})
+        difficulties.update(e.difficulty for e in fresh)
+        version = (parent.version if parent else 0) + 1
+        manifest = Manifest(
+            dataset=self.name, version=version, parent=parent.version if parent else None, created_at=_now(),
+            run_id=run_id, domain=info.domain, domain_version=info.domain_version, world_seed=info.world_seed,
+            rubric=rubric, models=models, generation=generation, environment=environment(),
+            batches=[*(parent.batches if parent else []), batch], added=len(fresh),
+            records=(parent.records if parent else 0) + len(fresh), categories=dict(sorted(categories.items())),
+            difficulties=dict(sorted(difficulties.items())),
+            sha256=chain_digest(parent.sha256 if parent else None, batch.sha256))
+        path = self.path / "versions" / f"v{version:04d}.json"
+        return manifest if create_exclusive(path, manifest.model_dump_json(indent=2).encode()) else None
+
+    def write_review(self, run_id: str, items: list[ReviewItem]) -> Path | None:
+        if not items:
+            return None
+        path = self.path / "review" / f"{run_id}.jsonl"
+        atomic_write(path, "".join(item.model_dump_json() + "\n" for item in items).encode())
+        return path
+
+    def write_run(self, run_id: str, summary: dict[str, Any]) -> Path:
+        path = self.path / "runs" / f"{run_id}.json"
+        atomic_write(path, json.dumps(summary, indent=2).encode())
+        return path
+
+
+def environment() -> dict[str, Any]:
+    """Where a version was made: git revision (and whether the tree was dirty), Python, key packages."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    packages = {}
+    for name in ("strands-agents", "pydantic", "boto3"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {"git_revision": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
+            "python": platform.python_version(), "packages": packages}

@@ -1,0 +1,159 @@
+"""The golden-example record and its parts: the one schema every dataset line validates against."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RECORD_SCHEMA_VERSION = 1
+
+
+class Strict(BaseModel):
+    """Base for boundary models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolCall(Strict):
+    """A tool the task needs, with the input it should be called with."""
+
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolTraceEntry(Strict):
+    """One tool call the task agent really made, as the framework executed it."""
+
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: str
+    status: Literal["success", "error"]
+
+
+class Turn(Strict):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class TokenUsage(Strict):
+    """Tokens as reported by the model provider's usage metadata."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(**{k: getattr(self, k) + getattr(other, k) for k in type(self).model_fields})
+
+
+class Facts(Strict):
+    """Verified ground truth for a case, taken from the domain world, never from a model."""
+
+    verdict: str
+    typology: str | None = None
+    evidence_ids: list[str] = Field(default_factory=list)
+    subject_id: str | None = None
+
+
+class CriterionResult(Strict):
+    """How one rubric criterion judged one attempt; score is normalised to [0, 1]."""
+
+    id: str
+    method: str
+    weight: float
+    required: bool
+    score: float = Field(ge=0, le=1)
+    passed: bool
+    rationale: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Comparison(Strict):
+    """The relative evaluation: this attempt against the previous one."""
+
+    previous_score: float
+    score: float
+    judge_preference: Literal["current", "previous", "tie"] | None = None
+    rationale: str = ""
+
+
+class Critique(Strict):
+    rubric_id: str
+    rubric_version: str
+    rounds: int = Field(ge=1)
+    passed: bool
+    score: float = Field(ge=0, le=1)
+    criteria: list[CriterionResult]
+    comparison: Comparison | None = None
+    feedback: str = ""
+
+
+class Provenance(Strict):
+    models: dict[str, str]
+    runtime: str
+    seed: int
+    world_seed: int
+    domain_version: str
+    run_id: str
+    episode: int
+    created_at: str
+    tokens: TokenUsage
+
+
+class Attempt(Strict):
+    """One answer of the task agent: its structured finding, its text and the tools it really called."""
+
+    round: int = Field(ge=1)
+    finding: dict[str, Any]
+    answer: str
+    tool_trace: list[ToolTraceEntry]
+
+
+class Example(Strict):
+    """One golden example: a request, its verified reference answer, and how it was validated."""
+
+    schema_version: int = RECORD_SCHEMA_VERSION
+    id: str
+    dataset: str
+    domain: str
+    category: str
+    difficulty: Literal["standard", "adversarial"]
+    persona: str
+    conversation: list[Turn]
+    prompt: str
+    reference_answer: str = Field(min_length=1)
+    reference_output: dict[str, Any]
+    expected_tool_calls: list[ToolCall]
+    tool_trace: list[ToolTraceEntry]
+    facts: Facts
+    critique: Critique
+    provenance: Provenance
+
+
+def content_id(*parts: Any) -> str:
+    """A stable id: sha256 of the canonical JSON of `parts`, shortened."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class ReviewItem(Strict):
+    """An episode that produced no golden example, kept for SMEs with the reasons."""
+
+    schema_version: int = RECORD_SCHEMA_VERSION
+    dataset: str
+    run_id: str
+    episode: int
+    case_key: str
+    category: str
+    difficulty: Literal["standard", "adversarial"]
+    status: Literal["rejected", "failed"]
+    reasons: list[str]
+    prompt: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    critiques: list[Critique] = Field(default_factory=list)
+    error: str | None = None
+    created_at: str
