@@ -129,9 +129,7 @@ class _Investigation:
                 cluster = [t for t in band if _days(first["date"], t["date"]) in range(0, 31)]
                 return {"verdict": "suspicious", "typology": "structuring",
                         "evidence_ids": [t["id"] for t in cluster], "_summary": "structuring"}
-        cash = [t for t in self.transactions if t["kind"] == "cash_deposit"]
-        return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [],
-                "_summary": "routine_cash", "_cash": cash}
+        return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "routine_cash"}
 
     def review_funds(self) -> tuple[str, dict] | dict:
         inflows = [t for t in self.transactions if t["kind"] == "wire_in" and t["amount"] >= PAIR_MIN]
@@ -176,21 +174,21 @@ class _Investigation:
             listed = {h["query"] for h in exact}
             tx_ids = [t["id"] for t in self.transactions if t["kind"] == "wire_out" and t["counterparty_name"] in listed]
             return {"verdict": "suspicious", "typology": "sanctioned_counterparty",
-                    "evidence_ids": tx_ids + sorted({h["entry_id"] for h in exact}), "_summary": "sanctioned",
-                    "_hits": exact}
+                    "evidence_ids": tx_ids + sorted({h["entry_id"] for h in exact}), "_summary": "sanctioned"}
         if not hits:
             return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "no_hits"}
-        hit = hits[0]
-        tx = next(t for t in self.transactions if t.get("counterparty_name") == hit["query"])
+        query = hits[0]["query"]
+        tx = next(t for t in self.transactions if t.get("counterparty_name") == query)
         step = self.need("get_counterparty", {"counterparty_id": tx["counterparty_id"]})
         if step:
             return step
         cp = self.results["get_counterparty"]
-        if cp["country"] == hit["country"]:
+        same_country = [h for h in hits if h["query"] == query and h["country"] == cp["country"]]
+        if same_country:
             return {"verdict": "suspicious", "typology": "sanctioned_counterparty",
-                    "evidence_ids": [tx["id"], hit["entry_id"]], "_summary": "sanctioned", "_hits": [hit]}
+                    "evidence_ids": [tx["id"], same_country[0]["entry_id"]], "_summary": "sanctioned"}
         return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [tx["id"], cp["id"]],
-                "_summary": "false_positive", "_hit": hit, "_cp": cp}
+                "_summary": "false_positive"}
 
     def review_identity(self) -> dict:
         docs = self.results["get_kyc_documents"]
@@ -207,8 +205,7 @@ class _Investigation:
                 mismatched.append(doc)
         if mismatched:
             return {"verdict": "suspicious", "typology": "identity_mismatch",
-                    "evidence_ids": [d["id"] for d in mismatched], "_summary": "identity_mismatch",
-                    "_docs": mismatched}
+                    "evidence_ids": [d["id"] for d in mismatched], "_summary": "identity_mismatch"}
         return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "identity_ok"}
 
     def unnecessary_calls(self) -> list[tuple[str, dict]]:

@@ -20,6 +20,7 @@ DOMAIN_VERSION = "1"
 REPORTING_THRESHOLD = 10_000.0
 AS_OF = date(2026, 9, 30)
 WINDOW_DAYS = 90
+LOOK_ALIKE_MAX = 0.95  # a false-positive look-alike stays below this similarity to every listed name
 
 # How many customers of each profile a world holds. Benign look-alikes sit beside each typology.
 PROFILE_COUNTS: dict[str, int] = {
@@ -435,8 +436,9 @@ class _WorldBuilder:
         candidates = sorted({f"{word[:i]}{v}{word[i + drop:]} {kind} {sfx}"
                              for i in range(1, len(word)) for v in "aeiou" for drop in (0, 1)
                              for sfx in SUFFIXES})
-        candidates = [n for n in candidates
-                      if 0.85 <= name_similarity(n, entry.name) < 0.97 and n not in self.used_names]
+        listed = [name for e in self.sanctions for name in (e.name, *e.aliases)]
+        candidates = [n for n in candidates if n not in self.used_names and 0.85 <= name_similarity(n, entry.name)
+                      and max(name_similarity(n, other) for other in listed) < LOOK_ALIKE_MAX]
         look_alike = self.rng.choice(candidates)
         self.used_names.add(look_alike)
         cp = self.make_counterparty(look_alike, safe=True)
