@@ -56,7 +56,7 @@ def _line_of(problem: str) -> tuple[int, str]:
 def _format_error(err: dict[str, Any], root: yaml.Node, model: type[BaseModel], source: str) -> str:
     loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
     line = _line_for(root, loc)
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"
         hint = _did_you_mean(loc, model)

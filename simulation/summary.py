@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from simulation.episode import EpisodeResult
 from store.records import Strict, TokenUsage
@@ -51,3 +53,50 @@ def summarise(results: list[EpisodeResult], *, added: int, duplicates: int, wall
         adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
         tool_calls=sum(r.tool_calls for r in results), tokens=tokens, wall_time_s=round(wall_time_s, 2),
         **fields)
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[EpisodeResult], None]]:
+    """A Rich progress bar over episodes; yields the callback that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    counts: Counter[str] = Counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=False) as progress:
+        task = progress.add_task("episodes", total=total)
+
+        def advance(result: EpisodeResult) -> None:
+            counts[result.status] += 1
+            progress.update(task, advance=1, description=(
+                f"accepted {counts['accepted']} · rejected {counts['rejected']} · failed {counts['failed']}"))
+
+        yield advance
+
+
+def render_summary(summary: RunSummary) -> None:
+    """Print the run summary as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run {summary.run_id}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    version = f"{summary.dataset}@v{summary.version}" if summary.version else f"{summary.dataset} (no new version)"
+    rows = [
+        ("dataset", version),
+        ("episodes", str(summary.episodes)),
+        ("accepted", f"{summary.accepted} ({summary.added} new, {summary.duplicates} already in the dataset)"),
+        ("rejected", str(summary.rejected)),
+        ("failed", str(summary.failed)),
+        ("top reasons", ", ".join(f"{k} ×{v}" for k, v in summary.top_reasons.items()) or "-"),
+        ("critique rounds", "  ".join(f"{k}: {v}" for k, v in summary.rounds_histogram.items()) or "-"),
+        ("accepted by category", ", ".join(f"{k} {v}" for k, v in summary.accepted_by_category.items()) or "-"),
+        ("adversarial accepted", str(summary.adversarial_accepted)),
+        ("tool calls", str(summary.tool_calls)),
+        ("tokens in / out", f"{summary.tokens.input:,} / {summary.tokens.output:,}"),
+        ("wall time", f"{summary.wall_time_s:.1f} s"),
+        ("review queue", summary.review_file or "-"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)

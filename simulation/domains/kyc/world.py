@@ -278,9 +278,10 @@ class _WorldBuilder:
 
     def make_sanctions_list(self) -> None:
         names: set[str] = set()
-        while len(names) < 32:
-            names.add(f"{self.rng.choice(SANCTION_WORDS)} {self.rng.choice(SANCTION_KINDS)} "
-                      f"{self.rng.choice(SUFFIXES)}")
+        while len(names) < 32:  # listed names are clearly distinct from each other
+            name = f"{self.rng.choice(SANCTION_WORDS)} {self.rng.choice(SANCTION_KINDS)} {self.rng.choice(SUFFIXES)}"
+            if all(name_similarity(name, other) < 0.8 for other in names):
+                names.add(name)
         self.used_names |= names
         for name in sorted(names):
             self.sanctions.append(SanctionsEntry(
@@ -430,21 +431,24 @@ class _WorldBuilder:
                      typology="sanctioned_counterparty", evidence_ids=ids + [entry.id])
 
     def plant_sanctions_false_positive(self, c: Customer) -> Label:
-        entry = self.rng.choice([e for e in self.sanctions if e.kind == "sanctions"])
-        # a name that screens as a possible match but is not the listed entity
-        word, kind, suffix = entry.name.split(" ")
-        candidates = sorted({f"{word[:i]}{v}{word[i + drop:]} {kind} {sfx}"
-                             for i in range(1, len(word)) for v in "aeiou" for drop in (0, 1)
-                             for sfx in SUFFIXES})
-        listed = [name for e in self.sanctions for name in (e.name, *e.aliases)]
-        candidates = [n for n in candidates if n not in self.used_names and 0.85 <= name_similarity(n, entry.name)
-                      and max(name_similarity(n, other) for other in listed) < LOOK_ALIKE_MAX]
-        look_alike = self.rng.choice(candidates)
+        entries = [e for e in self.sanctions if e.kind == "sanctions"]
+        self.rng.shuffle(entries)
+        look_alike = next(name for e in entries if (name := self.look_alike(e)) is not None)
         self.used_names.add(look_alike)
         cp = self.make_counterparty(look_alike, safe=True)
         t = self.tx(c, self.day(), self.money(4000, 45_000), "wire_out", cp, "supplier payment")
         return Label(customer_id=c.id, profile="sanctions_false_positive", verdict="not_suspicious",
                      evidence_ids=[t.id, cp.id])
+
+    def look_alike(self, entry: SanctionsEntry) -> str | None:
+        """A name that screens as a possible match for `entry` but is not any listed entity, if one exists."""
+        word, kind, suffix = entry.name.split(" ")
+        candidates = sorted({f"{word[:i]}{v}{word[i + drop:]} {kind} {sfx}"
+                             for i in range(1, len(word)) for v in "aeiou" for drop in (0, 1) for sfx in SUFFIXES})
+        self.rng.shuffle(candidates)
+        listed = [name for e in self.sanctions for name in (e.name, *e.aliases)]
+        return next((n for n in candidates if n not in self.used_names and 0.85 <= name_similarity(n, entry.name)
+                     and max(name_similarity(n, other) for other in listed) < LOOK_ALIKE_MAX), None)
 
     def plant_identity_mismatch(self, c: Customer) -> Label:
         doc = next(d for d in self.documents if d.customer_id == c.id and d.kind in {"passport", "drivers_license"})

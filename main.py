@@ -1,0 +1,115 @@
+"""Goldsmith command line: parses arguments and dispatches to the core; nothing heavy is imported here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from config.errors import InputError
+
+
+class _Cli(click.Group):
+    """Bad input anywhere becomes `file:line: field: problem` lines on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Goldsmith: generate validated, versioned golden datasets with a user simulator, a task agent with
+    tools and a critic that judges every answer against SME-written rubrics.
+
+    Runs offline on simulated models by default. Datasets land in ./output/<name>/.
+    """
+
+
+@cli.command()
+@click.option("--domain", default="kyc", show_default=True, help="Domain pack to generate for.")
+@click.option("--count", default=20, show_default=True, type=click.IntRange(min=1), help="Episodes to run.")
+@click.option("--dataset", help="Dataset name  [default: the domain name]")
+@click.option("--output-dir", default="output", show_default=True, type=click.Path(path_type=Path),
+              help="Where datasets live.")
+@click.option("--seed", type=int, help="Varies which cases are drawn and how they are phrased  [default: random]")
+@click.option("--world-seed", type=int,
+              help="World the dataset is bound to; fixed at creation, reused by later batches  [default: 1]")
+@click.option("--max-rounds", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Critique rounds before an episode goes to the review queue.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Episodes in flight at once.")
+@click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file  [default: rubrics/<domain>.yaml]")
+@click.option("--model", "model_all", help="Model for every role  [default: simulated]")
+@click.option("--user-model", help="Model for the user simulator (overrides --model).")
+@click.option("--task-model", help="Model for the task agent (overrides --model).")
+@click.option("--critic-model", help="Model for the critic (overrides --model).")
+@click.option("--sim-defect-rate", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="Simulated task model: share of first drafts with a planted defect.")
+@click.option("--sim-latency-ms", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Simulated models: latency added to each call.")
+@click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
+def generate(model_all: str | None, user_model: str | None, task_model: str | None, critic_model: str | None,
+             **options) -> None:
+    """Generate golden examples and append them to the dataset as a new version."""
+    from simulation.runner import Run, RunConfig
+    from simulation.summary import progress_bar, render_summary
+
+    default = model_all or "simulated"
+    models = {"user": user_model or default, "task": task_model or default, "critic": critic_model or default}
+    run = Run(RunConfig(models=models, **options))
+    click.echo(f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
+               f"{run.dataset.path} (seed {run.seed}, world seed {run.settings.world_seed}, "
+               f"rubric {run.rubric.id}@{run.rubric.version})")
+    with progress_bar(options["count"]) as on_result:
+        summary = run.execute(on_result)
+    render_summary(summary)
+
+
+@cli.group()
+def dataset() -> None:
+    """Inspect and export datasets."""
+
+
+@dataset.command("export")
+@click.argument("ref")
+@click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
+@click.option("--output-dir", default="output", show_default=True, type=click.Path(path_type=Path),
+              help="Where datasets live.")
+def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
+    """Export REF (NAME for the latest version, or NAME@vN) to a file."""
+    from store.dataset import Dataset, parse_ref
+    from store.export import export
+
+    name, version = parse_ref(ref)
+    manifest, records = export(Dataset(output_dir, name), version, fmt, out)
+    click.echo(f"wrote {records} records of {name}@v{manifest.version} ({fmt}) to {out}")
+
+
+@cli.group()
+def domain() -> None:
+    """Domain worlds."""
+
+
+@domain.command("dump")
+@click.argument("name")
+@click.option("--world-seed", default=1, show_default=True, type=int, help="World to generate.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="JSON file to write.")
+def domain_dump(name: str, world_seed: int, out: Path) -> None:
+    """Write the world of domain NAME as JSON, so evaluation can serve the same tools."""
+    from simulation.domains import get_domain
+    from store.files import atomic_write
+
+    pack = get_domain(name)
+    atomic_write(out, pack.dump_world(pack.build_world(world_seed)).encode())
+    click.echo(f"wrote {name} world (seed {world_seed}, domain version {pack.version}) to {out}")
+
+
+if __name__ == "__main__":
+    cli()

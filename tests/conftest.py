@@ -1,0 +1,38 @@
+"""Test setup: no network, no real AWS, no telemetry; every test writes under its own temp dir."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ.update({
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+})
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run `main.py` commands in-process against a temp output dir; returns the click Result."""
+    from click.testing import CliRunner
+
+    from main import cli as app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, output_dir: Path | None = None):
+        argv = list(args)
+        if args and args[0] in {"generate"} or args[:2] == ("dataset", "export"):
+            argv += ["--output-dir", str(output_dir or tmp_path / "output")]
+        return runner.invoke(app, argv, catch_exceptions=False)
+
+    return invoke
