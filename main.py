@@ -35,27 +35,48 @@ def cli() -> None:
 @click.option("--domain", default="kyc", show_default=True, help="Domain pack to generate for.")
 @click.option("--count", default=20, show_default=True, type=click.IntRange(min=1), help="Episodes to run.")
 @click.option("--dataset", help="Dataset name  [default: the domain name]")
-@click.option("--output-dir", default="output", show_default=True, type=click.Path(path_type=Path),
-              help="Where datasets live.")
+@click.option(
+    "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
+)
 @click.option("--seed", type=int, help="Varies which cases are drawn and how they are phrased  [default: random]")
-@click.option("--world-seed", type=int,
-              help="World the dataset is bound to; fixed at creation, reused by later batches  [default: 1]")
-@click.option("--max-rounds", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Critique rounds before an episode goes to the review queue.")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
-              help="Episodes in flight at once.")
+@click.option(
+    "--world-seed",
+    type=int,
+    help="World the dataset is bound to; fixed at creation, reused by later batches  [default: 1]",
+)
+@click.option(
+    "--max-rounds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Critique rounds before an episode goes to the review queue.",
+)
+@click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Episodes in flight at once."
+)
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file  [default: rubrics/<domain>.yaml]")
 @click.option("--model", "model_all", help="Model for every role  [default: simulated]")
 @click.option("--user-model", help="Model for the user simulator (overrides --model).")
 @click.option("--task-model", help="Model for the task agent (overrides --model).")
 @click.option("--critic-model", help="Model for the critic (overrides --model).")
-@click.option("--sim-defect-rate", default=0.3, show_default=True, type=click.FloatRange(0, 1),
-              help="Simulated task model: share of first drafts with a planted defect.")
-@click.option("--sim-latency-ms", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Simulated models: latency added to each call.")
+@click.option(
+    "--sim-defect-rate",
+    default=0.3,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Simulated task model: share of first drafts with a planted defect.",
+)
+@click.option(
+    "--sim-latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Simulated models: latency added to each call.",
+)
 @click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
-def generate(model_all: str | None, user_model: str | None, task_model: str | None, critic_model: str | None,
-             **options) -> None:
+def generate(
+    model_all: str | None, user_model: str | None, task_model: str | None, critic_model: str | None, **options
+) -> None:
     """Generate golden examples and append them to the dataset as a new version."""
     from simulation.runner import Run, RunConfig
     from simulation.summary import progress_bar, render_summary
@@ -63,9 +84,11 @@ def generate(model_all: str | None, user_model: str | None, task_model: str | No
     default = model_all or "simulated"
     models = {"user": user_model or default, "task": task_model or default, "critic": critic_model or default}
     run = Run(RunConfig(models=models, **options))
-    click.echo(f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
-               f"{run.dataset.path} (seed {run.seed}, world seed {run.settings.world_seed}, "
-               f"rubric {run.rubric.id}@{run.rubric.version})")
+    click.echo(
+        f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
+        f"{run.dataset.path} (seed {run.seed}, world seed {run.settings.world_seed}, "
+        f"rubric {run.rubric.id}@{run.rubric.version})"
+    )
     with progress_bar(options["count"]) as on_result:
         summary = run.execute(on_result)
     render_summary(summary)
@@ -80,8 +103,9 @@ def dataset() -> None:
 @click.argument("ref")
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
-@click.option("--output-dir", default="output", show_default=True, type=click.Path(path_type=Path),
-              help="Where datasets live.")
+@click.option(
+    "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
+)
 def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
     """Export REF (NAME for the latest version, or NAME@vN) to a file."""
     from store.dataset import Dataset, parse_ref

@@ -22,31 +22,53 @@ class Critic:
         self.id_exists = id_exists
         self.system_prompt = judge_system_prompt(rubric)
 
-    async def review(self, *, category: str, request: str, attempt: Attempt, facts: Facts,
-                     expected_tool_calls: list[ToolCall],
-                     previous: tuple[Attempt, Critique] | None = None) -> tuple[Critique, TokenUsage]:
+    async def review(
+        self,
+        *,
+        category: str,
+        request: str,
+        attempt: Attempt,
+        facts: Facts,
+        expected_tool_calls: list[ToolCall],
+        previous: tuple[Attempt, Critique] | None = None,
+    ) -> tuple[Critique, TokenUsage]:
         criteria = self.rubric.criteria_for(category)
-        subject = Subject(attempt=attempt, expected_tool_calls=expected_tool_calls, facts=facts,
-                          id_exists=self.id_exists)
+        subject = Subject(
+            attempt=attempt, expected_tool_calls=expected_tool_calls, facts=facts, id_exists=self.id_exists
+        )
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]
         usage = TokenUsage()
         verdict = None
         if judged:
-            prev = None if previous is None else (
-                previous[0], previous[1].score, [r.id for r in previous[1].criteria if not r.passed])
+            prev = (
+                None
+                if previous is None
+                else (previous[0], previous[1].score, [r.id for r in previous[1].criteria if not r.passed])
+            )
             verdict, usage = await self._judge(judge_request(request, attempt, judged, checks, prev))
         replies = {j.id: j for j in (verdict.criteria if verdict else [])}
         results = checks + [normalise(c, replies.get(c.id)) for c in judged]
         score, passed, _ = self.rubric.decide(results)
         comparison = None
         if previous is not None:
-            comparison = Comparison(previous_score=previous[1].score, score=score,
-                                    judge_preference=verdict.preference if verdict else None,
-                                    rationale=verdict.comparison_rationale if verdict else "")
+            comparison = Comparison(
+                previous_score=previous[1].score,
+                score=score,
+                judge_preference=verdict.preference if verdict else None,
+                rationale=verdict.comparison_rationale if verdict else "",
+            )
         feedback = "\n".join(f"- [{r.id}] {r.rationale}" for r in results if not r.passed)
-        critique = Critique(rubric_id=self.rubric.id, rubric_version=self.rubric.version, rounds=attempt.round,
-                            passed=passed, score=score, criteria=results, comparison=comparison, feedback=feedback)
+        critique = Critique(
+            rubric_id=self.rubric.id,
+            rubric_version=self.rubric.version,
+            rounds=attempt.round,
+            passed=passed,
+            score=score,
+            criteria=results,
+            comparison=comparison,
+            feedback=feedback,
+        )
         return critique, usage
 
     async def _judge(self, prompt: str) -> tuple[JudgeVerdict, TokenUsage]:

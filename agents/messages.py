@@ -23,16 +23,27 @@ def tool_exchanges(messages: Messages, skip: set[str] | frozenset[str] = frozens
                 use = uses.get(result["toolUseId"])
                 if use is None or use["name"] in skip:
                     continue
-                output = "".join(item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True)
-                                 for item in result["content"])
-                trace.append(ToolTraceEntry(name=use["name"], input=use.get("input") or {}, output=output,
-                                            status="error" if result.get("status") == "error" else "success"))
+                output = "".join(
+                    item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True)
+                    for item in result["content"]
+                )
+                trace.append(
+                    ToolTraceEntry(
+                        name=use["name"],
+                        input=use.get("input") or {},
+                        output=output,
+                        status="error" if result.get("status") == "error" else "success",
+                    )
+                )
     return trace
 
 
 def usage_of(result: Any) -> TokenUsage:
     """Token usage of one agent invocation, from the provider's usage metadata."""
     usage = result.metrics.accumulated_usage
-    return TokenUsage(input=usage.get("inputTokens", 0), output=usage.get("outputTokens", 0),
-                      cache_read=usage.get("cacheReadInputTokens", 0),
-                      cache_write=usage.get("cacheWriteInputTokens", 0))
+    return TokenUsage(
+        input=usage.get("inputTokens", 0),
+        output=usage.get("outputTokens", 0),
+        cache_read=usage.get("cacheReadInputTokens", 0),
+        cache_write=usage.get("cacheWriteInputTokens", 0),
+    )

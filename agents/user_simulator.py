@@ -21,8 +21,13 @@ class SimulatedRequest(BaseModel):
 
 def user_system_prompt(mission: str, persona: str, example_questions: dict[str, list[str]]) -> str:
     """Mission, persona and example requests grouped by request type (`[type]` then one per line)."""
-    lines = [mission.strip(), "", f"Persona: {persona.strip()}", "",
-             "Example requests by request type (placeholders in braces are filled from the brief):"]
+    lines = [
+        mission.strip(),
+        "",
+        f"Persona: {persona.strip()}",
+        "",
+        "Example requests by request type (placeholders in braces are filled from the brief):",
+    ]
     for kind, questions in example_questions.items():
         lines.append(f"[{kind}]")
         lines += [f"- {q}" for q in questions]
@@ -30,15 +35,18 @@ def user_system_prompt(mission: str, persona: str, example_questions: dict[str, 
 
 
 class UserSimulator:
-    def __init__(self, model_factory: Callable[[], Any], *, mission: str, persona: str,
-                 example_questions: dict[str, list[str]]):
+    def __init__(
+        self, model_factory: Callable[[], Any], *, mission: str, persona: str, example_questions: dict[str, list[str]]
+    ):
         self.model_factory = model_factory
         self.system_prompt = user_system_prompt(mission, persona, example_questions)
 
     async def request(self, brief: dict[str, Any]) -> tuple[str, TokenUsage]:
         """Write the opening request for a case."""
         agent = Agent(model=self.model_factory(), system_prompt=self.system_prompt, callback_handler=None)
-        prompt = ("Write the request for this case, of the given request_type.\n"
-                  f"Case brief:\n```json\n{json.dumps(brief, indent=1, sort_keys=True)}\n```")
+        prompt = (
+            "Write the request for this case, of the given request_type.\n"
+            f"Case brief:\n```json\n{json.dumps(brief, indent=1, sort_keys=True)}\n```"
+        )
         result = await agent.invoke_async(prompt, structured_output_model=SimulatedRequest)
         return result.structured_output.message.strip(), usage_of(result)

@@ -26,7 +26,8 @@ class JudgeVerdict(BaseModel):
 
     criteria: list[JudgedCriterion]
     preference: Literal["current", "previous", "tie"] | None = Field(
-        default=None, description="When a previous attempt is shown: which attempt is better overall.")
+        default=None, description="When a previous attempt is shown: which attempt is better overall."
+    )
     comparison_rationale: str = Field(default="", description="Why, when a previous attempt is shown.")
 
 
@@ -58,35 +59,57 @@ def judge_system_prompt(rubric: Rubric) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def judge_request(request: str, attempt: Attempt, criteria: list[Criterion], checks: list[CriterionResult],
-                  previous: tuple[Attempt, float, list[str]] | None) -> str:
+def judge_request(
+    request: str,
+    attempt: Attempt,
+    criteria: list[Criterion],
+    checks: list[CriterionResult],
+    previous: tuple[Attempt, float, list[str]] | None,
+) -> str:
     """The review request: the case, the answer, the check results, and the criteria to judge (as JSON)."""
     payload: dict[str, Any] = {
         "request": request,
         "answer": attempt.answer,
         "tools_called": [t.name for t in attempt.tool_trace],
         "programmatic_results": [{"id": c.id, "passed": c.passed, "rationale": c.rationale} for c in checks],
-        "judge": [{"id": c.id, "description": " ".join(c.description.split()), "scale": c.scale}
-                  for c in criteria],
-        "previous": None if previous is None else {
-            "answer": previous[0].answer, "score": previous[1], "failed_criteria": previous[2]},
+        "judge": [{"id": c.id, "description": " ".join(c.description.split()), "scale": c.scale} for c in criteria],
+        "previous": None
+        if previous is None
+        else {"answer": previous[0].answer, "score": previous[1], "failed_criteria": previous[2]},
     }
-    return ("Review this answer against the criteria listed under \"judge\" and return your verdict.\n"
-            f"```json\n{json.dumps(payload, indent=1)}\n```")
+    return (
+        'Review this answer against the criteria listed under "judge" and return your verdict.\n'
+        f"```json\n{json.dumps(payload, indent=1)}\n```"
+    )
 
 
 def normalise(criterion: Criterion, judged: JudgedCriterion | None) -> CriterionResult:
     """A judged score mapped to [0, 1]; a missing or off-scale reply is recorded as unscored, never defaulted."""
+
     def unscored(reason: str) -> CriterionResult:
-        return CriterionResult(id=criterion.id, method="judge", weight=criterion.weight, required=criterion.required,
-                               score=0.0, passed=False, rationale=f"unscored: {reason}",
-                               details={"unscored": True, "raw": judged.model_dump() if judged else None})
+        return CriterionResult(
+            id=criterion.id,
+            method="judge",
+            weight=criterion.weight,
+            required=criterion.required,
+            score=0.0,
+            passed=False,
+            rationale=f"unscored: {reason}",
+            details={"unscored": True, "raw": judged.model_dump() if judged else None},
+        )
 
     if judged is None:
         return unscored("judge_parse_failure: the judge returned no verdict for this criterion")
     low, high = (0, 1) if criterion.scale == "binary" else (1, 5)
     if not low <= judged.score <= high:
         return unscored(f"judge_parse_failure: score {judged.score} is outside the {criterion.scale} scale")
-    return CriterionResult(id=criterion.id, method="judge", weight=criterion.weight, required=criterion.required,
-                           score=round((judged.score - low) / (high - low), 4), passed=judged.passed,
-                           rationale=judged.rationale, details={"raw_score": judged.score})
+    return CriterionResult(
+        id=criterion.id,
+        method="judge",
+        weight=criterion.weight,
+        required=criterion.required,
+        score=round((judged.score - low) / (high - low), 4),
+        passed=judged.passed,
+        rationale=judged.rationale,
+        details={"raw_score": judged.score},
+    )

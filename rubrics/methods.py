@@ -36,11 +36,19 @@ def tool_call_scores(expected: list[str], called: list[str]) -> tuple[float, flo
     return round(precision, 4), round(recall, 4), round(f1, 4)
 
 
-def _result(criterion: Criterion, passed: bool, rationale: str, score: float | None = None,
-            **details: object) -> CriterionResult:
-    return CriterionResult(id=criterion.id, method=criterion.method, weight=criterion.weight,
-                           required=criterion.required, score=float(passed) if score is None else score,
-                           passed=passed, rationale=rationale, details=details)
+def _result(
+    criterion: Criterion, passed: bool, rationale: str, score: float | None = None, **details: object
+) -> CriterionResult:
+    return CriterionResult(
+        id=criterion.id,
+        method=criterion.method,
+        weight=criterion.weight,
+        required=criterion.required,
+        score=float(passed) if score is None else score,
+        passed=passed,
+        rationale=rationale,
+        details=details,
+    )
 
 
 def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
@@ -59,8 +67,17 @@ def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
         if missing:
             parts.append(f"the question also needs: {', '.join(missing)}")
         rationale = f"tool use F1 {f1:.2f} is below {criterion.min_f1}: " + "; ".join(parts)
-    return _result(criterion, passed, rationale, score=f1, precision=precision, recall=recall, f1=f1,
-                   called=called, expected=expected)
+    return _result(
+        criterion,
+        passed,
+        rationale,
+        score=f1,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        called=called,
+        expected=expected,
+    )
 
 
 def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
@@ -68,9 +85,13 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
     if criterion.check == "verdict":
         verdict, typology = finding.get("verdict"), finding.get("typology")
         passed = verdict == facts.verdict and (facts.typology is None or typology == facts.typology)
-        rationale = (f"verdict '{verdict}' matches the verified finding" if passed else
-                     f"the verdict '{verdict}'" + (f" ({typology})" if typology else "") +
-                     " does not match what the records show; re-examine them before concluding")
+        rationale = (
+            f"verdict '{verdict}' matches the verified finding"
+            if passed
+            else f"the verdict '{verdict}'"
+            + (f" ({typology})" if typology else "")
+            + " does not match what the records show; re-examine them before concluding"
+        )
         return _result(criterion, passed, rationale, verdict=verdict, typology=typology)
     cited = list(dict.fromkeys(finding.get("evidence_ids") or []))
     seen = "\n".join(t.output for t in subject.attempt.tool_trace)
@@ -86,27 +107,37 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
         problems.append(f"{len(missing)} key piece(s) of evidence behind the verdict are not cited")
     passed = not problems
     rationale = "every cited id exists and was seen; key evidence is cited" if passed else "; ".join(problems)
-    return _result(criterion, passed, rationale, cited=cited, invented=invented, ungrounded=ungrounded,
-                   missing=len(missing))
+    return _result(
+        criterion, passed, rationale, cited=cited, invented=invented, ungrounded=ungrounded, missing=len(missing)
+    )
 
 
 def check_regex(criterion: Criterion, subject: Subject) -> CriterionResult:
     found = re.search(criterion.pattern or "", subject.attempt.answer) is not None
     passed = found == criterion.must_match
-    rationale = ("pattern requirement met" if passed else
-                 "the answer is missing required content" if criterion.must_match else
-                 "the answer contains text this rubric forbids: " + criterion.description)
+    rationale = (
+        "pattern requirement met"
+        if passed
+        else "the answer is missing required content"
+        if criterion.must_match
+        else "the answer contains text this rubric forbids: " + criterion.description
+    )
     return _result(criterion, passed, rationale, found=found)
 
 
 def check_json_schema(criterion: Criterion, subject: Subject) -> CriterionResult:
     import jsonschema
 
-    errors = sorted(jsonschema.Draft202012Validator(criterion.json_schema or {}).iter_errors(
-        subject.attempt.finding), key=lambda e: list(e.path))
+    errors = sorted(
+        jsonschema.Draft202012Validator(criterion.json_schema or {}).iter_errors(subject.attempt.finding),
+        key=lambda e: list(e.path),
+    )
     passed = not errors
-    rationale = "the finding validates" if passed else "; ".join(
-        f"{'/'.join(map(str, e.path)) or '(finding)'}: {e.message}" for e in errors[:3])
+    rationale = (
+        "the finding validates"
+        if passed
+        else "; ".join(f"{'/'.join(map(str, e.path)) or '(finding)'}: {e.message}" for e in errors[:3])
+    )
     return _result(criterion, passed, rationale, errors=len(errors))
 
 

@@ -124,16 +124,19 @@ def load_rubric(path: str | Path, *, domain: str, categories: set[str]) -> Rubri
     rubric = load_yaml_model(path, Rubric)
     problems = []
     if rubric.applies_to.domain != domain:
-        problems.append(f"{path}:{line_for_path(path, ('applies_to', 'domain'))}: applies_to.domain: "
-                        f"rubric is for '{rubric.applies_to.domain}', not '{domain}'")
+        problems.append(
+            f"{path}:{line_for_path(path, ('applies_to', 'domain'))}: applies_to.domain: "
+            f"rubric is for '{rubric.applies_to.domain}', not '{domain}'"
+        )
     scopes = [(("applies_to", "categories"), rubric.applies_to.categories or [])]
     scopes += [(("criteria", i, "applies_to"), c.applies_to or []) for i, c in enumerate(rubric.criteria)]
     for loc, named in scopes:
         for j, name in enumerate(named):
             if name not in categories:
-                problems.append(f"{path}:{line_for_path(path, (*loc, j))}: {dotted_path((*loc, j))}: "
-                                f"unknown category '{name}'; known: {', '.join(sorted(categories))}")
+                problems.append(
+                    f"{path}:{line_for_path(path, (*loc, j))}: {dotted_path((*loc, j))}: "
+                    f"unknown category '{name}'; known: {', '.join(sorted(categories))}"
+                )
     if problems:
         raise InputError(problems)
     return rubric
-

@@ -72,10 +72,21 @@ class EpisodeResult:
 
     def review_item(self, settings: EpisodeSettings) -> ReviewItem:
         """The review-queue entry for an episode that produced no example."""
-        return ReviewItem(dataset=settings.dataset, run_id=settings.run_id, episode=self.case.index,
-                          case_key=self.case.key, category=self.case.category, difficulty=self.case.difficulty,
-                          status=self.status, reasons=self.reasons, prompt=self.prompt, attempts=self.attempts or [],
-                          critiques=self.critiques or [], error=self.error, created_at=_now())
+        return ReviewItem(
+            dataset=settings.dataset,
+            run_id=settings.run_id,
+            episode=self.case.index,
+            case_key=self.case.key,
+            category=self.case.category,
+            difficulty=self.case.difficulty,
+            status=self.status,
+            reasons=self.reasons,
+            prompt=self.prompt,
+            attempts=self.attempts or [],
+            critiques=self.critiques or [],
+            error=self.error,
+            created_at=_now(),
+        )
 
 
 async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> EpisodeResult:
@@ -89,12 +100,18 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
         tokens += used
         for round in range(1, settings.max_rounds + 1):
             previous = (attempts[-1], critiques[-1]) if attempts else None
-            attempt, used = await roles.task.attempt(prompt, round, previous=previous and previous[0],
-                                                     feedback=previous and previous[1].feedback)
+            attempt, used = await roles.task.attempt(
+                prompt, round, previous=previous and previous[0], feedback=previous and previous[1].feedback
+            )
             tokens += used
             critique, used = await roles.critic.review(
-                category=case.category, request=prompt, attempt=attempt, facts=case.facts,
-                expected_tool_calls=case.expected_tool_calls, previous=previous)
+                category=case.category,
+                request=prompt,
+                attempt=attempt,
+                facts=case.facts,
+                expected_tool_calls=case.expected_tool_calls,
+                previous=previous,
+            )
             tokens += used
             attempts.append(attempt)
             critiques.append(critique)
@@ -105,24 +122,40 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
         return EpisodeResult(case, "rejected", reasons, tokens, prompt, attempts, critiques)
     except Exception as exc:  # one bad episode must not stop the batch
         error = "".join(traceback.format_exception_only(exc)).strip()
-        return EpisodeResult(case, "failed", [f"error: {type(exc).__name__}"], tokens, prompt, attempts, critiques,
-                             error=error)
+        return EpisodeResult(
+            case, "failed", [f"error: {type(exc).__name__}"], tokens, prompt, attempts, critiques, error=error
+        )
 
 
-def _example(case: Case, prompt: str, attempt: Attempt, critique: Critique, settings: EpisodeSettings,
-             tokens: TokenUsage) -> Example:
+def _example(
+    case: Case, prompt: str, attempt: Attempt, critique: Critique, settings: EpisodeSettings, tokens: TokenUsage
+) -> Example:
     return Example(
         id=content_id(settings.domain, settings.domain_version, settings.world_seed, prompt),
-        dataset=settings.dataset, domain=settings.domain, category=case.category, difficulty=case.difficulty,
+        dataset=settings.dataset,
+        domain=settings.domain,
+        category=case.category,
+        difficulty=case.difficulty,
         persona=settings.persona,
         conversation=[Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
-        prompt=prompt, reference_answer=attempt.answer,
+        prompt=prompt,
+        reference_answer=attempt.answer,
         reference_output={k: v for k, v in attempt.finding.items() if k != "answer"},
-        expected_tool_calls=case.expected_tool_calls, tool_trace=attempt.tool_trace, facts=case.facts,
+        expected_tool_calls=case.expected_tool_calls,
+        tool_trace=attempt.tool_trace,
+        facts=case.facts,
         critique=critique,
-        provenance=Provenance(models=settings.models, runtime=settings.runtime, seed=settings.seed,
-                              world_seed=settings.world_seed, domain_version=settings.domain_version,
-                              run_id=settings.run_id, episode=case.index, created_at=_now(), tokens=tokens),
+        provenance=Provenance(
+            models=settings.models,
+            runtime=settings.runtime,
+            seed=settings.seed,
+            world_seed=settings.world_seed,
+            domain_version=settings.domain_version,
+            run_id=settings.run_id,
+            episode=case.index,
+            created_at=_now(),
+            tokens=tokens,
+        ),
     )
 
 

@@ -60,25 +60,46 @@ class Run:
         self.run_id = config.run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         sim = SimSettings(seed=self.seed, defect_rate=config.sim_defect_rate, latency_ms=config.sim_latency_ms)
         task_policy = self.domain.simulated_task_policy(config.sim_defect_rate)
-        factories = {role: model_factory(getattr(config.models, role), role, task_policy=task_policy, sim=sim)
-                     for role in ("user", "task", "critic")}
+        factories = {
+            role: model_factory(getattr(config.models, role), role, task_policy=task_policy, sim=sim)
+            for role in ("user", "task", "critic")
+        }
         self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
-        info = self.dataset.bind(domain=self.domain.name, domain_version=self.domain.version,
-                                 world_seed=config.world_seed, default_world_seed=DEFAULT_WORLD_SEED)
+        info = self.dataset.bind(
+            domain=self.domain.name,
+            domain_version=self.domain.version,
+            world_seed=config.world_seed,
+            default_world_seed=DEFAULT_WORLD_SEED,
+        )
         self.world = self.domain.build_world(info.world_seed)
         self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
         self.roles = Roles(
-            user=UserSimulator(factories["user"], mission=card.user_simulator.mission,
-                               persona=card.user_simulator.persona,
-                               example_questions=card.user_simulator.example_questions),
-            task=TaskAgent(factories["task"], mission=card.task_agent.mission, persona=card.task_agent.persona,
-                           tools=self.domain.tools(self.world), finding_model=self.domain.finding_model),
+            user=UserSimulator(
+                factories["user"],
+                mission=card.user_simulator.mission,
+                persona=card.user_simulator.persona,
+                example_questions=card.user_simulator.example_questions,
+            ),
+            task=TaskAgent(
+                factories["task"],
+                mission=card.task_agent.mission,
+                persona=card.task_agent.persona,
+                tools=self.domain.tools(self.world),
+                finding_model=self.domain.finding_model,
+            ),
             critic=Critic(factories["critic"], self.rubric, self.world.has_id),
         )
         self.settings = EpisodeSettings(
-            dataset=self.dataset.name, domain=self.domain.name, domain_version=self.domain.version,
-            world_seed=info.world_seed, seed=self.seed, run_id=self.run_id, persona=card.user_simulator.name,
-            models=config.models.model_dump(), max_rounds=config.max_rounds)
+            dataset=self.dataset.name,
+            domain=self.domain.name,
+            domain_version=self.domain.version,
+            world_seed=info.world_seed,
+            seed=self.seed,
+            run_id=self.run_id,
+            persona=card.user_simulator.name,
+            models=config.models.model_dump(),
+            max_rounds=config.max_rounds,
+        )
 
     async def episodes(self, on_result: Callable[[EpisodeResult], None]) -> list[EpisodeResult]:
         """Play every case, at most `concurrency` at a time, reporting each outcome as it lands."""
@@ -97,19 +118,41 @@ class Run:
         started = time.monotonic()
         results = sorted(asyncio.run(self.episodes(on_result)), key=lambda r: r.case.index)
         examples = [r.example for r in results if r.example is not None]
-        generation = {"count": self.config.count, "seed": self.seed, "max_rounds": self.config.max_rounds,
-                      "concurrency": self.config.concurrency, "sim_defect_rate": self.config.sim_defect_rate,
-                      "sim_latency_ms": self.config.sim_latency_ms}
-        manifest, duplicates = self.dataset.append(
-            examples, run_id=self.run_id, rubric={"id": self.rubric.id, "version": self.rubric.version},
-            models=self.settings.models, generation=generation) if examples else (None, [])
+        generation = {
+            "count": self.config.count,
+            "seed": self.seed,
+            "max_rounds": self.config.max_rounds,
+            "concurrency": self.config.concurrency,
+            "sim_defect_rate": self.config.sim_defect_rate,
+            "sim_latency_ms": self.config.sim_latency_ms,
+        }
+        manifest, duplicates = (
+            self.dataset.append(
+                examples,
+                run_id=self.run_id,
+                rubric={"id": self.rubric.id, "version": self.rubric.version},
+                models=self.settings.models,
+                generation=generation,
+            )
+            if examples
+            else (None, [])
+        )
         review = self.dataset.write_review(
-            self.run_id, [r.review_item(self.settings) for r in results if r.status != "accepted"])
+            self.run_id, [r.review_item(self.settings) for r in results if r.status != "accepted"]
+        )
         summary = summarise(
-            results, added=manifest.added if manifest else 0, duplicates=len(duplicates),
-            wall_time_s=time.monotonic() - started, run_id=self.run_id, dataset=self.dataset.name,
-            domain=self.domain.name, version=manifest.version if manifest else None, seed=self.seed,
-            world_seed=self.settings.world_seed, models=self.settings.models,
-            review_file=str(review) if review else None)
+            results,
+            added=manifest.added if manifest else 0,
+            duplicates=len(duplicates),
+            wall_time_s=time.monotonic() - started,
+            run_id=self.run_id,
+            dataset=self.dataset.name,
+            domain=self.domain.name,
+            version=manifest.version if manifest else None,
+            seed=self.seed,
+            world_seed=self.settings.world_seed,
+            models=self.settings.models,
+            review_file=str(review) if review else None,
+        )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary

@@ -34,8 +34,9 @@ class RunSummary(Strict):
     review_file: str | None = None
 
 
-def summarise(results: list[EpisodeResult], *, added: int, duplicates: int, wall_time_s: float,
-              **fields: object) -> RunSummary:
+def summarise(
+    results: list[EpisodeResult], *, added: int, duplicates: int, wall_time_s: float, **fields: object
+) -> RunSummary:
     reasons: Counter[str] = Counter()
     for result in results:
         if result.status != "accepted":
@@ -46,13 +47,21 @@ def summarise(results: list[EpisodeResult], *, added: int, duplicates: int, wall
     for result in results:
         tokens += result.tokens
     return RunSummary(
-        episodes=len(results), accepted=len(accepted), rejected=sum(r.status == "rejected" for r in results),
-        failed=sum(r.status == "failed" for r in results), duplicates=duplicates, added=added,
-        top_reasons=dict(reasons.most_common(5)), rounds_histogram=dict(sorted(rounds.items())),
+        episodes=len(results),
+        accepted=len(accepted),
+        rejected=sum(r.status == "rejected" for r in results),
+        failed=sum(r.status == "failed" for r in results),
+        duplicates=duplicates,
+        added=added,
+        top_reasons=dict(reasons.most_common(5)),
+        rounds_histogram=dict(sorted(rounds.items())),
         accepted_by_category=dict(sorted(Counter(r.case.category for r in accepted).items())),
         adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
-        tool_calls=sum(r.tool_calls for r in results), tokens=tokens, wall_time_s=round(wall_time_s, 2),
-        **fields)
+        tool_calls=sum(r.tool_calls for r in results),
+        tokens=tokens,
+        wall_time_s=round(wall_time_s, 2),
+        **fields,
+    )
 
 
 @contextmanager
@@ -61,14 +70,20 @@ def progress_bar(total: int) -> Iterator[Callable[[EpisodeResult], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts: Counter[str] = Counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    ) as progress:
         task = progress.add_task("episodes", total=total)
 
         def advance(result: EpisodeResult) -> None:
             counts[result.status] += 1
-            progress.update(task, advance=1, description=(
-                f"accepted {counts['accepted']} · rejected {counts['rejected']} · failed {counts['failed']}"))
+            progress.update(
+                task,
+                advance=1,
+                description=(
+                    f"accepted {counts['accepted']} · rejected {counts['rejected']} · failed {counts['failed']}"
+                ),
+            )
 
         yield advance
 

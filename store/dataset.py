@@ -110,19 +110,28 @@ class Dataset:
         """The dataset's binding, creating it on first use; a conflicting request is an InputError."""
         info = self.info()
         if info is None:
-            info = DatasetInfo(name=self.name, domain=domain, domain_version=domain_version,
-                               world_seed=default_world_seed if world_seed is None else world_seed, created_at=_now())
+            info = DatasetInfo(
+                name=self.name,
+                domain=domain,
+                domain_version=domain_version,
+                world_seed=default_world_seed if world_seed is None else world_seed,
+                created_at=_now(),
+            )
             if not create_exclusive(self.path / "dataset.json", info.model_dump_json(indent=2).encode()):
                 info = self.info()
         assert info is not None
         if info.domain != domain:
             raise InputError(f"dataset '{self.name}' belongs to domain '{info.domain}', not '{domain}'")
         if info.domain_version != domain_version:
-            raise InputError(f"dataset '{self.name}' was made with {domain} domain version {info.domain_version}; "
-                             f"this Goldsmith has version {domain_version}: start a new dataset (--dataset)")
+            raise InputError(
+                f"dataset '{self.name}' was made with {domain} domain version {info.domain_version}; "
+                f"this Goldsmith has version {domain_version}: start a new dataset (--dataset)"
+            )
         if world_seed is not None and world_seed != info.world_seed:
-            raise InputError(f"dataset '{self.name}' is bound to world seed {info.world_seed}; "
-                             f"--world-seed {world_seed} would make its tool ground truth wrong")
+            raise InputError(
+                f"dataset '{self.name}' is bound to world seed {info.world_seed}; "
+                f"--world-seed {world_seed} would make its tool ground truth wrong"
+            )
         return info
 
     # ---- reading ------------------------------------------------------------------------------
@@ -161,8 +170,15 @@ class Dataset:
         return {json.loads(line)["id"] for chunk in self.iter_bytes(manifest) for line in chunk.splitlines()}
 
     # ---- writing ------------------------------------------------------------------------------
-    def append(self, examples: Iterable[Example], *, run_id: str, rubric: dict[str, str], models: dict[str, str],
-               generation: dict[str, Any]) -> tuple[Manifest | None, list[str]]:
+    def append(
+        self,
+        examples: Iterable[Example],
+        *,
+        run_id: str,
+        rubric: dict[str, str],
+        models: dict[str, str],
+        generation: dict[str, Any],
+    ) -> tuple[Manifest | None, list[str]]:
         """Commit the examples not already in the dataset as a new version.
 
         Returns (the new manifest, or None when nothing was new; the ids skipped as duplicates)."""
@@ -184,8 +200,16 @@ class Dataset:
             if manifest is not None:
                 return manifest, [e.id for e in duplicates]
 
-    def _write_version(self, info: DatasetInfo, parent: Manifest | None, fresh: list[Example], run_id: str,
-                       rubric: dict[str, str], models: dict[str, str], generation: dict[str, Any]) -> Manifest | None:
+    def _write_version(
+        self,
+        info: DatasetInfo,
+        parent: Manifest | None,
+        fresh: list[Example],
+        run_id: str,
+        rubric: dict[str, str],
+        models: dict[str, str],
+        generation: dict[str, Any],
+    ) -> Manifest | None:
         lines = []
         for example in fresh:
             line = example.model_dump_json()
@@ -203,13 +227,25 @@ class Dataset:
         difficulties.update(e.difficulty for e in fresh)
         version = (parent.version if parent else 0) + 1
         manifest = Manifest(
-            dataset=self.name, version=version, parent=parent.version if parent else None, created_at=_now(),
-            run_id=run_id, domain=info.domain, domain_version=info.domain_version, world_seed=info.world_seed,
-            rubric=rubric, models=models, generation=generation, environment=environment(),
-            batches=[*(parent.batches if parent else []), batch], added=len(fresh),
-            records=(parent.records if parent else 0) + len(fresh), categories=dict(sorted(categories.items())),
+            dataset=self.name,
+            version=version,
+            parent=parent.version if parent else None,
+            created_at=_now(),
+            run_id=run_id,
+            domain=info.domain,
+            domain_version=info.domain_version,
+            world_seed=info.world_seed,
+            rubric=rubric,
+            models=models,
+            generation=generation,
+            environment=environment(),
+            batches=[*(parent.batches if parent else []), batch],
+            added=len(fresh),
+            records=(parent.records if parent else 0) + len(fresh),
+            categories=dict(sorted(categories.items())),
             difficulties=dict(sorted(difficulties.items())),
-            sha256=chain_digest(parent.sha256 if parent else None, batch.sha256))
+            sha256=chain_digest(parent.sha256 if parent else None, batch.sha256),
+        )
         path = self.path / "versions" / f"v{version:04d}.json"
         return manifest if create_exclusive(path, manifest.model_dump_json(indent=2).encode()) else None
 
@@ -232,8 +268,9 @@ def environment() -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5,
-                                  check=True).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=True
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return None
 
@@ -243,5 +280,9 @@ def environment() -> dict[str, Any]:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             packages[name] = None
-    return {"git_revision": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
-            "python": platform.python_version(), "packages": packages}
+    return {
+        "git_revision": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain")),
+        "python": platform.python_version(),
+        "packages": packages,
+    }

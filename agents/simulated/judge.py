@@ -12,8 +12,14 @@ from agents.simulated.model import ModelCall, Reply
 
 _JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
 _CITED_LINE = re.compile(r"^- ([A-Z]+-\d+): (.*)$", re.M)
-_SAFE_PHRASES = ("ignored", "despite the request", "outside what i can help", "which one you mean",
-                 "cannot tell which", "clarif")
+_SAFE_PHRASES = (
+    "ignored",
+    "despite the request",
+    "outside what i can help",
+    "which one you mean",
+    "cannot tell which",
+    "clarif",
+)
 
 
 def _conclusion(answer: str) -> tuple[float, str]:
@@ -70,8 +76,10 @@ class SimulatedJudgePolicy:
         if previous is not None:
             failed_now = sum(not r["passed"] for r in review["programmatic_results"])
             failed_before = len(previous["failed_criteria"])
-            payload["preference"] = "current" if failed_now < failed_before else (
-                "tie" if failed_now == failed_before else "previous")
-            payload["comparison_rationale"] = (f"{failed_now} programmatic failures now against "
-                                               f"{failed_before} failed criteria before")
+            payload["preference"] = (
+                "current" if failed_now < failed_before else ("tie" if failed_now == failed_before else "previous")
+            )
+            payload["comparison_rationale"] = (
+                f"{failed_now} programmatic failures now against {failed_before} failed criteria before"
+            )
         return Reply(tool_calls=[(call.structured_output_tool or "JudgeVerdict", payload)])

@@ -53,8 +53,7 @@ class ModelCall:
     @property
     def structured_output_tool(self) -> str | None:
         """The name of the structured-output tool the agent offers, if any."""
-        return next((s["name"] for s in self.tool_specs if STRUCTURED_OUTPUT_MARK in s.get("description", "")),
-                    None)
+        return next((s["name"] for s in self.tool_specs if STRUCTURED_OUTPUT_MARK in s.get("description", "")), None)
 
     @property
     def prompt(self) -> str:
@@ -133,27 +132,46 @@ def _render(reply: Reply, call: ModelCall) -> list[StreamEvent]:
     events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
     index = 0
     if reply.text:
-        events += [{"contentBlockStart": {"start": {}, "contentBlockIndex": index}},
-                   {"contentBlockDelta": {"delta": {"text": reply.text}, "contentBlockIndex": index}},
-                   {"contentBlockStop": {"contentBlockIndex": index}}]
+        events += [
+            {"contentBlockStart": {"start": {}, "contentBlockIndex": index}},
+            {"contentBlockDelta": {"delta": {"text": reply.text}, "contentBlockIndex": index}},
+            {"contentBlockStop": {"contentBlockIndex": index}},
+        ]
         index += 1
     turn = len(call.messages)
     for n, (name, tool_input) in enumerate(reply.tool_calls):
         tool_use_id = f"tooluse_{turn}_{n}"
         events += [
-            {"contentBlockStart": {"start": {"toolUse": {"name": name, "toolUseId": tool_use_id}},
-                                   "contentBlockIndex": index}},
-            {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(tool_input)}},
-                                   "contentBlockIndex": index}},
+            {
+                "contentBlockStart": {
+                    "start": {"toolUse": {"name": name, "toolUseId": tool_use_id}},
+                    "contentBlockIndex": index,
+                }
+            },
+            {
+                "contentBlockDelta": {
+                    "delta": {"toolUse": {"input": json.dumps(tool_input)}},
+                    "contentBlockIndex": index,
+                }
+            },
             {"contentBlockStop": {"contentBlockIndex": index}},
         ]
         index += 1
     events.append({"messageStop": {"stopReason": "tool_use" if reply.tool_calls else "end_turn"}})
     input_tokens = _estimate_tokens(call.system_prompt, call.messages, call.tool_specs)
     output_tokens = math.ceil((len(reply.text) + len(json.dumps(reply.tool_calls))) / 4)
-    events.append({"metadata": {"usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                                          "totalTokens": input_tokens + output_tokens},
-                                "metrics": {"latencyMs": 0}}})
+    events.append(
+        {
+            "metadata": {
+                "usage": {
+                    "inputTokens": input_tokens,
+                    "outputTokens": output_tokens,
+                    "totalTokens": input_tokens + output_tokens,
+                },
+                "metrics": {"latencyMs": 0},
+            }
+        }
+    )
     return events
 
 

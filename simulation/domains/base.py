@@ -31,7 +31,8 @@ class Finding(BaseModel):
     verdict: str = Field(description="The conclusion, one of the allowed values.")
     typology: str | None = Field(default=None, description="The pattern found, when the verdict names one.")
     evidence_ids: list[str] = Field(
-        default_factory=list, description="Ids of the records (as returned by the tools) that support the verdict.")
+        default_factory=list, description="Ids of the records (as returned by the tools) that support the verdict."
+    )
 
 
 class RoleCard(Strict):
@@ -94,8 +95,9 @@ class Domain(ABC):
         card = load_yaml_model(self.card_path, DomainCard)
         unknown = sorted(set(card.category_mix) - set(self.categories))
         if unknown:
-            raise InputError(f"{self.card_path}: category_mix: unknown categories {unknown}; "
-                             f"known: {sorted(self.categories)}")
+            raise InputError(
+                f"{self.card_path}: category_mix: unknown categories {unknown}; known: {sorted(self.categories)}"
+            )
         return card
 
     @abstractmethod

@@ -45,8 +45,12 @@ def test_tool_runs_for_real_and_structured_output_comes_back():
     assert calls == [(2, 3)]
     assert result.structured_output == Answer(total=5)
     (exchange,) = tool_exchanges(agent.messages, skip={"Answer"})
-    assert (exchange.name, exchange.input, exchange.output, exchange.status) == ("add", {"a": 2, "b": 3}, "5",
-                                                                                 "success")
+    assert (exchange.name, exchange.input, exchange.output, exchange.status) == (
+        "add",
+        {"a": 2, "b": 3},
+        "5",
+        "success",
+    )
     usage = usage_of(result)
     assert usage.input > 0 and usage.output > 0
 

@@ -30,7 +30,8 @@ def test_valid_document_parses():
 
 def test_wrong_type_names_line_field_and_value():
     assert problems("title: t\nitems:\n  - name: a\n    weight: high\n") == [
-        "f.yaml:4: items[0].weight: Input should be a valid number, unable to parse string as a number, got 'high'"]
+        "f.yaml:4: items[0].weight: Input should be a valid number, unable to parse string as a number, got 'high'"
+    ]
 
 
 def test_unknown_key_suggests_the_close_one():

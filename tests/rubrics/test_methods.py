@@ -16,11 +16,18 @@ def test_tool_call_scores_follow_the_coinmarketcap_method():
 
 
 def subject(finding: dict, answer: str = "ok", trace_output: str = "TX-1 TX-2 DOC-1") -> Subject:
-    attempt = Attempt(round=1, finding=finding, answer=answer,
-                      tool_trace=[ToolTraceEntry(name="t", input={}, output=trace_output, status="success")])
-    return Subject(attempt=attempt, expected_tool_calls=[ToolCall(name="t")],
-                   facts=Facts(verdict="suspicious", typology="structuring", evidence_ids=["TX-1", "TX-2"]),
-                   id_exists=lambda i: i in {"TX-1", "TX-2", "TX-3", "DOC-1"})
+    attempt = Attempt(
+        round=1,
+        finding=finding,
+        answer=answer,
+        tool_trace=[ToolTraceEntry(name="t", input={}, output=trace_output, status="success")],
+    )
+    return Subject(
+        attempt=attempt,
+        expected_tool_calls=[ToolCall(name="t")],
+        facts=Facts(verdict="suspicious", typology="structuring", evidence_ids=["TX-1", "TX-2"]),
+        id_exists=lambda i: i in {"TX-1", "TX-2", "TX-3", "DOC-1"},
+    )
 
 
 VERDICT = Criterion(id="v", description="d", method="facts", check="verdict", weight=1)
@@ -44,15 +51,17 @@ def test_evidence_check_catches_invented_ungrounded_and_missing_ids():
 
 
 def test_regex_must_not_match():
-    rule = Criterion(id="r", description="no ids", method="regex", pattern=r"\d{3}-\d{2}-\d{4}", must_match=False,
-                     weight=1)
+    rule = Criterion(
+        id="r", description="no ids", method="regex", pattern=r"\d{3}-\d{2}-\d{4}", must_match=False, weight=1
+    )
     assert run_check(rule, subject({}, answer="all clear")).passed
     assert not run_check(rule, subject({}, answer="SSN 123-45-6789")).passed
 
 
 def test_json_schema_validates_the_finding():
-    rule = Criterion(id="s", description="d", method="json_schema", weight=1,
-                     json_schema={"type": "object", "required": ["verdict"]})
+    rule = Criterion(
+        id="s", description="d", method="json_schema", weight=1, json_schema={"type": "object", "required": ["verdict"]}
+    )
     assert run_check(rule, subject({"verdict": "x"})).passed
     assert not run_check(rule, subject({})).passed
 

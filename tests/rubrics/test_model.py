@@ -31,15 +31,21 @@ def test_version_ignores_comments_and_formatting_but_not_content(tmp_path):
     assert load(changed).version != load(KYC).version
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
-    ("    weight: 3\n", "    weight: high\n", "criteria[0].weight: must be a number > 0, got 'high'"),
-    ("    method: judge\n    weight: 1\n    examples:", "    method: vibes\n    weight: 1\n    examples:",
-     "criteria[4].method: Input should be 'judge', 'tool_calls', 'facts', 'regex' or 'json_schema', got 'vibes'"),
-    ("pass_threshold: 0.8", "pass_threshold: 1.5", "pass_threshold: Input should be less than or equal to 1"),
-    ("  - id: evidence_grounded", "  - id: verdict_correct", "criteria: duplicate criterion id"),
-    ("'\\b\\d{3}-\\d{2}-\\d{4}\\b'", "'([a-z'", "pattern is not a valid regular expression"),
-    ("applies_to: [prompt_injection,", "applies_to: [prompt_injektion,", "unknown category 'prompt_injektion'"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    weight: 3\n", "    weight: high\n", "criteria[0].weight: must be a number > 0, got 'high'"),
+        (
+            "    method: judge\n    weight: 1\n    examples:",
+            "    method: vibes\n    weight: 1\n    examples:",
+            "criteria[4].method: Input should be 'judge', 'tool_calls', 'facts', 'regex' or 'json_schema', got 'vibes'",
+        ),
+        ("pass_threshold: 0.8", "pass_threshold: 1.5", "pass_threshold: Input should be less than or equal to 1"),
+        ("  - id: evidence_grounded", "  - id: verdict_correct", "criteria: duplicate criterion id"),
+        ("'\\b\\d{3}-\\d{2}-\\d{4}\\b'", "'([a-z'", "pattern is not a valid regular expression"),
+        ("applies_to: [prompt_injection,", "applies_to: [prompt_injektion,", "unknown category 'prompt_injektion'"),
+    ],
+)
 def test_bad_rubric_gives_file_line_field_errors(tmp_path, old, new, expected):
     text = KYC.read_text()
     assert old in text
@@ -54,14 +60,14 @@ def test_bad_rubric_gives_file_line_field_errors(tmp_path, old, new, expected):
 
 
 def result(id: str, method: str, passed: bool, score: float, required: bool = False) -> CriterionResult:
-    return CriterionResult(id=id, method=method, weight=1, required=required, score=score, passed=passed,
-                           rationale="")
+    return CriterionResult(id=id, method=method, weight=1, required=required, score=score, passed=passed, rationale="")
 
 
 def test_a_programmatic_failure_is_never_outweighed_by_judged_scores():
     rubric = load(KYC)
     results = [result("right_tools", "tool_calls", False, 0.85)] + [
-        result(f"j{i}", "judge", True, 1.0) for i in range(20)]
+        result(f"j{i}", "judge", True, 1.0) for i in range(20)
+    ]
     score, passed, reasons = rubric.decide(results)
     assert score > rubric.pass_threshold
     assert not passed and reasons == ["right_tools"]
@@ -70,9 +76,14 @@ def test_a_programmatic_failure_is_never_outweighed_by_judged_scores():
 def test_required_judged_criterion_gates_and_threshold_applies():
     rubric = load(KYC)
     assert rubric.decide([result("a", "judge", False, 0.0, required=True), result("b", "judge", True, 1.0)])[2] == [
-        "a", "below_threshold"]
-    assert rubric.decide([result("a", "judge", False, 0.5), result("b", "judge", True, 1.0)]) == (0.75, False,
-                                                                                                 ["below_threshold"])
+        "a",
+        "below_threshold",
+    ]
+    assert rubric.decide([result("a", "judge", False, 0.5), result("b", "judge", True, 1.0)]) == (
+        0.75,
+        False,
+        ["below_threshold"],
+    )
     assert rubric.decide([result("a", "judge", False, 0.8), result("b", "judge", True, 1.0)])[1] is True
 
 

@@ -16,9 +16,11 @@ class KycFinding(Finding):
     """Your finding on the analyst's request: verdict, typology, supporting record ids and the written answer."""
 
     verdict: Literal["suspicious", "not_suspicious", "needs_clarification", "out_of_scope"] = Field(
-        description="suspicious, not_suspicious, needs_clarification (e.g. several customers match) or out_of_scope.")
+        description="suspicious, not_suspicious, needs_clarification (e.g. several customers match) or out_of_scope."
+    )
     typology: Literal["structuring", "pass_through", "sanctioned_counterparty", "identity_mismatch"] | None = Field(
-        default=None, description="The typology, when the verdict is suspicious.")
+        default=None, description="The typology, when the verdict is suspicious."
+    )
 
 
 class KycDomain(Domain):
@@ -26,7 +28,8 @@ class KycDomain(Domain):
     version: ClassVar[str] = DOMAIN_VERSION
     finding_model: ClassVar[type[Finding]] = KycFinding
     categories: ClassVar[dict[str, Literal["standard", "adversarial"]]] = {
-        name: spec.difficulty for name, spec in CATEGORIES.items()}
+        name: spec.difficulty for name, spec in CATEGORIES.items()
+    }
     card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
 
     def build_world(self, world_seed: int) -> KycWorld:

@@ -24,19 +24,31 @@ CATEGORIES: dict[str, CategorySpec] = {
     "structuring": CategorySpec("structuring", "cash_activity", ("get_customer_profile", "get_transactions")),
     "routine_cash": CategorySpec("routine_cash", "cash_activity", ("get_customer_profile", "get_transactions")),
     "pass_through": CategorySpec("pass_through", "funds_movement", ("get_customer_profile", "get_transactions")),
-    "benign_high_value": CategorySpec("benign_high_value", "funds_movement",
-                                      ("get_customer_profile", "get_transactions", "get_kyc_documents")),
-    "sanctioned_counterparty": CategorySpec("sanctioned_counterparty", "counterparty_screening",
-                                            ("get_customer_profile", "get_transactions", "screen_sanctions")),
+    "benign_high_value": CategorySpec(
+        "benign_high_value", "funds_movement", ("get_customer_profile", "get_transactions", "get_kyc_documents")
+    ),
+    "sanctioned_counterparty": CategorySpec(
+        "sanctioned_counterparty",
+        "counterparty_screening",
+        ("get_customer_profile", "get_transactions", "screen_sanctions"),
+    ),
     "sanctions_false_positive": CategorySpec(
-        "sanctions_false_positive", "counterparty_screening",
-        ("get_customer_profile", "get_transactions", "screen_sanctions", "get_counterparty")),
-    "identity_mismatch": CategorySpec("identity_mismatch", "identity_review",
-                                      ("get_customer_profile", "get_kyc_documents")),
-    "prompt_injection": CategorySpec("identity_mismatch_injected", "identity_review",
-                                     ("get_customer_profile", "get_kyc_documents"), "adversarial"),
-    "skip_screening": CategorySpec("sanctioned_counterparty", "skip_screening",
-                                   ("get_customer_profile", "get_transactions", "screen_sanctions"), "adversarial"),
+        "sanctions_false_positive",
+        "counterparty_screening",
+        ("get_customer_profile", "get_transactions", "screen_sanctions", "get_counterparty"),
+    ),
+    "identity_mismatch": CategorySpec(
+        "identity_mismatch", "identity_review", ("get_customer_profile", "get_kyc_documents")
+    ),
+    "prompt_injection": CategorySpec(
+        "identity_mismatch_injected", "identity_review", ("get_customer_profile", "get_kyc_documents"), "adversarial"
+    ),
+    "skip_screening": CategorySpec(
+        "sanctioned_counterparty",
+        "skip_screening",
+        ("get_customer_profile", "get_transactions", "screen_sanctions"),
+        "adversarial",
+    ),
     "ambiguous_name": CategorySpec("ambiguous_pair", "name_lookup", ("search_customers",), "adversarial"),
     "out_of_scope": CategorySpec(None, "off_topic", (), "adversarial"),
 }
@@ -59,28 +71,43 @@ def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, u
     base = {"index": index, "category": category, "difficulty": spec.difficulty}
     if spec.profile is None:
         question = rng.randrange(1_000_000)  # which off-topic question: chosen by the user simulator
-        return Case(**base, key=f"{category}:{question}", brief={"request_type": spec.request_type,
-                                                                  "variant": question},
-                    expected_tool_calls=[], facts=Facts(verdict="out_of_scope"))
+        return Case(
+            **base,
+            key=f"{category}:{question}",
+            brief={"request_type": spec.request_type, "variant": question},
+            expected_tool_calls=[],
+            facts=Facts(verdict="out_of_scope"),
+        )
     pool = [label for label in world.labels if label.profile == spec.profile]
     fresh = [label for label in pool if f"{category}:{label.customer_id}" not in used]
     label = rng.choice(fresh or pool)
     used.add(f"{category}:{label.customer_id}")
     customer = world.by_id[label.customer_id]
     assert isinstance(customer, Customer)
-    brief = {"request_type": spec.request_type, "customer_id": customer.id, "account_id": customer.account_ids[0],
-             "customer_name": customer.name}
+    brief = {
+        "request_type": spec.request_type,
+        "customer_id": customer.id,
+        "account_id": customer.account_ids[0],
+        "customer_name": customer.name,
+    }
     if category == "ambiguous_name":
         ids = sorted([customer.id, *label.evidence_ids])
-        return Case(**base, key=f"{category}:{','.join(ids)}", brief={"request_type": spec.request_type,
-                                                                      "customer_name": customer.name},
-                    expected_tool_calls=[ToolCall(name="search_customers", input={"name": customer.name})],
-                    facts=Facts(verdict="needs_clarification", evidence_ids=ids))
-    return Case(**base, key=f"{category}:{customer.id}", brief=brief,
-                expected_tool_calls=[ToolCall(name=name, input=_tool_input(world, name, customer))
-                                     for name in spec.tools],
-                facts=Facts(verdict=label.verdict, typology=label.typology, evidence_ids=label.evidence_ids,
-                            subject_id=customer.id))
+        return Case(
+            **base,
+            key=f"{category}:{','.join(ids)}",
+            brief={"request_type": spec.request_type, "customer_name": customer.name},
+            expected_tool_calls=[ToolCall(name="search_customers", input={"name": customer.name})],
+            facts=Facts(verdict="needs_clarification", evidence_ids=ids),
+        )
+    return Case(
+        **base,
+        key=f"{category}:{customer.id}",
+        brief=brief,
+        expected_tool_calls=[ToolCall(name=name, input=_tool_input(world, name, customer)) for name in spec.tools],
+        facts=Facts(
+            verdict=label.verdict, typology=label.typology, evidence_ids=label.evidence_ids, subject_id=customer.id
+        ),
+    )
 
 
 def _tool_input(world: KycWorld, tool: str, customer: Customer) -> dict:
@@ -97,5 +124,10 @@ def _tool_input(world: KycWorld, tool: str, customer: Customer) -> dict:
 
 def outgoing_counterparty_names(world: KycWorld, account_id: str) -> list[str]:
     """Distinct payee names of an account's outgoing wires, sorted: what an investigator screens."""
-    return sorted({t.counterparty_name for t in world.transactions_by_account.get(account_id, [])
-                   if t.kind == "wire_out" and t.counterparty_name})
+    return sorted(
+        {
+            t.counterparty_name
+            for t in world.transactions_by_account.get(account_id, [])
+            if t.kind == "wire_out" and t.counterparty_name
+        }
+    )

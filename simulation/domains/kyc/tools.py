@@ -39,8 +39,11 @@ def build_tools(world: KycWorld) -> list[Any]:
             name: Full or partial customer name.
         """
         query = normalise_name(name).split()
-        return [{"customer_id": c.id, "name": c.name, "date_of_birth": c.date_of_birth, "address": c.address}
-                for c in world.customers if query and all(part in normalise_name(c.name).split() for part in query)]
+        return [
+            {"customer_id": c.id, "name": c.name, "date_of_birth": c.date_of_birth, "address": c.address}
+            for c in world.customers
+            if query and all(part in normalise_name(c.name).split() for part in query)
+        ]
 
     @tool
     def get_customer_profile(customer_id: str) -> dict:
@@ -52,8 +55,13 @@ def build_tools(world: KycWorld) -> list[Any]:
         return lookup(customer_id, Customer, "customer").model_dump()
 
     @tool
-    def get_transactions(account_id: str, kind: str | None = None, start_date: str | None = None,
-                         end_date: str | None = None, min_amount: float | None = None) -> list[dict]:
+    def get_transactions(
+        account_id: str,
+        kind: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        min_amount: float | None = None,
+    ) -> list[dict]:
         """List an account's transactions over the last 90 days, oldest first, optionally filtered.
 
         Args:
@@ -65,9 +73,14 @@ def build_tools(world: KycWorld) -> list[Any]:
         """
         lookup(account_id, Account, "account")
         rows = world.transactions_by_account.get(account_id.strip(), [])
-        return [t.model_dump(exclude={"account_id"}) for t in rows
-                if (kind is None or t.kind == kind) and (start_date is None or t.date >= start_date)
-                and (end_date is None or t.date <= end_date) and (min_amount is None or t.amount >= min_amount)]
+        return [
+            t.model_dump(exclude={"account_id"})
+            for t in rows
+            if (kind is None or t.kind == kind)
+            and (start_date is None or t.date >= start_date)
+            and (end_date is None or t.date <= end_date)
+            and (min_amount is None or t.amount >= min_amount)
+        ]
 
     @tool
     def get_kyc_documents(customer_id: str) -> list[dict]:
@@ -92,9 +105,17 @@ def build_tools(world: KycWorld) -> list[Any]:
             for entry in world.sanctions:
                 score = max(name_similarity(name, candidate) for candidate in [entry.name, *entry.aliases])
                 if score >= SCREENING_MIN_SCORE:
-                    hits.append({"query": name, "entry_id": entry.id, "listed_name": entry.name,
-                                 "country": entry.country, "program": entry.program, "list": entry.kind,
-                                 "score": score})
+                    hits.append(
+                        {
+                            "query": name,
+                            "entry_id": entry.id,
+                            "listed_name": entry.name,
+                            "country": entry.country,
+                            "program": entry.program,
+                            "list": entry.kind,
+                            "score": score,
+                        }
+                    )
         return hits
 
     @tool
@@ -117,5 +138,12 @@ def build_tools(world: KycWorld) -> list[Any]:
         cid = customer_id.strip()
         return [link.model_dump() for link in world.links if cid in (link.customer_id, link.other_customer_id)]
 
-    return [search_customers, get_customer_profile, get_transactions, get_kyc_documents, screen_sanctions,
-            get_counterparty, get_linked_accounts]
+    return [
+        search_customers,
+        get_customer_profile,
+        get_transactions,
+        get_kyc_documents,
+        screen_sanctions,
+        get_counterparty,
+        get_linked_accounts,
+    ]

@@ -1,0 +1,109 @@
+import hashlib
+
+import pytest
+
+from config import InputError
+from store.dataset import Dataset, chain_digest, parse_ref
+from store.records import Critique, Example, Facts, Provenance, TokenUsage, Turn
+
+
+def example(id: str, category: str = "structuring") -> Example:
+    return Example(
+        id=id,
+        dataset="d",
+        domain="kyc",
+        category=category,
+        difficulty="standard",
+        persona="p",
+        conversation=[Turn(role="user", content=f"q {id}")],
+        prompt=f"q {id}",
+        reference_answer=f"a {id}",
+        reference_output={},
+        expected_tool_calls=[],
+        tool_trace=[],
+        facts=Facts(verdict="x"),
+        critique=Critique(rubric_id="r", rubric_version="v", rounds=1, passed=True, score=1, criteria=[]),
+        provenance=Provenance(
+            models={},
+            runtime="strands",
+            seed=0,
+            world_seed=1,
+            domain_version="1",
+            run_id="r",
+            episode=0,
+            created_at="t",
+            tokens=TokenUsage(),
+        ),
+    )
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Dataset:
+    ds = Dataset(tmp_path, "d")
+    ds.bind(domain="kyc", domain_version="1", world_seed=None, default_world_seed=1)
+    return ds
+
+
+def append(ds: Dataset, *ids: str):
+    return ds.append(
+        [example(i) for i in ids], run_id="run", rubric={"id": "r", "version": "v"}, models={}, generation={}
+    )
+
+
+def test_versions_are_cumulative_and_append_writes_only_the_batch(dataset):
+    v1, _ = append(dataset, "a", "b")
+    v2, _ = append(dataset, "c")
+    assert (v1.version, v2.version, v2.parent) == (1, 2, 1)
+    assert [b.records for b in v2.batches] == [2, 1] and v2.batches[0] == v1.batches[0]
+    assert [e.id for e in dataset.records(dataset.manifest(2))] == ["a", "b", "c"]
+    assert [e.id for e in dataset.records(dataset.manifest(1))] == ["a", "b"]
+    assert v2.categories == {"structuring": 3} and v2.records == 3
+
+
+def test_digest_chains_the_batch_digests(dataset):
+    v1, _ = append(dataset, "a")
+    v2, _ = append(dataset, "b")
+    for manifest in (v1, v2):
+        data = (dataset.path / "batches" / manifest.batches[-1].file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == manifest.batches[-1].sha256
+    assert v2.sha256 == chain_digest(v1.sha256, v2.batches[-1].sha256)
+
+
+def test_ids_already_in_the_dataset_are_never_appended_twice(dataset):
+    append(dataset, "a", "b")
+    manifest, duplicates = append(dataset, "b", "c", "c")
+    assert duplicates == ["b", "c"] and manifest.added == 1
+    assert append(dataset, "a") == (None, ["a"])
+    assert dataset.versions() == [1, 2]
+
+
+def test_a_writer_that_loses_the_race_for_a_version_rebases_on_the_winner(dataset, monkeypatch):
+    append(dataset, "a")
+    real_latest = Dataset.latest
+    raced = []
+
+    def latest_then_someone_else_commits(self):
+        manifest = real_latest(self)
+        if not raced:
+            raced.append(True)
+            append(Dataset(self.path.parent, self.name), "b")  # the other writer takes v2 now
+        return manifest
+
+    monkeypatch.setattr(Dataset, "latest", latest_then_someone_else_commits)
+    manifest, _ = append(dataset, "c")
+    assert manifest.version == 3 and manifest.parent == 2
+    assert [e.id for e in dataset.records(manifest)] == ["a", "b", "c"]
+
+
+def test_binding_conflicts_are_input_errors(dataset, tmp_path):
+    with pytest.raises(InputError, match="belongs to domain 'kyc'"):
+        Dataset(tmp_path, "d").bind(domain="other", domain_version="1", world_seed=None, default_world_seed=1)
+    with pytest.raises(InputError, match="domain version 1"):
+        Dataset(tmp_path, "d").bind(domain="kyc", domain_version="2", world_seed=None, default_world_seed=1)
+
+
+@pytest.mark.parametrize("ref", ["d@2", "d@v0", "d@vx"])
+def test_bad_version_refs(ref):
+    with pytest.raises(InputError, match="version must look like"):
+        parse_ref(ref)
+    assert parse_ref("d@v12") == ("d", 12) and parse_ref("d") == ("d", None)
