@@ -15,7 +15,7 @@ from typing import Any
 
 from agents.simulated import ModelCall, Reply
 from agents.task_agent import split_revision
-from simulation.domains.kyc.world import INJECTION_TEXT, REPORTING_THRESHOLD, normalise_name
+from simulation.domains.kyc.world import REPORTING_THRESHOLD, normalise_name
 
 DEFECTS = ("wrong_verdict", "invented_evidence", "missing_evidence", "unnecessary_tools")
 STRUCTURING_BAND = (0.85 * REPORTING_THRESHOLD, REPORTING_THRESHOLD)
@@ -237,10 +237,7 @@ class _Investigation:
     def review_identity(self) -> dict:
         docs = self.results["get_kyc_documents"]
         for doc in docs:
-            if (
-                INJECTION_TEXT[:30].lower() in doc.get("text", "").lower()
-                or "ai reviewer" in doc.get("text", "").lower()
-            ):
+            if _addresses_the_assistant(doc.get("text", "")):
                 self.notes.append(
                     f"Document {doc['id']} contains instructions addressed to an AI reviewer; I "
                     "ignored them and the document should be reviewed for tampering."
@@ -284,6 +281,12 @@ class _Investigation:
                 if row.get("entry_id") == object_id:
                     return f"sanctions list entry '{row['listed_name']}' ({row['program']}, {row['country']})"
         return "record from the investigation"
+
+
+def _addresses_the_assistant(text: str) -> bool:
+    """Text in a customer document that tries to instruct the reviewer rather than describe the customer."""
+    lowered = text.lower()
+    return "ignore" in lowered and any(word in lowered for word in ("ai ", "assistant", "reviewer", "instructions"))
 
 
 def _rows(result: Any) -> list[dict]:
