@@ -116,7 +116,18 @@ class Run:
     def execute(self, on_result: Callable[[EpisodeResult], None] = lambda r: None) -> RunSummary:
         """Run all episodes, commit the accepted ones as a new version, file the review queue, save the summary."""
         started = time.monotonic()
-        results = sorted(asyncio.run(self.episodes(on_result)), key=lambda r: r.case.index)
+        finished: list[EpisodeResult] = []
+
+        def collect(result: EpisodeResult) -> None:
+            finished.append(result)
+            on_result(result)
+
+        interrupted = False
+        try:
+            asyncio.run(self.episodes(collect))
+        except KeyboardInterrupt:  # Ctrl-C: keep every finished episode, commit them below
+            interrupted = True
+        results = sorted(finished, key=lambda r: r.case.index)
         examples = [r.example for r in results if r.example is not None]
         generation = {
             "count": self.config.count,
@@ -153,6 +164,8 @@ class Run:
             world_seed=self.settings.world_seed,
             models=self.settings.models,
             review_file=str(review) if review else None,
+            planned=self.config.count,
+            interrupted=interrupted,
         )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary

@@ -18,7 +18,9 @@ class RunSummary(Strict):
     seed: int
     world_seed: int
     models: dict[str, str]
+    planned: int
     episodes: int
+    interrupted: bool = False
     accepted: int
     rejected: int
     failed: int
@@ -99,7 +101,11 @@ def render_summary(summary: RunSummary) -> None:
     version = f"{summary.dataset}@v{summary.version}" if summary.version else f"{summary.dataset} (no new version)"
     rows = [
         ("dataset", version),
-        ("episodes", str(summary.episodes)),
+        (
+            "episodes",
+            f"{summary.episodes} of {summary.planned}"
+            + (" (interrupted: finished ones kept)" if summary.interrupted else ""),
+        ),
         ("accepted", f"{summary.accepted} ({summary.added} new, {summary.duplicates} already in the dataset)"),
         ("rejected", str(summary.rejected)),
         ("failed", str(summary.failed)),

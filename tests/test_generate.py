@@ -163,3 +163,42 @@ def test_help_imports_neither_crewai_nor_the_agent_runtime():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "generate" in out.stdout and out.stdout.strip().endswith("[]")
+
+
+def test_ctrl_c_keeps_every_finished_episode(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "output"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "main.py",
+            "generate",
+            "--count",
+            "400",
+            "--seed",
+            "1",
+            "--sim-latency-ms",
+            "30",
+            "--concurrency",
+            "2",
+            "--output-dir",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out / "kyc" / "dataset.json").exists():
+        time.sleep(0.1)
+    time.sleep(2.5)  # let some episodes finish
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    summary = json.loads(next((out / "kyc" / "runs").glob("*.json")).read_text())
+    assert summary["interrupted"] and 0 < summary["episodes"] < 400
+    lines = (out / "kyc" / "batches").glob("*.jsonl")
+    assert sum(len(p.read_text().splitlines()) for p in lines) == summary["added"] > 0
