@@ -9,6 +9,10 @@ import click
 
 from config.errors import InputError
 
+output_dir_option = click.option(
+    "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
+)
+
 
 class _Cli(click.Group):
     """Bad input anywhere becomes `file:line: field: problem` lines on stderr and exit code 2."""
@@ -35,9 +39,7 @@ def cli() -> None:
 @click.option("--domain", default="kyc", show_default=True, help="Domain pack to generate for.")
 @click.option("--count", default=20, show_default=True, type=click.IntRange(min=1), help="Episodes to run.")
 @click.option("--dataset", help="Dataset name  [default: the domain name]")
-@click.option(
-    "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
-)
+@output_dir_option
 @click.option("--seed", type=int, help="Varies which cases are drawn and how they are phrased  [default: random]")
 @click.option(
     "--world-seed",
@@ -103,9 +105,7 @@ def dataset() -> None:
 @click.argument("ref")
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
-@click.option(
-    "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
-)
+@output_dir_option
 def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
     """Export REF (NAME for the latest version, or NAME@vN) to a file."""
     from store.dataset import Dataset, parse_ref

@@ -17,38 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store.dataset import Dataset  # noqa: E402
-from store.records import Critique, Example, Facts, Provenance, TokenUsage, Turn  # noqa: E402
+from tests.factories import make_example  # noqa: E402
 
 
-def example(n: int) -> Example:
-    text = f"request {n} " + "x" * 400
-    return Example(
-        id=f"{n:016x}",
-        dataset="bench",
-        domain="kyc",
-        category="structuring",
-        difficulty="standard",
-        persona="p",
-        conversation=[Turn(role="user", content=text)],
-        prompt=text,
-        reference_answer="answer " + "y" * 800,
-        reference_output={},
-        expected_tool_calls=[],
-        tool_trace=[],
-        facts=Facts(verdict="suspicious"),
-        critique=Critique(rubric_id="r", rubric_version="v", rounds=1, passed=True, score=1.0, criteria=[]),
-        provenance=Provenance(
-            models={},
-            runtime="strands",
-            seed=0,
-            world_seed=1,
-            domain_version="1",
-            run_id="b",
-            episode=n,
-            created_at="t",
-            tokens=TokenUsage(),
-        ),
-    )
+def example(n: int):
+    return make_example(f"{n:016x}", filler=400)
 
 
 def timed_append(ds: Dataset, start: int, size: int) -> tuple[float, int]:

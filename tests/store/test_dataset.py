@@ -4,37 +4,7 @@ import pytest
 
 from config import InputError
 from store.dataset import Dataset, chain_digest, parse_ref
-from store.records import Critique, Example, Facts, Provenance, TokenUsage, Turn
-
-
-def example(id: str, category: str = "structuring") -> Example:
-    return Example(
-        id=id,
-        dataset="d",
-        domain="kyc",
-        category=category,
-        difficulty="standard",
-        persona="p",
-        conversation=[Turn(role="user", content=f"q {id}")],
-        prompt=f"q {id}",
-        reference_answer=f"a {id}",
-        reference_output={},
-        expected_tool_calls=[],
-        tool_trace=[],
-        facts=Facts(verdict="x"),
-        critique=Critique(rubric_id="r", rubric_version="v", rounds=1, passed=True, score=1, criteria=[]),
-        provenance=Provenance(
-            models={},
-            runtime="strands",
-            seed=0,
-            world_seed=1,
-            domain_version="1",
-            run_id="r",
-            episode=0,
-            created_at="t",
-            tokens=TokenUsage(),
-        ),
-    )
+from tests.factories import make_example
 
 
 @pytest.fixture
@@ -46,7 +16,7 @@ def dataset(tmp_path) -> Dataset:
 
 def append(ds: Dataset, *ids: str):
     return ds.append(
-        [example(i) for i in ids], run_id="run", rubric={"id": "r", "version": "v"}, models={}, generation={}
+        [make_example(i) for i in ids], run_id="run", rubric={"id": "r", "version": "v"}, models={}, generation={}
     )
 
 
