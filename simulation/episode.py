@@ -100,9 +100,12 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
         tokens += used
         for round in range(1, settings.max_rounds + 1):
             previous = (attempts[-1], critiques[-1]) if attempts else None
-            attempt, used = await roles.task.attempt(
-                prompt, round, previous=previous and previous[0], feedback=previous and previous[1].feedback
-            )
+            if previous is None:
+                attempt, used = await roles.task.attempt(prompt, round)
+            else:
+                attempt, used = await roles.task.attempt(
+                    prompt, round, previous=previous[0], feedback=previous[1].feedback
+                )
             tokens += used
             critique, used = await roles.critic.review(
                 category=case.category,
