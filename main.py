@@ -22,7 +22,7 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except InputError as exc:
             for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
+                click.echo(problem, err=True)
             sys.exit(2)
 
 
@@ -114,6 +114,44 @@ def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
     name, version = parse_ref(ref)
     manifest, records = export(Dataset(output_dir, name), version, fmt, out)
     click.echo(f"wrote {records} records of {name}@v{manifest.version} ({fmt}) to {out}")
+
+
+@cli.group()
+def rubric() -> None:
+    """Check and inspect SME rubrics."""
+
+
+@rubric.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rubric_check(files: tuple[Path, ...]) -> None:
+    """Validate rubric FILES: exit 0 with a summary each, or exit 2 with `file:line: field: problem` lines."""
+    from rubrics.check import check_files, describe
+
+    for path, checked in check_files(list(files)):
+        click.echo(f"{path}: ok, {describe(checked)}")
+
+
+@rubric.command("show")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--prompt", is_flag=True, help="Print the critic's system prompt built from the rubric.")
+def rubric_show(file: Path, prompt: bool) -> None:
+    """Show a rubric's criteria, or with --prompt the judge prompt the critic model receives."""
+    from rubrics.check import describe, load_checked
+    from rubrics.judge import judge_system_prompt
+
+    checked = load_checked(file)
+    if prompt:
+        click.echo(judge_system_prompt(checked))
+        return
+    click.echo(describe(checked))
+    for c in checked.criteria:
+        flags = ", ".join(
+            f for f in ("required" if c.required else "", f"only {c.applies_to}" if c.applies_to else "") if f
+        )
+        click.echo(
+            f"- {c.id} [{c.method}, weight {c.weight:g}{', ' + flags if flags else ''}]: "
+            f"{' '.join(c.description.split())}"
+        )
 
 
 @cli.group()
