@@ -7,15 +7,30 @@ from pathlib import Path
 
 import click
 
-from config.errors import InputError
+from config.errors import InputError, RunFailed
 
 output_dir_option = click.option(
     "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
 )
 
 
+judge_mode_option = click.option(
+    "--judge-mode",
+    type=click.Choice(["together", "per_criterion"]),
+    default="together",
+    show_default=True,
+    help="One judge call for all judged criteria per round, or one call per criterion.",
+)
+
+
+def _models(model_all: str | None, user: str | None = None, task: str | None = None, critic: str | None = None):
+    default = model_all or "simulated"
+    return {"user": user or default, "task": task or default, "critic": critic or default}
+
+
 class _Cli(click.Group):
-    """Bad input anywhere becomes `file:line: field: problem` lines on stderr and exit code 2."""
+    """Bad input anywhere becomes `file:line: field: problem` lines on stderr and exit code 2;
+    a run that could not complete safely (nothing written) exits with code 1."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -24,6 +39,9 @@ class _Cli(click.Group):
             for problem in exc.problems:
                 click.echo(problem, err=True)
             sys.exit(2)
+        except RunFailed as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -75,6 +93,7 @@ def cli() -> None:
     type=click.IntRange(min=0),
     help="Simulated models: latency added to each call.",
 )
+@judge_mode_option
 @click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
 def generate(
     model_all: str | None, user_model: str | None, task_model: str | None, critic_model: str | None, **options
@@ -83,9 +102,7 @@ def generate(
     from simulation.runner import Run, RunConfig
     from simulation.summary import progress_bar, render_summary
 
-    default = model_all or "simulated"
-    models = {"user": user_model or default, "task": task_model or default, "critic": critic_model or default}
-    run = Run(RunConfig(models=models, **options))
+    run = Run(RunConfig(models=_models(model_all, user_model, task_model, critic_model), **options))
     click.echo(
         f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
         f"{run.dataset.path} (seed {run.seed}, world seed {run.settings.world_seed}, "
@@ -94,6 +111,43 @@ def generate(
     with progress_bar(options["count"]) as on_result:
         summary = run.execute(on_result)
     render_summary(summary)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--rubric", required=True, type=click.Path(path_type=Path), help="The (edited) rubric to judge with.")
+@click.option("--repair", is_flag=True, help="Send failing examples back through the task agent's revise loop.")
+@click.option(
+    "--max-rounds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Revise rounds per failing example with --repair.",
+)
+@click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Examples judged at once."
+)
+@click.option("--model", "model_all", help="Model for every role  [default: simulated]")
+@click.option("--task-model", help="Model for the task agent (repairs).")
+@click.option("--critic-model", help="Model for the critic.")
+@judge_mode_option
+@output_dir_option
+@click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
+def revalidate(name: str, model_all: str | None, task_model: str | None, critic_model: str | None, **options) -> None:
+    """Re-judge every example of dataset NAME (latest version) against a rubric and write a new version.
+
+    Examples that still pass are kept with their new critique; failing ones move to the review queue,
+    or with --repair are revised by the task agent first. The user simulator and task agent are not re-run
+    for passing examples."""
+    from simulation.revalidate import RevalidateConfig, Revalidation
+    from simulation.summary import progress_bar, render_revalidation
+
+    job = Revalidation(
+        RevalidateConfig(dataset=name, models=_models(model_all, None, task_model, critic_model), **options)
+    )
+    with progress_bar(job.source.records, "examples") as on_result:
+        summary = job.execute(on_result)
+    render_revalidation(summary)
 
 
 @cli.group()

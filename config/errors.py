@@ -7,3 +7,7 @@ class InputError(Exception):
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class RunFailed(Exception):
+    """A run that could not complete safely (nothing was written); the CLI prints it and exits with code 1."""

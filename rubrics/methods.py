@@ -115,13 +115,13 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
 def check_regex(criterion: Criterion, subject: Subject) -> CriterionResult:
     found = re.search(criterion.pattern or "", subject.attempt.answer) is not None
     passed = found == criterion.must_match
-    rationale = (
-        "pattern requirement met"
-        if passed
-        else "the answer is missing required content"
-        if criterion.must_match
-        else "the answer contains text this rubric forbids: " + criterion.description
-    )
+    description = " ".join(criterion.description.split())
+    if passed:
+        rationale = "pattern requirement met"
+    elif criterion.must_match:
+        rationale = f"the answer is missing what this requires: {description}"
+    else:
+        rationale = f"the answer contains text this forbids: {description}"
     return _result(criterion, passed, rationale, found=found)
 
 

@@ -130,6 +130,16 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
         )
 
 
+def answer_fields(prompt: str, attempt: Attempt) -> dict:
+    """The record fields an accepted attempt provides: the conversation, reference answer and tool trace."""
+    return {
+        "conversation": [Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
+        "reference_answer": attempt.answer,
+        "reference_output": {k: v for k, v in attempt.finding.items() if k != "answer"},
+        "tool_trace": attempt.tool_trace,
+    }
+
+
 def _example(
     case: Case, prompt: str, attempt: Attempt, critique: Critique, settings: EpisodeSettings, tokens: TokenUsage
 ) -> Example:
@@ -140,13 +150,10 @@ def _example(
         category=case.category,
         difficulty=case.difficulty,
         persona=settings.persona,
-        conversation=[Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
         prompt=prompt,
-        reference_answer=attempt.answer,
-        reference_output={k: v for k, v in attempt.finding.items() if k != "answer"},
         expected_tool_calls=case.expected_tool_calls,
-        tool_trace=attempt.tool_trace,
         facts=case.facts,
+        **answer_fields(prompt, attempt),
         critique=critique,
         provenance=Provenance(
             models=settings.models,

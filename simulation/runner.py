@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
 
-from agents.critic import Critic
-from agents.providers import RoleModels, model_factory
+from agents.critic import JudgeMode
+from agents.providers import RoleModels
 from agents.simulated.model import SimSettings
-from agents.task_agent import TaskAgent
-from agents.user_simulator import UserSimulator
 from rubrics.model import load_rubric
 from simulation.domains import get_domain
-from simulation.episode import EpisodeResult, EpisodeSettings, Roles, run_episode
+from simulation.episode import EpisodeResult, EpisodeSettings, run_episode
+from simulation.roles import make_roles, model_factories, new_run_id
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
 from store.records import Strict
@@ -44,6 +41,7 @@ class RunConfig(Strict):
     models: RoleModels = RoleModels()
     sim_defect_rate: float = Field(0.3, ge=0, le=1)
     sim_latency_ms: int = Field(0, ge=0)
+    judge_mode: JudgeMode = "together"
     run_id: str | None = None
 
 
@@ -53,17 +51,12 @@ class Run:
     def __init__(self, config: RunConfig):
         self.config = config
         self.domain = get_domain(config.domain)
-        card = self.domain.card
         rubric_path = config.rubric or RUBRICS_DIR / f"{config.domain}.yaml"
         self.rubric = load_rubric(rubric_path, domain=self.domain.name, categories=set(self.domain.categories))
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
-        self.run_id = config.run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        self.run_id = config.run_id or new_run_id()
         sim = SimSettings(seed=self.seed, defect_rate=config.sim_defect_rate, latency_ms=config.sim_latency_ms)
-        task_policy = self.domain.simulated_task_policy(config.sim_defect_rate)
-        factories = {
-            role: model_factory(getattr(config.models, role), role, task_policy=task_policy, sim=sim)
-            for role in ("user", "task", "critic")
-        }
+        factories = model_factories(config.models, self.domain, sim)
         self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
         info = self.dataset.bind(
             domain=self.domain.name,
@@ -73,22 +66,7 @@ class Run:
         )
         self.world = self.domain.build_world(info.world_seed)
         self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
-        self.roles = Roles(
-            user=UserSimulator(
-                factories["user"],
-                mission=card.user_simulator.mission,
-                persona=card.user_simulator.persona,
-                example_questions=card.user_simulator.example_questions,
-            ),
-            task=TaskAgent(
-                factories["task"],
-                mission=card.task_agent.mission,
-                persona=card.task_agent.persona,
-                tools=self.domain.tools(self.world),
-                finding_model=self.domain.finding_model,
-            ),
-            critic=Critic(factories["critic"], self.rubric, self.world.has_id),
-        )
+        self.roles = make_roles(self.domain, self.world, self.rubric, factories, config.judge_mode)
         self.settings = EpisodeSettings(
             dataset=self.dataset.name,
             domain=self.domain.name,
@@ -96,7 +74,7 @@ class Run:
             world_seed=info.world_seed,
             seed=self.seed,
             run_id=self.run_id,
-            persona=card.user_simulator.name,
+            persona=self.domain.card.user_simulator.name,
             models=config.models.model_dump(),
             max_rounds=config.max_rounds,
         )

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from simulation.episode import EpisodeResult
+
+if TYPE_CHECKING:
+    from simulation.revalidate import RevalidationSummary
 from store.records import Strict, TokenUsage
 
 
@@ -67,25 +71,17 @@ def summarise(
 
 
 @contextmanager
-def progress_bar(total: int) -> Iterator[Callable[[EpisodeResult], None]]:
-    """A Rich progress bar over episodes; yields the callback that advances it."""
+def progress_bar(total: int, label: str = "episodes") -> Iterator[Callable[[Any], None]]:
+    """A Rich progress bar; yields the callback that advances it with an outcome (anything with a `status`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts: Counter[str] = Counter()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
-    ) as progress:
-        task = progress.add_task("episodes", total=total)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task(label, total=total)
 
-        def advance(result: EpisodeResult) -> None:
-            counts[result.status] += 1
-            progress.update(
-                task,
-                advance=1,
-                description=(
-                    f"accepted {counts['accepted']} · rejected {counts['rejected']} · failed {counts['failed']}"
-                ),
-            )
+        def advance(outcome: Any) -> None:
+            counts[outcome.status] += 1
+            bar.update(task, advance=1, description=" · ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
         yield advance
 
@@ -121,3 +117,23 @@ def render_summary(summary: RunSummary) -> None:
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)
+
+
+def render_revalidation(summary: RevalidationSummary) -> None:
+    """Print what a re-validation changed, overall and per criterion."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"{summary.dataset}@v{summary.from_version} → {summary.dataset}@v{summary.version} "
+        f"(rubric {summary.rubric_id}@{summary.rubric_version}): {summary.examples} examples, "
+        f"kept {summary.kept}, repaired {summary.repaired}, removed {summary.removed}"
+    )
+    if summary.by_criterion:
+        table = Table("criterion", "failed", "repaired", "removed", title="failing criteria", title_justify="left")
+        for criterion, change in summary.by_criterion.items():
+            table.add_row(criterion, str(change.failed), str(change.repaired), str(change.removed))
+        console.print(table)
+    if summary.review_file:
+        console.print(f"removed examples and their reasons: {summary.review_file}")

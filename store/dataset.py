@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -57,6 +57,7 @@ class Manifest(Strict):
     dataset: str
     version: int
     parent: int | None
+    operation: Literal["append", "revalidate"] = "append"
     created_at: str
     run_id: str
     domain: str
@@ -68,6 +69,7 @@ class Manifest(Strict):
     environment: dict[str, Any]
     batches: list[BatchRef]
     added: int
+    removed: int = 0
     records: int
     categories: dict[str, int]
     difficulties: dict[str, int]
@@ -182,10 +184,9 @@ class Dataset:
         """Commit the examples not already in the dataset as a new version.
 
         Returns (the new manifest, or None when nothing was new; the ids skipped as duplicates)."""
-        info = self.info()
-        if info is None:
-            raise InputError(f"dataset '{self.name}' is not bound to a domain yet")
+        info = self._bound()
         examples = list(examples)
+        lineage = {"run_id": run_id, "rubric": rubric, "models": models, "generation": generation}
         while True:
             parent = self.latest()
             known = self.ids(parent)
@@ -196,40 +197,89 @@ class Dataset:
                 known.add(example.id)
             if not fresh:
                 return None, [e.id for e in duplicates]
-            manifest = self._write_version(info, parent, fresh, run_id, rubric, models, generation)
+            manifest = self._write_version(info, parent, fresh, operation="append", **lineage)
             if manifest is not None:
                 return manifest, [e.id for e in duplicates]
+
+    def replace(
+        self,
+        examples: Iterable[Example],
+        *,
+        based_on: Manifest,
+        removed: int,
+        run_id: str,
+        rubric: dict[str, str],
+        models: dict[str, str],
+        generation: dict[str, Any],
+    ) -> Manifest:
+        """Commit `examples` as the whole content of the version after `based_on` (re-validation).
+
+        Fails, writing no version, if another writer committed after `based_on`."""
+        info = self._bound()
+        changed = InputError(
+            f"dataset '{self.name}' got a new version while it was being re-validated; run revalidate again"
+        )
+        if self.latest() != based_on:
+            raise changed
+        manifest = self._write_version(
+            info,
+            based_on,
+            list(examples),
+            operation="revalidate",
+            removed=removed,
+            run_id=run_id,
+            rubric=rubric,
+            models=models,
+            generation=generation,
+        )
+        if manifest is None:
+            raise changed
+        return manifest
+
+    def _bound(self) -> DatasetInfo:
+        info = self.info()
+        if info is None:
+            raise InputError(f"dataset '{self.name}' does not exist in {self.path.parent}")
+        return info
 
     def _write_version(
         self,
         info: DatasetInfo,
         parent: Manifest | None,
-        fresh: list[Example],
+        examples: list[Example],
+        *,
+        operation: Literal["append", "revalidate"],
+        removed: int = 0,
         run_id: str,
         rubric: dict[str, str],
         models: dict[str, str],
         generation: dict[str, Any],
     ) -> Manifest | None:
+        """Write the batch and claim the next version; None if another writer claimed it first.
+
+        An append builds on the parent's batches and counts; a re-validation replaces the content."""
         lines = []
-        for example in fresh:
+        for example in examples:
             line = example.model_dump_json()
             Example.model_validate_json(line)  # what is written must read back as a valid record
             lines.append(line + "\n")
         data = "".join(lines).encode()
         digest = hashlib.sha256(data).hexdigest()
-        batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(fresh))
+        batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(examples))
         batch_path = self.path / "batches" / batch.file
         if not batch_path.exists():
             atomic_write(batch_path, data)
-        categories = Counter(parent.categories if parent else {})
-        categories.update(e.category for e in fresh)
-        difficulties = Counter(parent.difficulties if parent else {})
-        difficulties.update(e.difficulty for e in fresh)
+        base = parent if operation == "append" else None
+        categories = Counter(base.categories if base else {})
+        categories.update(e.category for e in examples)
+        difficulties = Counter(base.difficulties if base else {})
+        difficulties.update(e.difficulty for e in examples)
         version = (parent.version if parent else 0) + 1
         manifest = Manifest(
             dataset=self.name,
             version=version,
             parent=parent.version if parent else None,
+            operation=operation,
             created_at=_now(),
             run_id=run_id,
             domain=info.domain,
@@ -239,9 +289,10 @@ class Dataset:
             models=models,
             generation=generation,
             environment=environment(),
-            batches=[*(parent.batches if parent else []), batch],
-            added=len(fresh),
-            records=(parent.records if parent else 0) + len(fresh),
+            batches=[*(base.batches if base else []), batch],
+            added=len(examples) if operation == "append" else 0,
+            removed=removed,
+            records=(base.records if base else 0) + len(examples),
             categories=dict(sorted(categories.items())),
             difficulties=dict(sorted(difficulties.items())),
             sha256=chain_digest(parent.sha256 if parent else None, batch.sha256),

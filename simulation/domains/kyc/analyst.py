@@ -73,7 +73,8 @@ class KycAnalystPolicy:
                 return Reply(tool_calls=extras)
         elif defect:
             finding = _plant(defect, finding, call)
-        finding["answer"] = _write_answer(finding, investigation)
+        tables = feedback is not None and "table" in feedback.lower()  # the reviewer asked for a table
+        finding["answer"] = _write_answer(finding, investigation, tables)
         finding = {k: v for k, v in finding.items() if not k.startswith("_")}
         tool = call.structured_output_tool
         return Reply(tool_calls=[(tool, finding)]) if tool else Reply(text=finding["answer"])
@@ -365,7 +366,7 @@ SUMMARIES = {
 }
 
 
-def _write_answer(finding: dict, inv: _Investigation) -> str:
+def _write_answer(finding: dict, inv: _Investigation, tables: bool = False) -> str:
     verdict = finding["verdict"]
     title = verdict.replace("_", " ").capitalize()
     if finding.get("typology"):
@@ -386,7 +387,11 @@ def _write_answer(finding: dict, inv: _Investigation) -> str:
         )
     if finding["evidence_ids"]:
         lines += ["", "Evidence:"]
-        lines += [f"- {eid}: {inv.describe(eid)}" for eid in finding["evidence_ids"]]
+        if tables:
+            lines += ["", "| id | record |", "|---|---|"]
+            lines += [f"| {eid} | {inv.describe(eid)} |" for eid in finding["evidence_ids"]]
+        else:
+            lines += [f"- {eid}: {inv.describe(eid)}" for eid in finding["evidence_ids"]]
     for note in inv.notes:
         lines += ["", f"Note: {note}"]
     lines += ["", f"Recommended next step: {NEXT_STEPS[verdict]}"]

@@ -1,0 +1,215 @@
+"""Re-validation: re-judge every example of a dataset's latest version against an (edited) rubric,
+without re-running the user simulator or the task agent, and commit the result as a new version.
+
+Examples that still pass are kept with their new critique. Failing ones leave the dataset for the
+review queue, or with `repair` go back through the task agent's revise loop first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from agents.critic import JudgeMode
+from agents.providers import RoleModels
+from agents.simulated.model import SimSettings
+from config import InputError, RunFailed
+from rubrics.model import load_rubric
+from simulation.domains import get_domain
+from simulation.episode import answer_fields
+from simulation.roles import make_roles, model_factories, new_run_id
+from store.dataset import Dataset
+from store.records import Attempt, Critique, Example, ReviewItem, Strict, TokenUsage
+
+
+class RevalidateConfig(Strict):
+    dataset: str
+    rubric: Path
+    output_dir: Path = Path("output")
+    repair: bool = False
+    max_rounds: int = Field(3, ge=1, description="revise rounds per failing example when repairing")
+    concurrency: int = Field(4, ge=1)
+    models: RoleModels = RoleModels()
+    judge_mode: JudgeMode = "together"
+    run_id: str | None = None
+
+
+class CriterionChange(Strict):
+    failed: int = 0
+    repaired: int = 0
+    removed: int = 0
+
+
+class RevalidationSummary(Strict):
+    run_id: str
+    dataset: str
+    rubric_id: str
+    rubric_version: str
+    from_version: int
+    version: int
+    examples: int
+    kept: int
+    repaired: int
+    removed: int
+    by_criterion: dict[str, CriterionChange]
+    tokens: TokenUsage
+    wall_time_s: float
+    review_file: str | None = None
+
+
+@dataclass
+class Outcome:
+    record: Example
+    status: Literal["kept", "repaired", "removed", "failed"]
+    failed_criteria: list[str]
+    tokens: TokenUsage
+    example: Example | None = None
+    review: ReviewItem | None = None
+    error: str | None = None
+
+
+def _failed(critique: Critique) -> list[str]:
+    return [r.id for r in critique.criteria if not r.passed] or ([] if critique.passed else ["below_threshold"])
+
+
+class Revalidation:
+    """A prepared re-validation of a dataset's latest version; no model has been called yet."""
+
+    def __init__(self, config: RevalidateConfig):
+        self.config = config
+        self.dataset = Dataset(config.output_dir, config.dataset)
+        info = self.dataset.info()
+        if info is None:
+            raise InputError(f"no dataset '{config.dataset}' in {config.output_dir}")
+        self.source = self.dataset.manifest()
+        domain = get_domain(info.domain)
+        self.rubric = load_rubric(config.rubric, domain=domain.name, categories=set(domain.categories))
+        factories = model_factories(config.models, domain, SimSettings(seed=0, defect_rate=0.0))
+        world = domain.build_world(info.world_seed)
+        self.roles = make_roles(domain, world, self.rubric, factories, config.judge_mode)
+        self.run_id = config.run_id or new_run_id()
+
+    async def judge(self, record: Example) -> Outcome:
+        """Re-judge one stored example; repair it if asked and needed."""
+        attempt = Attempt(
+            round=record.critique.rounds,
+            finding={**record.reference_output, "answer": record.reference_answer},
+            answer=record.reference_answer,
+            tool_trace=record.tool_trace,
+        )
+        context = {
+            "category": record.category,
+            "request": record.prompt,
+            "facts": record.facts,
+            "expected_tool_calls": record.expected_tool_calls,
+        }
+        critique, tokens = await self.roles.critic.review(attempt=attempt, **context)
+        failed = _failed(critique)
+        if critique.passed:
+            return Outcome(record, "kept", failed, tokens, example=record.model_copy(update={"critique": critique}))
+        attempts, critiques = [attempt], [critique]
+        for _ in range(self.config.max_rounds if self.config.repair else 0):
+            revised, used = await self.roles.task.attempt(
+                record.prompt, attempts[-1].round + 1, previous=attempts[-1], feedback=critiques[-1].feedback
+            )
+            tokens += used
+            critique, used = await self.roles.critic.review(
+                attempt=revised, previous=(attempts[-1], critiques[-1]), **context
+            )
+            tokens += used
+            attempts.append(revised)
+            critiques.append(critique)
+            if critique.passed:
+                repaired = record.model_copy(update={**answer_fields(record.prompt, revised), "critique": critique})
+                return Outcome(record, "repaired", failed, tokens, example=repaired)
+        review = ReviewItem(
+            dataset=self.dataset.name,
+            run_id=self.run_id,
+            episode=record.provenance.episode,
+            case_key=f"example:{record.id}",
+            category=record.category,
+            difficulty=record.difficulty,
+            status="rejected",
+            reasons=_failed(critiques[-1]),
+            prompt=record.prompt,
+            attempts=attempts,
+            critiques=critiques,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        return Outcome(record, "removed", failed, tokens, review=review)
+
+    async def _all(self, records: list[Example], on_result: Callable[[Outcome], None]) -> list[Outcome]:
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(record: Example) -> Outcome:
+            async with gate:
+                try:
+                    outcome = await self.judge(record)
+                except Exception as exc:  # reported below; nothing is committed
+                    outcome = Outcome(record, "failed", [], TokenUsage(), error=f"{type(exc).__name__}: {exc}")
+            on_result(outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(r) for r in records)))
+
+    def execute(self, on_result: Callable[[Outcome], None] = lambda o: None) -> RevalidationSummary:
+        """Re-judge everything, then commit one new version (or nothing, if any example could not be judged)."""
+        started = time.monotonic()
+        outcomes = asyncio.run(self._all(list(self.dataset.records(self.source)), on_result))
+        errors = [o for o in outcomes if o.status == "failed"]
+        if errors:
+            raise RunFailed(
+                f"{len(errors)} of {len(outcomes)} examples could not be judged (first: {errors[0].error}); "
+                "nothing was written"
+            )
+        removed = [o for o in outcomes if o.status == "removed"]
+        manifest = self.dataset.replace(
+            [o.example for o in outcomes if o.example is not None],
+            based_on=self.source,
+            removed=len(removed),
+            run_id=self.run_id,
+            rubric={"id": self.rubric.id, "version": self.rubric.version},
+            models=self.config.models.model_dump(),
+            generation={
+                "operation": "revalidate",
+                "source_version": self.source.version,
+                "repair": self.config.repair,
+                "max_rounds": self.config.max_rounds,
+                "judge_mode": self.config.judge_mode,
+            },
+        )
+        review = self.dataset.write_review(self.run_id, [o.review for o in removed if o.review])
+        by_criterion: dict[str, CriterionChange] = {}
+        tokens = TokenUsage()
+        for outcome in outcomes:
+            tokens += outcome.tokens
+            for criterion in outcome.failed_criteria:
+                change = by_criterion.setdefault(criterion, CriterionChange())
+                change.failed += 1
+                change.repaired += outcome.status == "repaired"
+                change.removed += outcome.status == "removed"
+        summary = RevalidationSummary(
+            run_id=self.run_id,
+            dataset=self.dataset.name,
+            rubric_id=self.rubric.id,
+            rubric_version=self.rubric.version,
+            from_version=self.source.version,
+            version=manifest.version,
+            examples=len(outcomes),
+            kept=sum(o.status == "kept" for o in outcomes),
+            repaired=sum(o.status == "repaired" for o in outcomes),
+            removed=len(removed),
+            by_criterion=dict(sorted(by_criterion.items())),
+            tokens=tokens,
+            wall_time_s=round(time.monotonic() - started, 2),
+            review_file=str(review) if review else None,
+        )
+        self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
+        return summary
