@@ -11,3 +11,12 @@ class InputError(Exception):
 
 class RunFailed(Exception):
     """A run that could not complete safely (nothing was written); the CLI prints it and exits with code 1."""
+
+
+class FieldError(ValueError):
+    """Raised by a validator to blame a field below the one it validates (e.g. `("pattern",)` or `(1, "id")`),
+    so the error names the exact key and line in the user's file."""
+
+    def __init__(self, message: str, *sub: str | int):
+        super().__init__(message)
+        self.sub = sub

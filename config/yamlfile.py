@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from config.errors import InputError
+from config.errors import FieldError, InputError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,9 +33,8 @@ def parse_yaml_model(text: str, model: type[M], *, source: str) -> M:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise InputError(f"{source}:{line}: yaml: {exc.problem or exc.context}") from None
+        line, message = _explain_syntax_error(exc, text)
+        raise InputError(f"{source}:{line}: yaml: {message}") from None
     if root is None:
         raise InputError(f"{source}:1: (file): is empty")
     duplicates = list(_duplicate_keys(root, ()))
@@ -44,29 +43,71 @@ def parse_yaml_model(text: str, model: type[M], *, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_format_error(err, root, model, source) for err in exc.errors()]
-        raise InputError(sorted(set(problems), key=_line_of)) from None
+        problems = [_explain(err, model) for err in exc.errors()]
+        # a misspelt required key is one problem, not "missing" plus "unknown": keep the helpful line
+        suggested = {loc[:-1] + (hint,) for loc, _, hint in problems if hint}
+        lines = {
+            (_line_for(root, loc), f"{dotted_path(loc) or '(file)'}: {message}")
+            for loc, message, _ in problems
+            if not (message == MISSING and loc in suggested)
+        }
+        raise InputError([f"{source}:{line}: {text}" for line, text in sorted(lines)]) from None
 
 
-def _line_of(problem: str) -> tuple[int, str]:
-    parts = problem.split(":", 2)
-    return (int(parts[1]) if parts[1].isdigit() else 0, problem)
+MISSING = "required key is missing"
 
 
-def _format_error(err: dict[str, Any], root: yaml.Node, model: type[BaseModel], source: str) -> str:
+def _explain(err: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[Any, ...], str, str | None]:
+    """(location, message, suggested key) for one pydantic error, in words an SME can act on."""
     loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
-    line = _line_for(root, loc)
-    message = err["msg"].removeprefix("Value error, ")
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, FieldError):
+        return loc + cause.sub, str(cause), None
     if err["type"] == "extra_forbidden":
-        message = "unknown key"
         hint = _did_you_mean(loc, model)
-        if hint:
-            message += f" (did you mean '{hint}'?)"
-    elif err["type"] == "missing":
-        message = "required key is missing"
-    elif "input" in err and not isinstance(err["input"], dict | list):
-        message += f", got {err['input']!r}"
-    return f"{source}:{line}: {dotted_path(loc) or '(file)'}: {message}"
+        return loc, "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""), hint
+    if err["type"] == "missing":
+        return loc, MISSING, None
+    message = err["msg"].removeprefix("Value error, ")
+    if "input" in err and not isinstance(err["input"], dict | list):
+        message += f", got {as_yaml(err['input'])}"
+    return loc, message, None
+
+
+def as_yaml(value: Any) -> str:
+    """A value as the user wrote it in YAML, not as Python prints it."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _odd_double_quotes(line: str) -> bool:
+    """Whether a line (outside its comment) opens a double-quoted string it does not close."""
+    content = line.replace('\\"', "")
+    if content.lstrip().startswith("#"):
+        return False
+    return content.split(" #")[0].count('"') % 2 == 1
+
+
+def _explain_syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
+    """Where a YAML syntax error really is, and what it means, for the common mistakes."""
+    context = exc.context or ""
+    problem_line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+    context_line = exc.context_mark.line + 1 if exc.context_mark else problem_line
+    last_line = max(1, len(text.splitlines()))
+    unbalanced = next((n for n, line in enumerate(text.splitlines(), 1) if _odd_double_quotes(line)), None)
+    if "flow sequence" in context or "flow mapping" in context:
+        bracket = "[" if "sequence" in context else "{"
+        return context_line, f"a '{bracket}' opened on this line is never closed"
+    if "quoted scalar" in context:
+        return context_line, "a quote opened on this line is never closed"
+    if unbalanced is not None and unbalanced <= problem_line:
+        return unbalanced, 'a double quote (") opened on this line is never closed'
+    if (exc.problem or "").startswith("expected <block end>"):
+        return min(problem_line, last_line), "bad indentation: this line does not line up with the keys around it"
+    return min(problem_line, last_line), exc.problem or context
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -129,15 +170,20 @@ def _did_you_mean(loc: tuple[Any, ...], model: type[BaseModel]) -> str | None:
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
-        field = getattr(owner, "model_fields", {}).get(part)
+        field = _keys(owner).get(part)
         if field is None:
             return None
         owner = _inner_model(field.annotation)
         if owner is None:
             return None
-    fields = list(getattr(owner, "model_fields", {}))
-    matches = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+    keys = [key for key in _keys(owner) if key != loc[-1]]
+    matches = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def _keys(model: Any) -> dict[str, Any]:
+    """The keys a model accepts in YAML (aliases where set) and their fields."""
+    return {field.alias or name: field for name, field in getattr(model, "model_fields", {}).items()}
 
 
 def _inner_model(annotation: Any) -> type[BaseModel] | None:

@@ -7,16 +7,45 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from config import InputError, load_yaml_model
+from config.errors import FieldError
 from config.yamlfile import dotted_path, line_for_path
 from store.records import CriterionResult, Strict
 
 PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema")
 Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema"]
+
+
+def _identifier(extra: str, allowed: str):
+    pattern = re.compile(rf"[a-z][a-z0-9_{extra}]*")
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"must start with a lowercase letter and contain only lowercase letters, digits{allowed}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _number(what: str):
+    """A YAML number: text (even '3' in quotes) and true/false are refused, with `what` a number must be."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+CriterionId = Annotated[str, _identifier("", " and '_'")]
+RubricId = Annotated[str, _identifier("-", ", '_' and '-'")]
+Fraction = Annotated[float, _number("a number between 0 and 1"), Field(ge=0, le=1)]
+Weight = Annotated[float, _number("a number > 0"), Field(gt=0)]
 
 
 class Examples(Strict):
@@ -31,46 +60,48 @@ class AppliesTo(Strict):
     categories: list[str] | None = None
 
 
+# the options each method takes; giving one to another method is an error
+METHOD_OPTIONS = {
+    "tool_calls": ("min_f1",),
+    "facts": ("check",),
+    "regex": ("pattern", "must_match"),
+    "json_schema": ("json_schema",),
+    "judge": ("scale", "examples"),
+}
+REQUIRED_OPTIONS = {"tool_calls": "min_f1", "facts": "check", "regex": "pattern", "json_schema": "json_schema"}
+
+
 class Criterion(Strict):
     """One thing a good answer must get right, and how it is checked."""
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id: CriterionId
     description: str = Field(min_length=1)
     method: Method
-    weight: float = Field(gt=0)
+    weight: Weight
     required: bool = False
     scale: Literal["binary", "1-5"] = "binary"
     examples: Examples | None = None
     applies_to: list[str] | None = None
-    min_f1: float | None = Field(default=None, ge=0, le=1)
+    min_f1: Fraction | None = None
     check: Literal["verdict", "evidence"] | None = None
     pattern: str | None = None
     must_match: bool = True
     json_schema: dict[str, Any] | None = None
 
-    @field_validator("weight", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("must be a number > 0")
-        return value
-
     @model_validator(mode="after")
     def _options_fit_method(self) -> Criterion:
-        needs = {"tool_calls": "min_f1", "facts": "check", "regex": "pattern", "json_schema": "json_schema"}
-        for method, option in needs.items():
-            given = getattr(self, option) is not None
-            if self.method == method and not given:
-                raise ValueError(f"method '{method}' needs '{option}'")
-            if self.method != method and given:
-                raise ValueError(f"'{option}' only applies to method '{method}'")
+        needed = REQUIRED_OPTIONS.get(self.method)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"method '{self.method}' needs '{needed}'")
+        for method, options in METHOD_OPTIONS.items():
+            for option in options:
+                if method != self.method and option in self.model_fields_set:
+                    raise FieldError(f"only applies to method '{method}'", option)
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
             except re.error as exc:
-                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
-        if self.examples is not None and self.method != "judge":
-            raise ValueError("'examples' only apply to method 'judge'")
+                raise FieldError(f"not a valid regular expression: {exc}", "pattern") from None
         return self
 
     @property
@@ -81,20 +112,20 @@ class Criterion(Strict):
 class Rubric(Strict):
     """A rubric: criteria, each weighted, some required, and the weighted score needed to pass."""
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    id: RubricId
     title: str
     description: str = ""
     applies_to: AppliesTo
-    pass_threshold: float = Field(ge=0, le=1)
+    pass_threshold: Fraction
     criteria: list[Criterion] = Field(min_length=1)
 
     @field_validator("criteria")
     @classmethod
     def _unique_ids(cls, criteria: list[Criterion]) -> list[Criterion]:
         seen: set[str] = set()
-        for criterion in criteria:
+        for index, criterion in enumerate(criteria):
             if criterion.id in seen:
-                raise ValueError(f"duplicate criterion id '{criterion.id}'")
+                raise FieldError(f"duplicate criterion id '{criterion.id}'", index, "id")
             seen.add(criterion.id)
         return criteria
 

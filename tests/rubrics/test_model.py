@@ -41,8 +41,12 @@ def test_version_ignores_comments_and_formatting_but_not_content(tmp_path):
             "criteria[4].method: Input should be 'judge', 'tool_calls', 'facts', 'regex' or 'json_schema', got 'vibes'",
         ),
         ("pass_threshold: 0.8", "pass_threshold: 1.5", "pass_threshold: Input should be less than or equal to 1"),
-        ("  - id: evidence_grounded", "  - id: verdict_correct", "criteria: duplicate criterion id"),
-        ("'\\b\\d{3}-\\d{2}-\\d{4}\\b'", "'([a-z'", "pattern is not a valid regular expression"),
+        (
+            "  - id: evidence_grounded",
+            "  - id: verdict_correct",
+            "criteria[1].id: duplicate criterion id 'verdict_correct'",
+        ),
+        ("'\\b\\d{3}-\\d{2}-\\d{4}\\b'", "'([a-z'", "criteria[3].pattern: not a valid regular expression"),
         ("applies_to: [prompt_injection,", "applies_to: [prompt_injektion,", "unknown category 'prompt_injektion'"),
     ],
 )
