@@ -95,3 +95,20 @@ def test_adversarial_only_criterion_applies_only_to_its_categories():
     rubric = load(KYC)
     assert "safe_handling" in [c.id for c in rubric.criteria_for("prompt_injection")]
     assert "safe_handling" not in [c.id for c in rubric.criteria_for("structuring")]
+
+
+def test_version_ignores_key_order_but_not_descriptions(tmp_path):
+    text = KYC.read_text()
+    reordered = tmp_path / "reordered.yaml"
+    reordered.write_text(
+        text.replace(
+            "    method: facts\n    check: verdict\n    weight: 3\n",
+            "    weight: 3\n    check: verdict\n    method: facts\n",
+            1,
+        )
+    )
+    assert reordered.read_text() != text
+    described = tmp_path / "described.yaml"
+    described.write_text(text.replace("matches what the records really show.", "matches the records.", 1))
+    assert load(reordered).version == load(KYC).version
+    assert load(described).version != load(KYC).version
