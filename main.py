@@ -14,6 +14,10 @@ output_dir_option = click.option(
 )
 
 
+model_option = click.option("--model", "model_all", help="Model for every role  [default: simulated]")
+task_model_option = click.option("--task-model", help="Model for the task agent (overrides --model).")
+critic_model_option = click.option("--critic-model", help="Model for the critic (overrides --model).")
+run_id_option = click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
 judge_mode_option = click.option(
     "--judge-mode",
     type=click.Choice(["together", "per_criterion"]),
@@ -75,10 +79,10 @@ def cli() -> None:
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Episodes in flight at once."
 )
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file  [default: rubrics/<domain>.yaml]")
-@click.option("--model", "model_all", help="Model for every role  [default: simulated]")
+@model_option
 @click.option("--user-model", help="Model for the user simulator (overrides --model).")
-@click.option("--task-model", help="Model for the task agent (overrides --model).")
-@click.option("--critic-model", help="Model for the critic (overrides --model).")
+@task_model_option
+@critic_model_option
 @click.option(
     "--sim-defect-rate",
     default=0.3,
@@ -94,7 +98,7 @@ def cli() -> None:
     help="Simulated models: latency added to each call.",
 )
 @judge_mode_option
-@click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
+@run_id_option
 def generate(
     model_all: str | None, user_model: str | None, task_model: str | None, critic_model: str | None, **options
 ) -> None:
@@ -127,12 +131,12 @@ def generate(
 @click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Examples judged at once."
 )
-@click.option("--model", "model_all", help="Model for every role  [default: simulated]")
-@click.option("--task-model", help="Model for the task agent (repairs).")
-@click.option("--critic-model", help="Model for the critic.")
+@model_option
+@task_model_option
+@critic_model_option
 @judge_mode_option
 @output_dir_option
-@click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
+@run_id_option
 def revalidate(name: str, model_all: str | None, task_model: str | None, critic_model: str | None, **options) -> None:
     """Re-judge every example of dataset NAME (latest version) against a rubric and write a new version.
 
