@@ -70,11 +70,11 @@ def _explain(err: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[Any, ..
         return loc, MISSING, None
     message = err["msg"].removeprefix("Value error, ")
     if "input" in err and not isinstance(err["input"], dict | list):
-        message += f", got {as_yaml(err['input'])}"
+        message += f", got {_as_yaml(err['input'])}"
     return loc, message, None
 
 
-def as_yaml(value: Any) -> str:
+def _as_yaml(value: Any) -> str:
     """A value as the user wrote it in YAML, not as Python prints it."""
     if value is None:
         return "nothing (an empty value)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from agents.critic import Critic
@@ -24,6 +23,7 @@ from store.records import (
     TokenUsage,
     Turn,
     content_id,
+    utc_now,
 )
 
 
@@ -85,7 +85,7 @@ class EpisodeResult:
             attempts=self.attempts or [],
             critiques=self.critiques or [],
             error=self.error,
-            created_at=_now(),
+            created_at=utc_now(),
         )
 
 
@@ -121,8 +121,7 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
             if critique.passed:
                 example = _example(case, prompt, attempt, critique, settings, tokens)
                 return EpisodeResult(case, "accepted", [], tokens, prompt, attempts, critiques, example)
-        reasons = [r.id for r in critiques[-1].criteria if not r.passed] or ["below_threshold"]
-        return EpisodeResult(case, "rejected", reasons, tokens, prompt, attempts, critiques)
+        return EpisodeResult(case, "rejected", critiques[-1].failed_criteria(), tokens, prompt, attempts, critiques)
     except Exception as exc:  # one bad episode must not stop the batch
         error = "".join(traceback.format_exception_only(exc)).strip()
         return EpisodeResult(
@@ -163,11 +162,7 @@ def _example(
             domain_version=settings.domain_version,
             run_id=settings.run_id,
             episode=case.index,
-            created_at=_now(),
+            created_at=utc_now(),
             tokens=tokens,
         ),
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +25,7 @@ from simulation.domains import get_domain
 from simulation.episode import answer_fields
 from simulation.roles import make_roles, model_factories, new_run_id
 from store.dataset import Dataset
-from store.records import Attempt, Critique, Example, ReviewItem, Strict, TokenUsage
+from store.records import Attempt, Example, ReviewItem, Strict, TokenUsage, utc_now
 
 
 class RevalidateConfig(Strict):
@@ -75,10 +74,6 @@ class Outcome:
     error: str | None = None
 
 
-def _failed(critique: Critique) -> list[str]:
-    return [r.id for r in critique.criteria if not r.passed] or ([] if critique.passed else ["below_threshold"])
-
-
 class Revalidation:
     """A prepared re-validation of a dataset's latest version; no model has been called yet."""
 
@@ -111,7 +106,7 @@ class Revalidation:
             "expected_tool_calls": record.expected_tool_calls,
         }
         critique, tokens = await self.roles.critic.review(attempt=attempt, **context)
-        failed = _failed(critique)
+        failed = critique.failed_criteria()
         if critique.passed:
             return Outcome(record, "kept", failed, tokens, example=record.model_copy(update={"critique": critique}))
         attempts, critiques = [attempt], [critique]
@@ -137,11 +132,11 @@ class Revalidation:
             category=record.category,
             difficulty=record.difficulty,
             status="rejected",
-            reasons=_failed(critiques[-1]),
+            reasons=critiques[-1].failed_criteria(),
             prompt=record.prompt,
             attempts=attempts,
             critiques=critiques,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            created_at=utc_now(),
         )
         return Outcome(record, "removed", failed, tokens, review=review)
 

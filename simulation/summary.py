@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from simulation.episode import EpisodeResult
+from store.records import Strict, TokenUsage
 
 if TYPE_CHECKING:
     from simulation.revalidate import RevalidationSummary
-from store.records import Strict, TokenUsage
 
 
 class RunSummary(Strict):

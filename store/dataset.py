@@ -19,7 +19,6 @@ import platform
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +27,7 @@ from pydantic import Field
 
 from config import InputError
 from store.files import atomic_write, create_exclusive
-from store.records import Example, ReviewItem, Strict
+from store.records import Example, ReviewItem, Strict, utc_now
 
 MANIFEST_SCHEMA_VERSION = 1
 
@@ -90,10 +89,6 @@ def chain_digest(parent: str | None, batch_sha256: str) -> str:
     return hashlib.sha256(f"{parent or ''}{batch_sha256}".encode()).hexdigest()
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Dataset:
     """One named dataset under an output directory."""
 
@@ -117,7 +112,7 @@ class Dataset:
                 domain=domain,
                 domain_version=domain_version,
                 world_seed=default_world_seed if world_seed is None else world_seed,
-                created_at=_now(),
+                created_at=utc_now(),
             )
             if not create_exclusive(self.path / "dataset.json", info.model_dump_json(indent=2).encode()):
                 info = self.info()
@@ -280,7 +275,7 @@ class Dataset:
             version=version,
             parent=parent.version if parent else None,
             operation=operation,
-            created_at=_now(),
+            created_at=utc_now(),
             run_id=run_id,
             domain=info.domain,
             domain_version=info.domain_version,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,6 +92,10 @@ class Critique(Strict):
     comparison: Comparison | None = None
     feedback: str = ""
 
+    def failed_criteria(self) -> list[str]:
+        """Ids of the criteria this attempt failed (`below_threshold` when only the total fell short)."""
+        return [r.id for r in self.criteria if not r.passed] or ([] if self.passed else ["below_threshold"])
+
 
 class Provenance(Strict):
     models: dict[str, str]
@@ -132,6 +137,11 @@ class Example(Strict):
     facts: Facts
     critique: Critique
     provenance: Provenance
+
+
+def utc_now() -> str:
+    """The current time, as every record and manifest writes it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def content_id(*parts: Any) -> str:
