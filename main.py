@@ -14,9 +14,48 @@ output_dir_option = click.option(
 )
 
 
-model_option = click.option("--model", "model_all", help="Model for every role  [default: simulated]")
-task_model_option = click.option("--task-model", help="Model for the task agent (overrides --model).")
-critic_model_option = click.option("--critic-model", help="Model for the critic (overrides --model).")
+MODEL_OPTIONS = [
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Model settings file  [default: ./goldsmith.yaml if it exists]",
+    ),
+    click.option("--model", help="Model for every role: simulated, bedrock:<model-id> or openai:<model>."),
+    click.option("--user-model", help="Model for the user simulator (overrides --model)."),
+    click.option("--task-model", help="Model for the task agent (overrides --model)."),
+    click.option("--critic-model", help="Model(s) for the critic; several, comma-separated, make a judge jury."),
+    click.option("--region", help="AWS region for Bedrock."),
+    click.option("--profile", help="AWS named profile for Bedrock."),
+    click.option("--endpoint-url", help="bedrock-runtime endpoint (VPC endpoint, local test server)."),
+    click.option("--base-url", help="OpenAI-compatible server for openai: models (vLLM, Ollama, LM Studio)."),
+    click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute, per model (client-side)."),
+    click.option("--tpm", type=click.IntRange(min=1), help="Input tokens per minute, per model (client-side)."),
+    click.option(
+        "--budget-usd",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Stop starting episodes once the estimated cost reaches this; in-flight ones finish.",
+    ),
+]
+MODEL_FLAGS = ("model", "user_model", "task_model", "critic_model", "region", "profile", "endpoint_url", "base_url")
+MODEL_FLAGS += ("rpm", "tpm", "budget_usd")
+
+
+def model_options(command):
+    """The model-selection options shared by every command that runs models."""
+    for option in reversed(MODEL_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _model_settings(options: dict):
+    """goldsmith.yaml (or --config) with the model flags on top; removes those keys from `options`."""
+    from agents.settings import load_settings, with_overrides
+
+    flags = {key: options.pop(key) for key in MODEL_FLAGS}
+    return with_overrides(load_settings(options.pop("config_file")), **flags)
+
+
 run_id_option = click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
 judge_mode_option = click.option(
     "--judge-mode",
@@ -25,11 +64,6 @@ judge_mode_option = click.option(
     show_default=True,
     help="One judge call for all judged criteria per round, or one call per criterion.",
 )
-
-
-def _models(model_all: str | None, user: str | None = None, task: str | None = None, critic: str | None = None):
-    default = model_all or "simulated"
-    return {"user": user or default, "task": task or default, "critic": critic or default}
 
 
 class _Cli(click.Group):
@@ -79,10 +113,7 @@ def cli() -> None:
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Episodes in flight at once."
 )
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file  [default: rubrics/<domain>.yaml]")
-@model_option
-@click.option("--user-model", help="Model for the user simulator (overrides --model).")
-@task_model_option
-@critic_model_option
+@model_options
 @click.option(
     "--sim-defect-rate",
     default=0.3,
@@ -99,14 +130,15 @@ def cli() -> None:
 )
 @judge_mode_option
 @run_id_option
-def generate(
-    model_all: str | None, user_model: str | None, task_model: str | None, critic_model: str | None, **options
-) -> None:
-    """Generate golden examples and append them to the dataset as a new version."""
+def generate(**options) -> None:
+    """Generate golden examples and append them to the dataset as a new version.
+
+    Models: simulated (offline, the default), bedrock:<model-id> (needs AWS credentials) or openai:<model>
+    (with --base-url for a local server). Real models are checked with one cheap call before any episode."""
     from simulation.runner import Run, RunConfig
     from simulation.summary import progress_bar, render_summary
 
-    run = Run(RunConfig(models=_models(model_all, user_model, task_model, critic_model), **options))
+    run = Run(RunConfig(models=_model_settings(options), **options))
     click.echo(
         f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
         f"{run.dataset.path} (seed {run.seed}, world seed {run.settings.world_seed}, "
@@ -131,13 +163,11 @@ def generate(
 @click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Examples judged at once."
 )
-@model_option
-@task_model_option
-@critic_model_option
+@model_options
 @judge_mode_option
 @output_dir_option
 @run_id_option
-def revalidate(name: str, model_all: str | None, task_model: str | None, critic_model: str | None, **options) -> None:
+def revalidate(name: str, **options) -> None:
     """Re-judge every example of dataset NAME (latest version) against a rubric and write a new version.
 
     Examples that still pass are kept with their new critique; failing ones move to the review queue,
@@ -146,9 +176,7 @@ def revalidate(name: str, model_all: str | None, task_model: str | None, critic_
     from simulation.revalidate import RevalidateConfig, Revalidation
     from simulation.summary import progress_bar, render_revalidation
 
-    job = Revalidation(
-        RevalidateConfig(dataset=name, models=_models(model_all, None, task_model, critic_model), **options)
-    )
+    job = Revalidation(RevalidateConfig(dataset=name, models=_model_settings(options), **options))
     with progress_bar(job.source.records, "examples") as on_result:
         summary = job.execute(on_result)
     render_revalidation(summary)

@@ -1,18 +1,20 @@
-"""The critic: programmatic rubric checks first, then one judge call for the judged criteria, then the
-rubric's aggregation. A judged score never overrules a programmatic failure."""
+"""The critic: programmatic rubric checks first, then one judge call for the judged criteria (per juror, when
+the critic is a jury), then the rubric's aggregation. A judged score never overrules a programmatic failure."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from strands import Agent
-
-from agents.messages import usage_of
-from rubrics.judge import JudgeVerdict, judge_request, judge_system_prompt, normalise
+from agents.metering import Spend
+from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_request, judge_system_prompt, normalise
 from rubrics.methods import Subject, run_check
 from rubrics.model import Criterion, Rubric
-from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, TokenUsage, ToolCall
+from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, Jury, ToolCall
+
+if TYPE_CHECKING:
+    from agents.providers import RoleModel
 
 JudgeMode = Literal["together", "per_criterion"]
 
@@ -20,12 +22,12 @@ JudgeMode = Literal["together", "per_criterion"]
 class Critic:
     def __init__(
         self,
-        model_factory: Callable[[], Any],
+        judges: list[RoleModel],
         rubric: Rubric,
         id_exists: Callable[[str], bool],
         judge_mode: JudgeMode = "together",
     ):
-        self.model_factory = model_factory
+        self.judges = judges
         self.rubric = rubric
         self.id_exists = id_exists
         self.judge_mode = judge_mode
@@ -40,32 +42,37 @@ class Critic:
         facts: Facts,
         expected_tool_calls: list[ToolCall],
         previous: tuple[Attempt, Critique] | None = None,
-    ) -> tuple[Critique, TokenUsage]:
+    ) -> tuple[Critique, Spend]:
         criteria = self.rubric.criteria_for(category)
         subject = Subject(
             attempt=attempt, expected_tool_calls=expected_tool_calls, facts=facts, id_exists=self.id_exists
         )
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]
-        usage = TokenUsage()
-        verdict = None
+        spend = Spend()
+        verdicts: list[JudgeVerdict] = []
         if judged:
             prev = (
                 None
                 if previous is None
                 else (previous[0], previous[1].score, [r.id for r in previous[1].criteria if not r.passed])
             )
-            verdict, usage = await self._judge_all(request, attempt, judged, checks, prev)
-        replies = {j.id: j for j in (verdict.criteria if verdict else [])}
-        results = checks + [normalise(c, replies.get(c.id)) for c in judged]
+            for judge in self.judges:
+                verdict, used = await self._judge_all(judge, request, attempt, judged, checks, prev)
+                verdicts.append(verdict)
+                spend += used
+        judged_results, jury = self._combine(judged, verdicts)
+        results = checks + judged_results
         score, passed, _ = self.rubric.decide(results)
         comparison = None
         if previous is not None:
+            preferences = Counter(v.preference for v in verdicts if v.preference)
+            preference = preferences.most_common(1)[0][0] if preferences else None
             comparison = Comparison(
                 previous_score=previous[1].score,
                 score=score,
-                judge_preference=verdict.preference if verdict else None,
-                rationale=verdict.comparison_rationale if verdict else "",
+                judge_preference=preference,
+                rationale=next((v.comparison_rationale for v in verdicts if v.preference == preference), ""),
             )
         feedback = "\n".join(f"- [{r.id}] {r.rationale}" for r in results if not r.passed)
         critique = Critique(
@@ -77,28 +84,52 @@ class Critic:
             criteria=results,
             comparison=comparison,
             feedback=feedback,
+            jury=jury,
         )
-        return critique, usage
+        return critique, spend
+
+    def _combine(
+        self, judged: list[Criterion], verdicts: list[JudgeVerdict]
+    ) -> tuple[list[CriterionResult], Jury | None]:
+        """Each judged criterion's result: the judge's, or for a jury the combined vote with its agreement."""
+        per_juror = [{j.id: j for j in v.criteria} for v in verdicts]
+        if len(self.judges) == 1:
+            replies = per_juror[0] if per_juror else {}
+            return [normalise(c, replies.get(c.id)) for c in judged], None
+        models = [j.spec for j in self.judges]
+        results = [combine_jurors(c, [normalise(c, r.get(c.id)) for r in per_juror], models) for c in judged]
+        jury = Jury(
+            models=models,
+            votes={r.id: [None if v["unscored"] else v["passed"] for v in r.details["jury"]] for r in results},
+            agreement={r.id: a for r in results if (a := agreement(r)) is not None},
+        )
+        return results, jury
 
     async def _judge_all(
-        self, request: str, attempt: Attempt, judged: list[Criterion], checks: list[CriterionResult], previous
-    ) -> tuple[JudgeVerdict, TokenUsage]:
+        self,
+        judge: RoleModel,
+        request: str,
+        attempt: Attempt,
+        judged: list[Criterion],
+        checks: list[CriterionResult],
+        previous,
+    ) -> tuple[JudgeVerdict, Spend]:
         """One call for all judged criteria, or (judge_mode "per_criterion") one call each, merged."""
         if self.judge_mode == "together":
-            return await self._judge(judge_request(request, attempt, judged, checks, previous))
-        verdicts, usage = [], TokenUsage()
+            return await self._judge(judge, judge_request(request, attempt, judged, checks, previous))
+        verdicts, spend = [], Spend()
         for criterion in judged:
-            verdict, used = await self._judge(judge_request(request, attempt, [criterion], checks, previous))
+            verdict, used = await self._judge(judge, judge_request(request, attempt, [criterion], checks, previous))
             verdicts.append(verdict)
-            usage += used
+            spend += used
         preference = next((v for v in verdicts if v.preference), None)
         return JudgeVerdict(
             criteria=[j for v in verdicts for j in v.criteria],
             preference=preference.preference if preference else None,
             comparison_rationale=preference.comparison_rationale if preference else "",
-        ), usage
+        ), spend
 
-    async def _judge(self, prompt: str) -> tuple[JudgeVerdict, TokenUsage]:
-        agent = Agent(model=self.model_factory(), system_prompt=self.system_prompt, callback_handler=None)
-        result = await agent.invoke_async(prompt, structured_output_model=JudgeVerdict)
-        return result.structured_output, usage_of(result)
+    async def _judge(self, judge: RoleModel, prompt: str) -> tuple[JudgeVerdict, Spend]:
+        agent = judge.agent(system_prompt=self.system_prompt)
+        result, spend = await judge.invoke(agent, prompt, JudgeVerdict)
+        return result.structured_output, spend

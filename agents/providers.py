@@ -1,50 +1,155 @@
-"""Model providers by spec prefix. A spec names the model behind one role: `simulated` today; issue #4
-adds `bedrock:<model-id>` and `openai:<model>` here, and nothing else changes.
+"""From model specs to the models behind each role: `simulated`, `bedrock:<id>` (strands' BedrockModel on boto3
+Converse) and `openai:<model>` (strands' OpenAIModel on any OpenAI-compatible server).
 
-A provider returns a factory, because each agent run gets its own model instance.
+Every role gets a `RoleModel`: how to build its model, and the per-model meter (rate limits, retries, tokens,
+cost) that every agent calling that model shares.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import Field
-
+from agents.messages import usage_of
+from agents.metering import Meters, ModelMeter, Spend
+from agents.pricing import load_prices
+from agents.ratelimit import RateLimiter
+from agents.settings import ModelSettings, Role
 from agents.simulated.model import SimSettings
 from config import InputError
-from store.records import Strict
 
-Role = Literal["user", "task", "critic"]
 ModelFactory = Callable[[], Any]
 
 
-class RoleModels(Strict):
-    """Which model plays each role."""
+@dataclass
+class RoleModel:
+    """The model behind one role (one juror, for a jury): builds agents wired to its meter."""
 
-    user: str = Field("simulated", description="user simulator")
-    task: str = Field("simulated", description="task agent")
-    critic: str = Field("simulated", description="critic / judge")
+    spec: str
+    role: Role
+    build: ModelFactory
+    meter: ModelMeter
+
+    def agent(self, **kwargs: Any) -> Any:
+        """A fresh strands Agent on this model, with the run's retry strategy and metering hooks."""
+        from strands import Agent
+
+        return Agent(
+            model=self.build(),
+            hooks=[self.meter],
+            retry_strategy=self.meter.retry_strategy(),
+            callback_handler=None,
+            **kwargs,
+        )
+
+    async def invoke(self, agent: Any, prompt: str, output_model: type) -> tuple[Any, Spend]:
+        """Run `agent` on `prompt` to a structured `output_model`; the result and what it cost."""
+        result = await agent.invoke_async(prompt, structured_output_model=output_model)
+        return result, self.meter.charge(usage_of(result))
 
 
-def _simulated(name: str, role: Role, *, task_policy: Any, sim: SimSettings) -> ModelFactory:
+@dataclass
+class Lineup:
+    """Who plays what in a run: one model each for user and task, one or more judges for the critic."""
+
+    user: RoleModel
+    task: RoleModel
+    critic: list[RoleModel]
+    meters: Meters
+
+
+def build_lineup(settings: ModelSettings, *, sim: SimSettings, task_policy: Any) -> Lineup:
+    """Models and meters for every role; bad settings (unknown profile, missing package) are InputErrors."""
+    prices = load_prices(settings.prices)
+    meters = Meters()
+    for spec in settings.models.specs():
+        limit = settings.limit_for(spec)
+        meters[spec] = ModelMeter(spec, prices.for_spec(spec), RateLimiter(limit.rpm, limit.tpm), settings.retry)
+    if settings.budget_usd is not None and meters.unpriced():
+        raise InputError(
+            f"--budget-usd: no price for {', '.join(meters.unpriced())}; add it to a price table "
+            "(goldsmith.yaml `prices:`, see agents/prices.yaml)"
+        )
+
+    def slot(spec: str, role: Role) -> RoleModel:
+        prefix, _, name = spec.partition(":")
+        build = PROVIDERS[prefix](name, role, settings, meter=meters[spec], sim=sim, task_policy=task_policy)
+        return RoleModel(spec, role, build, meters[spec])
+
+    return Lineup(
+        user=slot(settings.models.user, "user"),
+        task=slot(settings.models.task, "task"),
+        critic=[slot(spec, "critic") for spec in settings.models.critic],
+        meters=meters,
+    )
+
+
+def _simulated(name: str, role: Role, settings: ModelSettings, *, sim: SimSettings, task_policy: Any, **_: Any):
     from agents.simulated.judge import SimulatedJudgePolicy
     from agents.simulated.model import SimulatedModel
     from agents.simulated.user import SimulatedUserPolicy
 
-    if name:
-        raise InputError(f"model 'simulated:{name}': the simulated provider takes no model name")
     policy = {"user": SimulatedUserPolicy(), "task": task_policy, "critic": SimulatedJudgePolicy()}[role]
     return lambda: SimulatedModel(policy, sim, role=role)
 
 
-PROVIDERS: dict[str, Callable[..., ModelFactory]] = {"simulated": _simulated}
+def _bedrock(model_id: str, role: Role, settings: ModelSettings, *, meter: ModelMeter, **_: Any) -> ModelFactory:
+    """One BedrockModel (one boto3 client) per role and model, shared by every agent of the run."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
+    from strands.models import CacheConfig
+    from strands.models.bedrock import BedrockModel
+
+    cfg = settings.bedrock
+    try:
+        session = boto3.Session(profile_name=cfg.profile, region_name=cfg.region)
+    except ProfileNotFound:
+        raise InputError(f"--profile: AWS profile {cfg.profile!r} is not in your AWS config files") from None
+    inference = settings.inference[role]
+    model = BedrockModel(
+        boto_session=session,
+        endpoint_url=cfg.endpoint_url,
+        boto_client_config=Config(
+            retries={"mode": "adaptive", "max_attempts": cfg.max_attempts},
+            read_timeout=cfg.read_timeout_s,
+            connect_timeout=10,
+        ),
+        model_id=model_id,
+        streaming=cfg.streaming,
+        **({"cache_config": CacheConfig(strategy="auto", tools_ttl=True)} if cfg.prompt_caching else {}),
+        **{k: v for k, v in inference.model_dump().items() if v is not None},
+    )
+
+    def count_retries(parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        meter.count_client_retries((parsed or {}).get("ResponseMetadata", {}).get("RetryAttempts", 0))
+
+    model.client.meta.events.register("after-call.bedrock-runtime", count_retries)
+    return lambda: model
 
 
-def model_factory(spec: str, role: Role, *, task_policy: Any, sim: SimSettings) -> ModelFactory:
-    """The factory for `spec` (e.g. `simulated`); an unknown prefix is an InputError listing valid ones."""
-    prefix, _, name = spec.partition(":")
-    provider = PROVIDERS.get(prefix)
-    if provider is None:
-        raise InputError(f"--{role}-model: unknown model {spec!r}; valid prefixes: {', '.join(PROVIDERS)}")
-    return provider(name, role, task_policy=task_policy, sim=sim)
+def _openai(model_id: str, role: Role, settings: ModelSettings, **_: Any) -> ModelFactory:
+    """strands' OpenAIModel; the client itself does not retry (max_retries=0), strands' strategy does, so
+    every retry is counted."""
+    from strands.models.openai import OpenAIModel
+
+    cfg = settings.openai
+    api_key = os.environ.get(cfg.api_key_env)
+    if api_key is None:
+        if cfg.base_url is None:
+            raise InputError(f"openai:{model_id}: set {cfg.api_key_env}, or --base-url for a local server")
+        api_key = "not-needed"  # local OpenAI-compatible servers take any key
+    inference = settings.inference[role]
+    params = {k: v for k, v in inference.model_dump().items() if v is not None}
+    model = OpenAIModel(
+        client_args={"api_key": api_key, "base_url": cfg.base_url, "max_retries": 0},
+        model_id=model_id,
+        params=params,
+        stream=False,
+    )
+    return lambda: model
+
+
+PROVIDERS: dict[str, Callable[..., ModelFactory]] = {"simulated": _simulated, "bedrock": _bedrock, "openai": _openai}

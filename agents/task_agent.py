@@ -6,13 +6,14 @@ needed; a revision sees the original request, its previous answer and the critic
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strands import Agent
+from agents.messages import tool_exchanges
+from store.records import Attempt
 
-from agents.messages import tool_exchanges, usage_of
-from store.records import Attempt, TokenUsage
+if TYPE_CHECKING:
+    from agents.metering import Spend
+    from agents.providers import RoleModel
 
 REVISION_MARKER = "\n\n--- REVIEWER FEEDBACK ---\n"
 
@@ -35,10 +36,8 @@ def split_revision(prompt: str) -> tuple[str, str | None]:
 class TaskAgent:
     """Builds and runs the task agent for one attempt at a time."""
 
-    def __init__(
-        self, model_factory: Callable[[], Any], *, mission: str, persona: str, tools: list[Any], finding_model: type
-    ):
-        self.model_factory = model_factory
+    def __init__(self, model: RoleModel, *, mission: str, persona: str, tools: list[Any], finding_model: type):
+        self.model = model
         self.tools = tools
         self.finding_model = finding_model
         self.system_prompt = (
@@ -49,13 +48,11 @@ class TaskAgent:
 
     async def attempt(
         self, request: str, round: int, previous: Attempt | None = None, feedback: str | None = None
-    ) -> tuple[Attempt, TokenUsage]:
-        agent = Agent(
-            model=self.model_factory(), tools=self.tools, system_prompt=self.system_prompt, callback_handler=None
-        )
+    ) -> tuple[Attempt, Spend]:
+        agent = self.model.agent(tools=self.tools, system_prompt=self.system_prompt)
         prompt = request if previous is None else revision_prompt(request, previous.answer, feedback or "")
-        result = await agent.invoke_async(prompt, structured_output_model=self.finding_model)
+        result, spend = await self.model.invoke(agent, prompt, self.finding_model)
         finding = result.structured_output
         trace = tool_exchanges(agent.messages, skip={self.finding_model.__name__})
         attempt = Attempt(round=round, finding=finding.model_dump(mode="json"), answer=finding.answer, tool_trace=trace)
-        return attempt, usage_of(result)
+        return attempt, spend

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from strands import Agent
 
-from agents.messages import usage_of
-from store.records import TokenUsage
+if TYPE_CHECKING:
+    from agents.metering import Spend
+    from agents.providers import RoleModel
 
 
 class SimulatedRequest(BaseModel):
@@ -35,18 +34,16 @@ def user_system_prompt(mission: str, persona: str, example_questions: dict[str, 
 
 
 class UserSimulator:
-    def __init__(
-        self, model_factory: Callable[[], Any], *, mission: str, persona: str, example_questions: dict[str, list[str]]
-    ):
-        self.model_factory = model_factory
+    def __init__(self, model: RoleModel, *, mission: str, persona: str, example_questions: dict[str, list[str]]):
+        self.model = model
         self.system_prompt = user_system_prompt(mission, persona, example_questions)
 
-    async def request(self, brief: dict[str, Any]) -> tuple[str, TokenUsage]:
+    async def request(self, brief: dict[str, Any]) -> tuple[str, Spend]:
         """Write the opening request for a case."""
-        agent = Agent(model=self.model_factory(), system_prompt=self.system_prompt, callback_handler=None)
+        agent = self.model.agent(system_prompt=self.system_prompt)
         prompt = (
             "Write the request for this case, of the given request_type.\n"
             f"Case brief:\n```json\n{json.dumps(brief, indent=1, sort_keys=True)}\n```"
         )
-        result = await agent.invoke_async(prompt, structured_output_model=SimulatedRequest)
-        return result.structured_output.message.strip(), usage_of(result)
+        result, spend = await self.model.invoke(agent, prompt, SimulatedRequest)
+        return result.structured_output.message.strip(), spend

@@ -113,3 +113,36 @@ def normalise(criterion: Criterion, judged: JudgedCriterion | None) -> Criterion
         rationale=judged.rationale,
         details={"raw_score": judged.score},
     )
+
+
+def combine_jurors(criterion: Criterion, results: list[CriterionResult], models: list[str]) -> CriterionResult:
+    """One result from a jury's results on `criterion`: the mean score, and a pass only when a strict majority
+    of the jurors that scored it passed it (a tie fails). A juror that returned no usable verdict abstains."""
+    scored = [r for r in results if not r.details.get("unscored")]
+    votes = [
+        {"model": m, "score": r.score, "passed": r.passed, "unscored": bool(r.details.get("unscored"))}
+        for m, r in zip(models, results, strict=True)
+    ]
+    if not scored:
+        return results[0].model_copy(update={"details": {**results[0].details, "jury": votes}})
+    passes = sum(r.passed for r in scored)
+    passed = passes * 2 > len(scored)
+    spokesman = next(r for r in scored if r.passed == passed)
+    return CriterionResult(
+        id=criterion.id,
+        method="judge",
+        weight=criterion.weight,
+        required=criterion.required,
+        score=round(sum(r.score for r in scored) / len(scored), 4),
+        passed=passed,
+        rationale=f"jury {max(passes, len(scored) - passes)}/{len(scored)}: {spokesman.rationale}",
+        details={"jury": votes},
+    )
+
+
+def agreement(result: CriterionResult) -> float | None:
+    """Share of scoring jurors on the majority side of a combined result; None when nobody scored it."""
+    votes = [v["passed"] for v in result.details.get("jury", []) if not v["unscored"]]
+    if not votes:
+        return None
+    return round(max(sum(votes), len(votes) - sum(votes)) / len(votes), 4)

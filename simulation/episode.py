@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agents.critic import Critic
+from agents.metering import Spend
 from agents.task_agent import TaskAgent
 from agents.user_simulator import UserSimulator
 from simulation.domains.base import Case
@@ -20,7 +21,6 @@ from store.records import (
     Example,
     Provenance,
     ReviewItem,
-    TokenUsage,
     Turn,
     content_id,
     utc_now,
@@ -45,7 +45,7 @@ class EpisodeSettings:
     seed: int
     run_id: str
     persona: str
-    models: dict[str, str]
+    models: dict[str, str | list[str]]
     max_rounds: int
     runtime: str = "strands"
 
@@ -55,7 +55,7 @@ class EpisodeResult:
     case: Case
     status: Literal["accepted", "rejected", "failed"]
     reasons: list[str]
-    tokens: TokenUsage
+    spend: Spend
     prompt: str | None = None
     attempts: list[Attempt] | None = None
     critiques: list[Critique] | None = None
@@ -91,13 +91,13 @@ class EpisodeResult:
 
 async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> EpisodeResult:
     """Play one case to an outcome. Errors fail the episode (with the reason), never the run."""
-    tokens = TokenUsage()
+    spend = Spend()
     attempts: list[Attempt] = []
     critiques: list[Critique] = []
     prompt = None
     try:
         prompt, used = await roles.user.request(case.brief)
-        tokens += used
+        spend += used
         for round in range(1, settings.max_rounds + 1):
             previous = (attempts[-1], critiques[-1]) if attempts else None
             if previous is None:
@@ -106,7 +106,7 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
                 attempt, used = await roles.task.attempt(
                     prompt, round, previous=previous[0], feedback=previous[1].feedback
                 )
-            tokens += used
+            spend += used
             critique, used = await roles.critic.review(
                 category=case.category,
                 request=prompt,
@@ -115,17 +115,17 @@ async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> Ep
                 expected_tool_calls=case.expected_tool_calls,
                 previous=previous,
             )
-            tokens += used
+            spend += used
             attempts.append(attempt)
             critiques.append(critique)
             if critique.passed:
-                example = _example(case, prompt, attempt, critique, settings, tokens)
-                return EpisodeResult(case, "accepted", [], tokens, prompt, attempts, critiques, example)
-        return EpisodeResult(case, "rejected", critiques[-1].failed_criteria(), tokens, prompt, attempts, critiques)
+                example = _example(case, prompt, attempt, critique, settings, spend)
+                return EpisodeResult(case, "accepted", [], spend, prompt, attempts, critiques, example)
+        return EpisodeResult(case, "rejected", critiques[-1].failed_criteria(), spend, prompt, attempts, critiques)
     except Exception as exc:  # one bad episode must not stop the batch
         error = "".join(traceback.format_exception_only(exc)).strip()
         return EpisodeResult(
-            case, "failed", [f"error: {type(exc).__name__}"], tokens, prompt, attempts, critiques, error=error
+            case, "failed", [f"error: {type(exc).__name__}"], spend, prompt, attempts, critiques, error=error
         )
 
 
@@ -140,7 +140,7 @@ def answer_fields(prompt: str, attempt: Attempt) -> dict:
 
 
 def _example(
-    case: Case, prompt: str, attempt: Attempt, critique: Critique, settings: EpisodeSettings, tokens: TokenUsage
+    case: Case, prompt: str, attempt: Attempt, critique: Critique, settings: EpisodeSettings, spend: Spend
 ) -> Example:
     return Example(
         id=content_id(settings.domain, settings.domain_version, settings.world_seed, prompt),
@@ -163,6 +163,7 @@ def _example(
             run_id=settings.run_id,
             episode=case.index,
             created_at=utc_now(),
-            tokens=tokens,
+            tokens=spend.tokens,
+            cost_usd=round(spend.cost_usd, 6),
         ),
     )

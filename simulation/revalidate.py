@@ -17,13 +17,14 @@ from typing import Literal
 from pydantic import Field
 
 from agents.critic import JudgeMode
-from agents.providers import RoleModels
+from agents.metering import Spend
+from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.model import load_rubric
 from simulation.domains import get_domain
 from simulation.episode import answer_fields
-from simulation.roles import make_roles, model_factories, new_run_id
+from simulation.roles import make_roles, new_run_id, prepare_models
 from store.dataset import Dataset
 from store.records import Attempt, Example, ReviewItem, Strict, TokenUsage, utc_now
 
@@ -35,7 +36,7 @@ class RevalidateConfig(Strict):
     repair: bool = False
     max_rounds: int = Field(3, ge=1, description="revise rounds per failing example when repairing")
     concurrency: int = Field(4, ge=1)
-    models: RoleModels = RoleModels()
+    models: ModelSettings = Field(default_factory=ModelSettings)
     judge_mode: JudgeMode = "together"
     run_id: str | None = None
 
@@ -59,6 +60,7 @@ class RevalidationSummary(Strict):
     removed: int
     by_criterion: dict[str, CriterionChange]
     tokens: TokenUsage
+    cost_usd: float = 0.0
     wall_time_s: float
     review_file: str | None = None
 
@@ -68,7 +70,7 @@ class Outcome:
     record: Example
     status: Literal["kept", "repaired", "removed", "failed"]
     failed_criteria: list[str]
-    tokens: TokenUsage
+    spend: Spend
     example: Example | None = None
     review: ReviewItem | None = None
     error: str | None = None
@@ -86,9 +88,9 @@ class Revalidation:
         self.source = self.dataset.manifest()
         domain = get_domain(info.domain)
         self.rubric = load_rubric(config.rubric, domain=domain.name, categories=set(domain.categories))
-        factories = model_factories(config.models, domain, SimSettings(seed=0, defect_rate=0.0))
+        self.lineup = prepare_models(config.models, domain, SimSettings(seed=0, defect_rate=0.0))
         world = domain.build_world(info.world_seed)
-        self.roles = make_roles(domain, world, self.rubric, factories, config.judge_mode)
+        self.roles = make_roles(domain, world, self.rubric, self.lineup, config.judge_mode)
         self.run_id = config.run_id or new_run_id()
 
     async def judge(self, record: Example) -> Outcome:
@@ -105,25 +107,25 @@ class Revalidation:
             "facts": record.facts,
             "expected_tool_calls": record.expected_tool_calls,
         }
-        critique, tokens = await self.roles.critic.review(attempt=attempt, **context)
+        critique, spend = await self.roles.critic.review(attempt=attempt, **context)
         failed = critique.failed_criteria()
         if critique.passed:
-            return Outcome(record, "kept", failed, tokens, example=record.model_copy(update={"critique": critique}))
+            return Outcome(record, "kept", failed, spend, example=record.model_copy(update={"critique": critique}))
         attempts, critiques = [attempt], [critique]
         for _ in range(self.config.max_rounds if self.config.repair else 0):
             revised, used = await self.roles.task.attempt(
                 record.prompt, attempts[-1].round + 1, previous=attempts[-1], feedback=critiques[-1].feedback
             )
-            tokens += used
+            spend += used
             critique, used = await self.roles.critic.review(
                 attempt=revised, previous=(attempts[-1], critiques[-1]), **context
             )
-            tokens += used
+            spend += used
             attempts.append(revised)
             critiques.append(critique)
             if critique.passed:
                 repaired = record.model_copy(update={**answer_fields(record.prompt, revised), "critique": critique})
-                return Outcome(record, "repaired", failed, tokens, example=repaired)
+                return Outcome(record, "repaired", failed, spend, example=repaired)
         review = ReviewItem(
             dataset=self.dataset.name,
             run_id=self.run_id,
@@ -138,7 +140,7 @@ class Revalidation:
             critiques=critiques,
             created_at=utc_now(),
         )
-        return Outcome(record, "removed", failed, tokens, review=review)
+        return Outcome(record, "removed", failed, spend, review=review)
 
     async def _all(self, records: list[Example], on_result: Callable[[Outcome], None]) -> list[Outcome]:
         gate = asyncio.Semaphore(self.config.concurrency)
@@ -148,7 +150,7 @@ class Revalidation:
                 try:
                     outcome = await self.judge(record)
                 except Exception as exc:  # reported below; nothing is committed
-                    outcome = Outcome(record, "failed", [], TokenUsage(), error=f"{type(exc).__name__}: {exc}")
+                    outcome = Outcome(record, "failed", [], Spend(), error=f"{type(exc).__name__}: {exc}")
             on_result(outcome)
             return outcome
 
@@ -171,7 +173,7 @@ class Revalidation:
             removed=len(removed),
             run_id=self.run_id,
             rubric={"id": self.rubric.id, "version": self.rubric.version},
-            models=self.config.models.model_dump(),
+            models=self.config.models.models.as_record(),
             generation={
                 "operation": "revalidate",
                 "source_version": self.source.version,
@@ -182,9 +184,9 @@ class Revalidation:
         )
         review = self.dataset.write_review(self.run_id, [o.review for o in removed if o.review])
         by_criterion: dict[str, CriterionChange] = {}
-        tokens = TokenUsage()
+        spend = Spend()
         for outcome in outcomes:
-            tokens += outcome.tokens
+            spend += outcome.spend
             for criterion in outcome.failed_criteria:
                 change = by_criterion.setdefault(criterion, CriterionChange())
                 change.failed += 1
@@ -202,7 +204,8 @@ class Revalidation:
             repaired=sum(o.status == "repaired" for o in outcomes),
             removed=len(removed),
             by_criterion=dict(sorted(by_criterion.items())),
-            tokens=tokens,
+            tokens=spend.tokens,
+            cost_usd=round(spend.cost_usd, 6),
             wall_time_s=round(time.monotonic() - started, 2),
             review_file=str(review) if review else None,
         )

@@ -12,12 +12,12 @@ from pathlib import Path
 from pydantic import Field
 
 from agents.critic import JudgeMode
-from agents.providers import RoleModels
+from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from rubrics.model import load_rubric
 from simulation.domains import get_domain
 from simulation.episode import EpisodeResult, EpisodeSettings, run_episode
-from simulation.roles import make_roles, model_factories, new_run_id
+from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
 from store.records import Strict
@@ -38,7 +38,7 @@ class RunConfig(Strict):
     max_rounds: int = Field(3, ge=1)
     concurrency: int = Field(4, ge=1)
     rubric: Path | None = None
-    models: RoleModels = RoleModels()
+    models: ModelSettings = Field(default_factory=ModelSettings)
     sim_defect_rate: float = Field(0.3, ge=0, le=1)
     sim_latency_ms: int = Field(0, ge=0)
     judge_mode: JudgeMode = "together"
@@ -56,7 +56,7 @@ class Run:
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         self.run_id = config.run_id or new_run_id()
         sim = SimSettings(seed=self.seed, defect_rate=config.sim_defect_rate, latency_ms=config.sim_latency_ms)
-        factories = model_factories(config.models, self.domain, sim)
+        self.lineup = prepare_models(config.models, self.domain, sim)
         self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
         info = self.dataset.bind(
             domain=self.domain.name,
@@ -66,7 +66,7 @@ class Run:
         )
         self.world = self.domain.build_world(info.world_seed)
         self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
-        self.roles = make_roles(self.domain, self.world, self.rubric, factories, config.judge_mode)
+        self.roles = make_roles(self.domain, self.world, self.rubric, self.lineup, config.judge_mode)
         self.settings = EpisodeSettings(
             dataset=self.dataset.name,
             domain=self.domain.name,
@@ -75,21 +75,28 @@ class Run:
             seed=self.seed,
             run_id=self.run_id,
             persona=self.domain.card.user_simulator.name,
-            models=config.models.model_dump(),
+            models=config.models.models.as_record(),
             max_rounds=config.max_rounds,
         )
 
-    async def episodes(self, on_result: Callable[[EpisodeResult], None]) -> list[EpisodeResult]:
-        """Play every case, at most `concurrency` at a time, reporting each outcome as it lands."""
+    @property
+    def budget_reached(self) -> bool:
+        budget = self.config.models.budget_usd
+        return budget is not None and self.lineup.meters.cost_usd() >= budget
+
+    async def episodes(self, on_result: Callable[[EpisodeResult], None]) -> None:
+        """Play every case, at most `concurrency` at a time, reporting each outcome as it lands. Once the
+        budget is reached no new episode starts; those in flight finish."""
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def one(case):
             async with gate:
+                if self.budget_reached:
+                    return
                 result = await run_episode(case, self.roles, self.settings)
             on_result(result)
-            return result
 
-        return list(await asyncio.gather(*(one(case) for case in self.cases)))
+        await asyncio.gather(*(one(case) for case in self.cases))
 
     def execute(self, on_result: Callable[[EpisodeResult], None] = lambda r: None) -> RunSummary:
         """Run all episodes, commit the accepted ones as a new version, file the review queue, save the summary."""
@@ -114,6 +121,8 @@ class Run:
             "concurrency": self.config.concurrency,
             "sim_defect_rate": self.config.sim_defect_rate,
             "sim_latency_ms": self.config.sim_latency_ms,
+            "judge_mode": self.config.judge_mode,
+            "inference": {role: i.model_dump(exclude_none=True) for role, i in self.config.models.inference.items()},
         }
         manifest, duplicates = (
             self.dataset.append(
@@ -144,6 +153,9 @@ class Run:
             review_file=str(review) if review else None,
             planned=self.config.count,
             interrupted=interrupted,
+            budget_usd=self.config.models.budget_usd,
+            stopped_by_budget=self.budget_reached and len(results) < self.config.count,
+            model_stats=self.lineup.meters.stats(),
         )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary

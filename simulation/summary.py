@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from agents.metering import ModelStats, Spend
 from simulation.episode import EpisodeResult
 from store.records import Strict, TokenUsage
 
@@ -21,7 +22,7 @@ class RunSummary(Strict):
     version: int | None
     seed: int
     world_seed: int
-    models: dict[str, str]
+    models: dict[str, str | list[str]]
     planned: int
     episodes: int
     interrupted: bool = False
@@ -36,6 +37,12 @@ class RunSummary(Strict):
     adversarial_accepted: int
     tool_calls: int
     tokens: TokenUsage
+    cost_usd: float
+    cost_per_accepted_usd: float | None
+    budget_usd: float | None = None
+    stopped_by_budget: bool = False
+    model_stats: dict[str, ModelStats] = {}
+    jury_agreement: dict[str, float] = {}
     wall_time_s: float
     review_file: str | None = None
 
@@ -49,9 +56,9 @@ def summarise(
             reasons.update(result.reasons)
     rounds = Counter(str(r.rounds) for r in results if r.rounds)
     accepted = [r for r in results if r.status == "accepted"]
-    tokens = TokenUsage()
+    spend = Spend()
     for result in results:
-        tokens += result.tokens
+        spend += result.spend
     return RunSummary(
         episodes=len(results),
         accepted=len(accepted),
@@ -64,10 +71,23 @@ def summarise(
         accepted_by_category=dict(sorted(Counter(r.case.category for r in accepted).items())),
         adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
         tool_calls=sum(r.tool_calls for r in results),
-        tokens=tokens,
+        tokens=spend.tokens,
+        cost_usd=round(spend.cost_usd, 6),
+        cost_per_accepted_usd=round(spend.cost_usd / len(accepted), 6) if accepted else None,
+        jury_agreement=jury_agreement(results),
         wall_time_s=round(wall_time_s, 2),
         **fields,
     )
+
+
+def jury_agreement(results: list[EpisodeResult]) -> dict[str, float]:
+    """Mean agreement of the judge jury per criterion, over every critique round of the run."""
+    shares: dict[str, list[float]] = {}
+    for result in results:
+        for critique in result.critiques or []:
+            for criterion, share in (critique.jury.agreement if critique.jury else {}).items():
+                shares.setdefault(criterion, []).append(share)
+    return {criterion: round(sum(v) / len(v), 3) for criterion, v in sorted(shares.items())}
 
 
 @contextmanager
@@ -110,13 +130,48 @@ def render_summary(summary: RunSummary) -> None:
         ("accepted by category", ", ".join(f"{k} {v}" for k, v in summary.accepted_by_category.items()) or "-"),
         ("adversarial accepted", str(summary.adversarial_accepted)),
         ("tool calls", str(summary.tool_calls)),
-        ("tokens in / out", f"{summary.tokens.input:,} / {summary.tokens.output:,}"),
+        (
+            "tokens",
+            f"in {summary.tokens.input:,} · out {summary.tokens.output:,} · "
+            f"cache read {summary.tokens.cache_read:,} · cache write {summary.tokens.cache_write:,}",
+        ),
+        ("cost", _cost(summary)),
+        *((f"model {spec}", _model_line(stats)) for spec, stats in summary.model_stats.items()),
+        *(
+            [("jury agreement", ", ".join(f"{k} {v:.0%}" for k, v in summary.jury_agreement.items()))]
+            if summary.jury_agreement
+            else []
+        ),
         ("wall time", f"{summary.wall_time_s:.1f} s"),
         ("review queue", summary.review_file or "-"),
     ]
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)
+
+
+def _cost(summary: RunSummary) -> str:
+    per = (
+        f"${summary.cost_per_accepted_usd:.4f} per accepted example"
+        if summary.cost_per_accepted_usd is not None
+        else "-"
+    )
+    text = f"${summary.cost_usd:.4f} ({per})"
+    if summary.budget_usd is not None:
+        text += f" · budget ${summary.budget_usd:g}"
+        text += ": reached, run stopped early" if summary.stopped_by_budget else ""
+    unpriced = [spec for spec, stats in summary.model_stats.items() if not stats.priced]
+    if unpriced:
+        text += f" · no price for {', '.join(unpriced)} (counted as $0)"
+    return text
+
+
+def _model_line(stats: ModelStats) -> str:
+    line = (
+        f"{stats.calls} calls · retries: {stats.client_retries} by the client, {stats.transient_errors} by strands"
+        f" · ${stats.cost_usd:.4f}"
+    )
+    return line + (f" · waited {stats.rate_limit_wait_s:.1f} s for rate limits" if stats.rate_limit_wait_s else "")
 
 
 def render_revalidation(summary: RevalidationSummary) -> None:

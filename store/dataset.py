@@ -63,7 +63,7 @@ class Manifest(Strict):
     domain_version: str
     world_seed: int
     rubric: dict[str, str]
-    models: dict[str, str]
+    models: dict[str, str | list[str]]
     generation: dict[str, Any]
     environment: dict[str, Any]
     batches: list[BatchRef]
@@ -173,7 +173,7 @@ class Dataset:
         *,
         run_id: str,
         rubric: dict[str, str],
-        models: dict[str, str],
+        models: dict[str, str | list[str]],
         generation: dict[str, Any],
     ) -> tuple[Manifest | None, list[str]]:
         """Commit the examples not already in the dataset as a new version.
@@ -204,7 +204,7 @@ class Dataset:
         removed: int,
         run_id: str,
         rubric: dict[str, str],
-        models: dict[str, str],
+        models: dict[str, str | list[str]],
         generation: dict[str, Any],
     ) -> Manifest:
         """Commit `examples` as the whole content of the version after `based_on` (re-validation).
@@ -247,7 +247,7 @@ class Dataset:
         removed: int = 0,
         run_id: str,
         rubric: dict[str, str],
-        models: dict[str, str],
+        models: dict[str, str | list[str]],
         generation: dict[str, Any],
     ) -> Manifest | None:
         """Write the batch and claim the next version; None if another writer claimed it first.

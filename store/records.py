@@ -82,6 +82,14 @@ class Comparison(Strict):
     rationale: str = ""
 
 
+class Jury(Strict):
+    """How a judge jury voted: each juror's pass/fail per judged criterion and how far they agreed."""
+
+    models: list[str]
+    votes: dict[str, list[bool | None]] = Field(description="criterion id → each juror's pass, None if unscored")
+    agreement: dict[str, float] = Field(description="criterion id → share of scoring jurors on the majority side")
+
+
 class Critique(Strict):
     rubric_id: str
     rubric_version: str
@@ -91,6 +99,7 @@ class Critique(Strict):
     criteria: list[CriterionResult]
     comparison: Comparison | None = None
     feedback: str = ""
+    jury: Jury | None = None
 
     def failed_criteria(self) -> list[str]:
         """Ids of the criteria this attempt failed (`below_threshold` when only the total fell short)."""
@@ -98,7 +107,7 @@ class Critique(Strict):
 
 
 class Provenance(Strict):
-    models: dict[str, str]
+    models: dict[str, str | list[str]] = Field(description="model spec per role; a list for a judge jury")
     runtime: str
     seed: int
     world_seed: int
@@ -107,6 +116,7 @@ class Provenance(Strict):
     episode: int
     created_at: str
     tokens: TokenUsage
+    cost_usd: float = Field(0.0, ge=0, description="estimated from the price table; 0 for unpriced models")
 
 
 class Attempt(Strict):

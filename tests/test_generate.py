@@ -31,7 +31,12 @@ def review_items(tmp_path) -> list[ReviewItem]:
 def test_generate_then_export_gives_valid_complete_records(cli, tmp_path):
     result = cli("generate", "--count", "20", "--seed", "1")
     assert result.exit_code == 0, result.output
-    assert "accepted" in result.output and "critique rounds" in result.output and "tokens in / out" in result.output
+    assert (
+        "accepted" in result.output
+        and "critique rounds" in result.output
+        and "cache read" in result.output
+        and "per accepted example" in result.output
+    )
     records = export(cli, tmp_path, "kyc")
     assert len(records) >= 15
     for raw in records:

@@ -1,0 +1,116 @@
+"""Per-model accounting and call control: rate limits before each call, transient errors and retries
+counted, tokens priced. One `ModelMeter` per model spec, shared by every role and episode using it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strands import ModelRetryStrategy
+from strands.hooks import AfterModelCallEvent, BeforeModelCallEvent, HookRegistry
+from strands.types.exceptions import ModelThrottledException
+
+from agents.pricing import Price
+from agents.ratelimit import RateLimiter
+from agents.settings import Retry
+from store.records import Strict, TokenUsage
+
+# provider errors worth retrying: the model is busy or warming up, not wrong
+TRANSIENT_CODES = frozenset(
+    {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException", "InternalServerException"}
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling (any provider), or a Bedrock / HTTP error that says "try again"."""
+    if isinstance(exc, ModelThrottledException):
+        return True
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    if isinstance(code, str) and code in TRANSIENT_CODES:
+        return True
+    return getattr(exc, "status_code", None) in {500, 502, 503, 504, 529}
+
+
+@dataclass
+class Spend:
+    """What some model calls used: tokens by kind and their estimated cost."""
+
+    tokens: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(self.tokens + other.tokens, self.cost_usd + other.cost_usd)
+
+
+class ModelStats(Strict):
+    """A model's calls over a run, as the run summary reports them."""
+
+    calls: int = 0
+    client_retries: int = 0  # retries the provider's client made itself (botocore adaptive mode)
+    transient_errors: int = 0  # throttling / unavailable errors that reached strands, which retried them
+    rate_limit_wait_s: float = 0.0
+    tokens: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    priced: bool = True
+
+
+class ModelMeter:
+    """Rate limiting, retry policy and accounting for one model spec."""
+
+    def __init__(self, spec: str, price: Price | None, limiter: RateLimiter, retry: Retry):
+        self.spec = spec
+        self.price = price
+        self.limiter = limiter
+        self.retry = retry
+        self.stats = ModelStats(priced=price is not None)
+
+    # strands hook provider: registered on every agent that calls this model
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeModelCallEvent, self._before_call)
+        registry.add_callback(AfterModelCallEvent, self._after_call)
+
+    async def _before_call(self, event: BeforeModelCallEvent) -> None:
+        await self.limiter.acquire(event.projected_input_tokens or 0)
+        self.stats.calls += 1
+        self.stats.rate_limit_wait_s = round(self.limiter.waited_s, 3)
+
+    def _after_call(self, event: AfterModelCallEvent) -> None:
+        if event.exception is not None and is_transient(event.exception):
+            self.stats.transient_errors += 1
+
+    def retry_strategy(self) -> ModelRetryStrategy:
+        """strands' retry strategy (a fresh one per agent: it keeps per-invocation state), widened to every
+        transient error, with this run's delays."""
+        return _TransientRetry(
+            max_attempts=self.retry.max_attempts,
+            initial_delay=self.retry.initial_delay_s,  # type: ignore[arg-type]  # floats sleep fine
+            max_delay=self.retry.max_delay_s,  # type: ignore[arg-type]
+        )
+
+    def count_client_retries(self, attempts: int) -> None:
+        self.stats.client_retries += attempts
+
+    def charge(self, usage: TokenUsage) -> Spend:
+        """Record `usage` against this model; its estimated cost (0 when the model has no price)."""
+        cost = self.price.cost(usage) if self.price else 0.0
+        self.stats.tokens += usage
+        self.stats.cost_usd += cost
+        return Spend(usage, cost)
+
+
+class _TransientRetry(ModelRetryStrategy):
+    def is_retryable(self, exception: Exception) -> bool:
+        return is_transient(exception)
+
+
+class Meters(dict[str, ModelMeter]):
+    """The meters of a run, by model spec."""
+
+    def cost_usd(self) -> float:
+        return sum(m.stats.cost_usd for m in self.values())
+
+    def unpriced(self) -> list[str]:
+        return [spec for spec, m in self.items() if m.price is None]
+
+    def stats(self) -> dict[str, ModelStats]:
+        return {spec: m.stats.model_copy() for spec, m in self.items()}

@@ -1,0 +1,185 @@
+"""Model settings: which model plays each role and how it is called (`goldsmith.yaml`, CLI flags on top).
+
+A model spec is `simulated`, `bedrock:<model-id or inference-profile id>` or `openai:<model>`. The critic
+may be a list of specs: a judge jury.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from config import InputError, load_yaml_model
+from store.records import Strict
+
+Role = Literal["user", "task", "critic"]
+ROLES: tuple[Role, ...] = ("user", "task", "critic")
+PREFIXES = ("simulated", "bedrock", "openai")
+CONFIG_FILE = "goldsmith.yaml"
+
+
+def check_spec(spec: str) -> str:
+    """A model spec, checked for shape: a known prefix, and a model name where the provider needs one."""
+    prefix, colon, name = spec.partition(":")
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown model {spec!r}; write simulated, bedrock:<model-id> or openai:<model>")
+    if prefix == "simulated" and colon:
+        raise ValueError(f"{spec!r}: the simulated provider takes no model name; write simulated")
+    if prefix != "simulated" and not name.strip():
+        raise ValueError(f"{spec!r}: name the model, e.g. {prefix}:<model-id>")
+    return spec
+
+
+def _split_jury(value: Any) -> Any:
+    """`a,b` (as the CLI writes it) or a YAML list, or one spec: always a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+ModelSpec = Annotated[str, AfterValidator(check_spec)]
+Jury = Annotated[list[ModelSpec], BeforeValidator(_split_jury), Field(min_length=1)]
+
+
+class RoleModels(Strict):
+    """Which model plays each role. A cheap user simulator and a strong critic is the usual pattern."""
+
+    user: ModelSpec = "simulated"
+    task: ModelSpec = "simulated"
+    critic: Jury = Field(default_factory=lambda: ["simulated"])
+
+    def specs(self) -> list[str]:
+        """Every distinct model spec, in role order."""
+        return list(dict.fromkeys([self.user, self.task, *self.critic]))
+
+    def as_record(self) -> dict[str, str | list[str]]:
+        """For provenance and manifests: the critic as one spec, or the jury's list."""
+        critic = self.critic[0] if len(self.critic) == 1 else self.critic
+        return {"user": self.user, "task": self.task, "critic": critic}
+
+
+class Inference(Strict):
+    """Inference settings for one role's model calls (ignored by the simulated models)."""
+
+    temperature: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+
+
+def _default_inference() -> dict[Role, Inference]:
+    return {
+        "user": Inference(temperature=0.8, max_tokens=1024),
+        "task": Inference(temperature=0.2, max_tokens=4096),
+        "critic": Inference(temperature=0.0, max_tokens=2048),
+    }
+
+
+class Bedrock(Strict):
+    region: str | None = Field(None, description="AWS region  [default: the profile's, AWS_REGION, us-west-2]")
+    profile: str | None = Field(None, description="AWS named profile")
+    endpoint_url: str | None = Field(None, description="bedrock-runtime endpoint (VPC endpoint, local test server)")
+    max_attempts: int = Field(4, ge=1, description="botocore attempts per call, adaptive retry mode")
+    read_timeout_s: int = Field(300, ge=1)
+    streaming: bool = Field(False, description="ConverseStream instead of Converse; a batch job needs no stream")
+    prompt_caching: bool = Field(True, description="cache points after the system prompt and the tool definitions")
+
+
+class OpenAI(Strict):
+    base_url: str | None = Field(None, description="any OpenAI-compatible server: vLLM, Ollama, LM Studio")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+
+
+class Retry(Strict):
+    """strands' retry strategy, on top of the provider client's own retries."""
+
+    max_attempts: int = Field(6, ge=1)
+    initial_delay_s: float = Field(4, gt=0)
+    max_delay_s: float = Field(240, gt=0)
+
+
+class Limit(Strict):
+    """Client-side rate limits for one model, shared by every role and episode that uses it."""
+
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, description="tokens per minute (input tokens, estimated before the call)")
+
+
+class ModelSettings(Strict):
+    """The schema of goldsmith.yaml."""
+
+    models: RoleModels = Field(default_factory=RoleModels)
+    inference: dict[Role, Inference] = Field(default_factory=_default_inference)
+    bedrock: Bedrock = Field(default_factory=Bedrock)
+    openai: OpenAI = Field(default_factory=OpenAI)
+    retry: Retry = Field(default_factory=Retry)
+    limits: dict[ModelSpec, Limit] = Field(default_factory=dict, description="per model spec")
+    default_limit: Limit = Field(default_factory=Limit, description="for every model not named in limits")
+    prices: Path | None = Field(None, description="a price table merged over the bundled one")
+    budget_usd: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _fill_inference(self) -> ModelSettings:
+        defaults = _default_inference()
+        for role in ROLES:
+            given = self.inference.get(role)
+            base = defaults[role]
+            self.inference[role] = (
+                base if given is None else base.model_copy(update=given.model_dump(exclude_unset=True))
+            )
+        return self
+
+    def limit_for(self, spec: str) -> Limit:
+        return self.limits.get(spec, self.default_limit)
+
+
+def load_settings(path: Path | None) -> ModelSettings:
+    """goldsmith.yaml from `path`, or ./goldsmith.yaml when it exists, else the defaults (all simulated)."""
+    if path is None:
+        path = Path(CONFIG_FILE)
+        if not path.exists():
+            return ModelSettings()
+    settings = load_yaml_model(path, ModelSettings)
+    if settings.prices is not None and not settings.prices.is_absolute():
+        settings.prices = path.parent / settings.prices
+    return settings
+
+
+def with_overrides(settings: ModelSettings, **flags: Any) -> ModelSettings:
+    """`settings` with the CLI flags that were given (None = not given) laid on top; bad values are InputErrors."""
+    data = settings.model_dump(exclude_unset=False)
+    models = data["models"]
+    if flags.get("model"):
+        models.update(user=flags["model"], task=flags["model"], critic=flags["model"])
+    for role in ROLES:
+        if flags.get(f"{role}_model"):
+            models[role] = flags[f"{role}_model"]
+    for key in ("region", "profile", "endpoint_url"):
+        if flags.get(key) is not None:
+            data["bedrock"][key] = flags[key]
+    if flags.get("base_url") is not None:
+        data["openai"]["base_url"] = flags["base_url"]
+    for key in ("rpm", "tpm"):
+        if flags.get(key) is not None:
+            data["default_limit"][key] = flags[key]
+            for limit in data["limits"].values():
+                limit[key] = flags[key]
+    if flags.get("budget_usd") is not None:
+        data["budget_usd"] = flags["budget_usd"]
+    try:
+        return ModelSettings.model_validate(data)
+    except ValueError as exc:
+        raise InputError(_flag_problems(exc)) from None
+
+
+_FLAGS = {"models.user": "--user-model", "models.task": "--task-model", "models.critic": "--critic-model"}
+
+
+def _flag_problems(exc: Any) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+        flag = _FLAGS.get(where, "--" + where.rsplit(".", 1)[-1].replace("_", "-"))
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{flag}: {message}")
+    return problems
