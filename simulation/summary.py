@@ -136,7 +136,7 @@ def render_summary(summary: RunSummary) -> None:
             f"cache read {summary.tokens.cache_read:,} · cache write {summary.tokens.cache_write:,}",
         ),
         ("cost", _cost(summary)),
-        *((f"model {spec}", _model_line(stats)) for spec, stats in summary.model_stats.items()),
+        *(("model calls", f"{spec}\n{_model_line(stats)}") for spec, stats in summary.model_stats.items()),
         *(
             [("jury agreement", ", ".join(f"{k} {v:.0%}" for k, v in summary.jury_agreement.items()))]
             if summary.jury_agreement

@@ -127,51 +127,41 @@ class SimulatedModel(Model):
         yield {"output": output_model.model_validate(payload)}
 
 
-def _render(reply: Reply, call: ModelCall) -> list[StreamEvent]:
-    """Bedrock ConverseStream-shaped events for one reply, ending with usage metadata."""
-    events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
-    index = 0
-    if reply.text:
-        events += [
-            {"contentBlockStart": {"start": {}, "contentBlockIndex": index}},
-            {"contentBlockDelta": {"delta": {"text": reply.text}, "contentBlockIndex": index}},
-            {"contentBlockStop": {"contentBlockIndex": index}},
-        ]
-        index += 1
+def reply_message(reply: Reply, call: ModelCall) -> tuple[list[dict[str, Any]], str]:
+    """A reply as Converse content blocks (text, then tool uses) and its stop reason."""
+    blocks: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
     turn = len(call.messages)
     for n, (name, tool_input) in enumerate(reply.tool_calls):
-        tool_use_id = f"tooluse_{turn}_{n}"
-        events += [
-            {
-                "contentBlockStart": {
-                    "start": {"toolUse": {"name": name, "toolUseId": tool_use_id}},
-                    "contentBlockIndex": index,
-                }
-            },
-            {
-                "contentBlockDelta": {
-                    "delta": {"toolUse": {"input": json.dumps(tool_input)}},
-                    "contentBlockIndex": index,
-                }
-            },
-            {"contentBlockStop": {"contentBlockIndex": index}},
-        ]
-        index += 1
-    events.append({"messageStop": {"stopReason": "tool_use" if reply.tool_calls else "end_turn"}})
+        blocks.append({"toolUse": {"toolUseId": f"tooluse_{turn}_{n}", "name": name, "input": tool_input}})
+    return blocks, "tool_use" if reply.tool_calls else "end_turn"
+
+
+def reply_usage(reply: Reply, call: ModelCall) -> dict[str, int]:
+    """Token counts for a call, estimated as providers' own estimators do (about four characters a token)."""
     input_tokens = _estimate_tokens(call.system_prompt, call.messages, call.tool_specs)
     output_tokens = math.ceil((len(reply.text) + len(json.dumps(reply.tool_calls))) / 4)
-    events.append(
-        {
-            "metadata": {
-                "usage": {
-                    "inputTokens": input_tokens,
-                    "outputTokens": output_tokens,
-                    "totalTokens": input_tokens + output_tokens,
-                },
-                "metrics": {"latencyMs": 0},
-            }
-        }
-    )
+    return {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens}
+
+
+def _render(reply: Reply, call: ModelCall) -> list[StreamEvent]:
+    """Bedrock ConverseStream-shaped events for one reply, ending with usage metadata."""
+    blocks, stop_reason = reply_message(reply, call)
+    events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
+    for index, block in enumerate(blocks):
+        if "text" in block:
+            start: dict[str, Any] = {}
+            delta: dict[str, Any] = {"text": block["text"]}
+        else:
+            use = block["toolUse"]
+            start = {"toolUse": {"name": use["name"], "toolUseId": use["toolUseId"]}}
+            delta = {"toolUse": {"input": json.dumps(use["input"])}}
+        events += [
+            {"contentBlockStart": {"start": start, "contentBlockIndex": index}},  # type: ignore[typeddict-item]
+            {"contentBlockDelta": {"delta": delta, "contentBlockIndex": index}},  # type: ignore[typeddict-item]
+            {"contentBlockStop": {"contentBlockIndex": index}},
+        ]
+    events.append({"messageStop": {"stopReason": stop_reason}})  # type: ignore[typeddict-item]
+    events.append({"metadata": {"usage": reply_usage(reply, call), "metrics": {"latencyMs": 0}}})  # type: ignore
     return events
 
 
