@@ -24,11 +24,11 @@ def check_spec(spec: str) -> str:
     """A model spec, checked for shape: a known prefix, and a model name where the provider needs one."""
     prefix, colon, name = spec.partition(":")
     if prefix not in PREFIXES:
-        raise ValueError(f"unknown model {spec!r}; write simulated, bedrock:<model-id> or openai:<model>")
+        raise ValueError("unknown model; write simulated, bedrock:<model-id> or openai:<model>")
     if prefix == "simulated" and colon:
-        raise ValueError(f"{spec!r}: the simulated provider takes no model name; write simulated")
+        raise ValueError("the simulated provider takes no model name; write simulated")
     if prefix != "simulated" and not name.strip():
-        raise ValueError(f"{spec!r}: name the model, e.g. {prefix}:<model-id>")
+        raise ValueError(f"name the model, e.g. {prefix}:<model-id>")
     return spec
 
 
@@ -148,12 +148,12 @@ def load_settings(path: Path | None) -> ModelSettings:
 def with_overrides(settings: ModelSettings, **flags: Any) -> ModelSettings:
     """`settings` with the CLI flags that were given (None = not given) laid on top; bad values are InputErrors."""
     data = settings.model_dump(exclude_unset=False)
-    models = data["models"]
-    if flags.get("model"):
-        models.update(user=flags["model"], task=flags["model"], critic=flags["model"])
+    models, blame = data["models"], {}
     for role in ROLES:
-        if flags.get(f"{role}_model"):
-            models[role] = flags[f"{role}_model"]
+        flag = next((f for f in (f"{role}_model", "model") if flags.get(f)), None)
+        if flag:
+            models[role] = flags[flag]
+            blame[f"models.{role}"] = "--" + flag.replace("_", "-")
     for key in ("region", "profile", "endpoint_url"):
         if flags.get(key) is not None:
             data["bedrock"][key] = flags[key]
@@ -169,17 +169,15 @@ def with_overrides(settings: ModelSettings, **flags: Any) -> ModelSettings:
     try:
         return ModelSettings.model_validate(data)
     except ValueError as exc:
-        raise InputError(_flag_problems(exc)) from None
+        raise InputError(_flag_problems(exc, blame)) from None
 
 
-_FLAGS = {"models.user": "--user-model", "models.task": "--task-model", "models.critic": "--critic-model"}
-
-
-def _flag_problems(exc: Any) -> list[str]:
+def _flag_problems(exc: Any, blame: dict[str, str]) -> list[str]:
+    """One line per bad flag (a bad --model is one line, not one per role)."""
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
-        flag = _FLAGS.get(where, "--" + where.rsplit(".", 1)[-1].replace("_", "-"))
+        flag = blame.get(where, "--" + where.rsplit(".", 1)[-1].replace("_", "-"))
         message = err["msg"].removeprefix("Value error, ")
-        problems.append(f"{flag}: {message}")
-    return problems
+        problems.append(f"{flag}: {message}, got {err['input']!r}")
+    return list(dict.fromkeys(problems))

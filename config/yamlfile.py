@@ -107,7 +107,25 @@ def _explain_syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, st
         return unbalanced, 'a double quote (") opened on this line is never closed'
     if (exc.problem or "").startswith("expected <block end>"):
         return min(problem_line, last_line), "bad indentation: this line does not line up with the keys around it"
+    if (exc.problem or "").startswith("mapping values are not allowed"):
+        return min(problem_line, last_line), _explain_mapping_value(text.splitlines(), problem_line)
     return min(problem_line, last_line), exc.problem or context
+
+
+def _explain_mapping_value(lines: list[str], number: int) -> str:
+    """'mapping values are not allowed': a line indented under a finished `key: value`, or a value with ': '."""
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    line = lines[number - 1] if number <= len(lines) else ""
+    value = line.split(" #")[0].partition(": ")[2].rstrip()
+    if ": " in value or value.endswith(":"):
+        return "a value on this line contains ': ' or ends in ':'; put the value in quotes"
+    previous = next((p for p in reversed(lines[: number - 1]) if p.strip() and not p.strip().startswith("#")), "")
+    if indent(line) > indent(previous) and not previous.rstrip().endswith(":"):
+        return "bad indentation: this line is indented further than the key above it"
+    return "mapping values are not allowed here (is a value missing its quotes?)"
 
 
 def _is_union_tag(part: Any) -> bool:

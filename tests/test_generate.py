@@ -144,13 +144,16 @@ def test_bad_rubric_exits_2_with_file_line_and_writes_nothing(cli, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--model", "gpt:4"), "unknown model 'gpt:4'"),
-        (("--domain", "nope"), "unknown domain 'nope'"),
+        (
+            ("--model", "gpt:4"),
+            "--model: unknown model; write simulated, bedrock:<model-id> or openai:<model>, got 'gpt:4'\n",
+        ),
+        (("--domain", "nope"), "unknown domain 'nope'; known domains: kyc\n"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(cli, tmp_path, args, message):
     result = cli("generate", "--count", "1", *args)
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == 2 and result.output == message
     assert not (tmp_path / "output").exists()
 
 
