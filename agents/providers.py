@@ -16,7 +16,7 @@ from agents.messages import usage_of
 from agents.metering import Meters, ModelMeter, Spend
 from agents.pricing import load_prices
 from agents.ratelimit import RateLimiter
-from agents.settings import ModelSettings, Role
+from agents.settings import Bedrock, ModelSettings, Role
 from agents.simulated.model import SimSettings
 from config import InputError
 
@@ -119,7 +119,7 @@ def _bedrock(model_id: str, role: Role, settings: ModelSettings, *, meter: Model
         ),
         model_id=model_id,
         streaming=cfg.streaming,
-        **({"cache_config": CacheConfig(strategy="auto", tools_ttl=True)} if cfg.prompt_caching else {}),
+        **({"cache_config": CacheConfig(strategy="auto", tools_ttl=True)} if caches(model_id, cfg) else {}),
         **{k: v for k, v in inference.model_dump().items() if v is not None},
     )
 
@@ -128,6 +128,11 @@ def _bedrock(model_id: str, role: Role, settings: ModelSettings, *, meter: Model
 
     model.client.meta.events.register("after-call.bedrock-runtime", count_retries)
     return lambda: model
+
+
+def caches(model_id: str, cfg: Bedrock) -> bool:
+    """Prompt caching, where strands places cache points automatically: Anthropic models on Bedrock."""
+    return cfg.prompt_caching and any(name in model_id.lower() for name in ("claude", "anthropic"))
 
 
 def _openai(model_id: str, role: Role, settings: ModelSettings, **_: Any) -> ModelFactory:

@@ -82,7 +82,7 @@ class Bedrock(Strict):
     max_attempts: int = Field(4, ge=1, description="botocore attempts per call, adaptive retry mode")
     read_timeout_s: int = Field(300, ge=1)
     streaming: bool = Field(False, description="ConverseStream instead of Converse; a batch job needs no stream")
-    prompt_caching: bool = Field(True, description="cache points after the system prompt and the tool definitions")
+    prompt_caching: bool = Field(True, description="Claude: cache points after the system prompt and the tools")
 
 
 class OpenAI(Strict):

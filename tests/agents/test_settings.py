@@ -6,6 +6,7 @@ from agents.pricing import Price, load_prices
 from agents.settings import ModelSettings, load_settings, with_overrides
 from config import InputError
 from store.records import TokenUsage
+from tests.conftest import ROOT
 
 
 def write(tmp_path, text: str):
@@ -121,3 +122,9 @@ def test_a_price_file_overrides_the_bundled_table(tmp_path):
     table = load_prices(path)
     assert table.for_spec("bedrock:my.model-v1:0").output == 2 and table.for_spec("simulated").input == 5
     assert table.for_spec("bedrock:amazon.nova-lite-v1:0") is not None
+
+
+def test_the_documented_example_config_loads():
+    settings = load_settings(ROOT / "goldsmith.example.yaml")
+    assert settings.models.critic == ["bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"]
+    assert settings.budget_usd == 5 and settings.bedrock.region == "us-east-1"

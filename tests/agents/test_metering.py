@@ -1,0 +1,73 @@
+"""Per-model meters: strands' retry strategy widened to every transient Bedrock error, calls and cost counted."""
+
+import asyncio
+
+import pytest
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+from strands.types.exceptions import ModelThrottledException
+
+from agents.metering import ModelMeter, is_transient
+from agents.pricing import Price
+from agents.providers import RoleModel
+from agents.ratelimit import RateLimiter
+from agents.settings import Retry
+from agents.simulated.model import ModelCall, Reply, SimulatedModel
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "Converse")
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ModelThrottledException("slow down"), True),
+        (client_error("ServiceUnavailableException"), True),
+        (client_error("ModelNotReadyException"), True),
+        (client_error("ThrottlingException"), True),
+        (client_error("ValidationException"), False),
+        (client_error("AccessDeniedException"), False),
+        (ValueError("bad output"), False),
+    ],
+)
+def test_which_errors_are_retried(error, transient):
+    assert is_transient(error) is transient
+
+
+class Answer(BaseModel):
+    """The answer."""
+
+    text: str
+
+
+class FlakyThenFine:
+    """Fails the first calls with the given errors, then answers."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+
+    def reply(self, call: ModelCall) -> Reply:
+        if self.errors:
+            raise self.errors.pop(0)
+        return Reply(tool_calls=[(call.structured_output_tool, {"text": "done"})])
+
+
+def test_unavailable_and_not_ready_are_retried_by_strands_and_counted():
+    policy = FlakyThenFine([client_error("ServiceUnavailableException"), client_error("ModelNotReadyException")])
+    meter = ModelMeter("m", Price(input=2, output=10), RateLimiter(), Retry(initial_delay_s=0.01, max_delay_s=0.02))
+    model = RoleModel("m", "task", lambda: SimulatedModel(policy), meter)
+    result, spend = asyncio.run(model.invoke(model.agent(), "go", Answer))
+    assert result.structured_output == Answer(text="done")
+    assert meter.stats.transient_errors == 2 and meter.stats.calls == 3
+    assert spend.cost_usd == pytest.approx((spend.tokens.input * 2 + spend.tokens.output * 10) / 1e6)
+    assert meter.stats.cost_usd == spend.cost_usd > 0
+
+
+def test_a_permanent_error_is_not_retried():
+    policy = FlakyThenFine([client_error("ValidationException")])
+    meter = ModelMeter("m", None, RateLimiter(), Retry(initial_delay_s=0.01))
+    model = RoleModel("m", "task", lambda: SimulatedModel(policy), meter)
+    with pytest.raises(ClientError):
+        asyncio.run(model.invoke(model.agent(), "go", Answer))
+    assert meter.stats.calls == 1 and meter.stats.transient_errors == 0
