@@ -11,15 +11,24 @@ from config import InputError
 PING = "Reply with the single word OK."
 
 
+class ProviderProblem(Exception):
+    """A problem with the provider, not one model (no credentials, no region, endpoint unreachable)."""
+
+
 def preflight(lineup: Lineup) -> None:
-    """Check each distinct real model once; raise InputError with one line per model that cannot be used."""
+    """Check each distinct real model once; raise InputError with one line per model that cannot be used,
+    or one line for the provider when nothing of it can be used."""
     problems = []
     seen: set[str] = set()
     for model in [lineup.user, lineup.task, *lineup.critic]:
         if model.spec in seen or model.spec == "simulated":
             continue
         seen.add(model.spec)
-        problem = CHECKS[model.spec.partition(":")[0]](model)
+        provider = model.spec.partition(":")[0]
+        try:
+            problem = CHECKS[provider](model)
+        except ProviderProblem as exc:
+            raise InputError(f"{provider}: {exc}") from None
         if problem:
             problems.append(f"{model.spec}: {problem}")
     if problems:
@@ -45,14 +54,14 @@ def _check_bedrock(model: RoleModel) -> str | None:
             inferenceConfig={"maxTokens": 1},
         )
     except (NoCredentialsError, PartialCredentialsError):
-        return (
+        raise ProviderProblem(
             "no AWS credentials found; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
-        )
+        ) from None
     except NoRegionError:
-        return "no AWS region; set --region or AWS_REGION"
+        raise ProviderProblem("no AWS region; set --region or AWS_REGION") from None
     except EndpointConnectionError as exc:
-        return f"cannot reach the Bedrock endpoint {exc.kwargs.get('endpoint_url', '')}"
+        raise ProviderProblem(f"cannot reach the Bedrock endpoint {exc.kwargs.get('endpoint_url', '')}") from None
     except ClientError as exc:
         return _bedrock_client_error(exc, region)
     return None
@@ -87,9 +96,9 @@ def _check_openai(model: RoleModel) -> str | None:
                 model=model.spec.partition(":")[2], messages=[{"role": "user", "content": PING}], max_tokens=1
             )
     except openai.APIConnectionError:
-        return f"cannot reach {client_args.get('base_url') or 'the OpenAI API'}"
+        raise ProviderProblem(f"cannot reach {client_args.get('base_url') or 'the OpenAI API'}") from None
     except openai.AuthenticationError:
-        return "the API key was rejected"
+        raise ProviderProblem("the API key was rejected") from None
     except openai.NotFoundError:
         return "unknown model on this server"
     except openai.RateLimitError:

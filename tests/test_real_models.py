@@ -109,11 +109,21 @@ def test_missing_credentials_is_one_line_and_exit_2(cli, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    result = cli("generate", "--model", f"bedrock:{HAIKU}", "--endpoint-url", "http://127.0.0.1:9")
+    models = ("--model", f"bedrock:{HAIKU}", "--critic-model", f"bedrock:{SONNET}")
+    result = cli("generate", *models, "--endpoint-url", "http://127.0.0.1:9")
     assert result.exit_code == 2
     (line,) = result.output.strip().splitlines()
-    assert line.startswith(f"bedrock:{HAIKU}: no AWS credentials found")
+    assert line.startswith("bedrock: no AWS credentials found; set AWS_PROFILE")
     assert not (tmp_path / "output").exists()
+
+
+def test_an_unreachable_endpoint_is_one_line_and_exit_2(cli, tmp_path):
+    result = cli("generate", "--model", f"bedrock:{HAIKU}", "--endpoint-url", "http://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert (
+        result.output
+        == "bedrock: cannot reach the Bedrock endpoint http://127.0.0.1:9/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse\n"
+    )
 
 
 def test_unknown_openai_model_is_exit_2(cli, tmp_path, serve):

@@ -266,12 +266,14 @@ def main() -> None:
     parser.add_argument("--throttle-rate", type=float, default=0.0)
     parser.add_argument("--defect-rate", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--known-models", help="comma-separated model ids that exist (default: any id)")
     args = parser.parse_args()
     provider = SimulatedProvider.for_domain(
         args.domain,
         SimSettings(seed=args.seed, defect_rate=args.defect_rate),
         throttle_rate=args.throttle_rate,
         seed=args.seed,
+        known_models=set(args.known_models.split(",")) if args.known_models else None,
     )
     server = start(args.kind, provider, args.port)
     print(f"simulated {args.kind} server on http://127.0.0.1:{server.server_port} (Ctrl-C stops)")
