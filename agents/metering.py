@@ -3,6 +3,7 @@ counted, tokens priced. One `ModelMeter` per model spec, shared by every role an
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ class ModelMeter:
         self.limiter = limiter
         self.retry = retry
         self.stats = ModelStats(priced=price is not None)
+        self._lock = threading.Lock()  # the provider client reports retries from worker threads
 
     # strands hook provider: registered on every agent that calls this model
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
@@ -88,7 +90,8 @@ class ModelMeter:
         )
 
     def count_client_retries(self, attempts: int) -> None:
-        self.stats.client_retries += attempts
+        with self._lock:
+            self.stats.client_retries += attempts
 
     def charge(self, usage: TokenUsage) -> Spend:
         """Record `usage` against this model; its estimated cost (0 when the model has no price)."""

@@ -183,7 +183,8 @@ def render_revalidation(summary: RevalidationSummary) -> None:
     console.print(
         f"{summary.dataset}@v{summary.from_version} → {summary.dataset}@v{summary.version} "
         f"(rubric {summary.rubric_id}@{summary.rubric_version}): {summary.examples} examples, "
-        f"kept {summary.kept}, repaired {summary.repaired}, removed {summary.removed}"
+        f"kept {summary.kept}, repaired {summary.repaired}, removed {summary.removed}; "
+        f"{summary.tokens.input + summary.tokens.cache_read:,} input tokens, ${summary.cost_usd:.4f}"
     )
     if summary.by_criterion:
         table = Table("criterion", "failed", "repaired", "removed", title="failing criteria", title_justify="left")
