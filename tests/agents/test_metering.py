@@ -71,3 +71,20 @@ def test_a_permanent_error_is_not_retried():
     with pytest.raises(ClientError):
         asyncio.run(model.invoke(model.agent(), "go", Answer))
     assert meter.stats.calls == 1 and meter.stats.transient_errors == 0
+
+
+def test_the_rate_limit_is_applied_to_every_model_call_of_every_agent_sharing_the_model():
+    from tests.agents.test_ratelimit import FakeClock
+
+    clock = FakeClock()
+    meter = ModelMeter("m", None, RateLimiter(rpm=2, clock=clock, sleep=clock.sleep), Retry())
+    model = RoleModel("m", "task", lambda: SimulatedModel(FlakyThenFine([])), meter)
+
+    async def three_agents():
+        for _ in range(3):
+            await model.invoke(model.agent(), "go", Answer)
+
+    asyncio.run(three_agents())
+    assert meter.stats.calls == 3
+    assert clock.sleeps == [60.0]  # the third call waited for the first to leave the minute
+    assert meter.stats.rate_limit_wait_s == 60.0
