@@ -184,7 +184,7 @@ def revalidate(name: str, **options) -> None:
 
 @cli.group()
 def dataset() -> None:
-    """Inspect and export datasets."""
+    """List, show, diff, verify and export datasets."""
 
 
 @dataset.command("export")
@@ -200,6 +200,96 @@ def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
     name, version = parse_ref(ref)
     manifest, records = export(Dataset(output_dir, name), version, fmt, out)
     click.echo(f"wrote {records} records of {name}@v{manifest.version} ({fmt}) to {out}")
+
+
+@dataset.command("list")
+@output_dir_option
+def dataset_list(output_dir: Path) -> None:
+    """List the datasets in --output-dir: versions, records and the rubric versions they were judged with."""
+    from store.dataset import Dataset
+
+    names = sorted(p.parent.name for p in output_dir.glob("*/dataset.json")) if output_dir.is_dir() else []
+    if not names:
+        click.echo(f"no datasets in {output_dir}")
+    for name in names:
+        data = Dataset(output_dir, name)
+        info, manifests = data.info(), [data.manifest(v) for v in data.versions()]
+        latest = manifests[-1] if manifests else None
+        rubrics = sorted({f"{m.rubric.get('id')}@{m.rubric.get('version')}" for m in manifests})
+        click.echo(
+            f"{name}: domain {info.domain}, world seed {info.world_seed}, "
+            + (
+                f"v1..v{latest.version}, {latest.records} records in v{latest.version}, rubrics {', '.join(rubrics)}"
+                if latest
+                else "no versions yet"
+            )
+        )
+
+
+@dataset.command("show")
+@click.argument("ref")
+@click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Examples to print.")
+@output_dir_option
+def dataset_show(ref: str, examples: int, output_dir: Path) -> None:
+    """Show REF (NAME or NAME@vN): its manifest, counts per category and difficulty, and a few examples."""
+    from itertools import islice
+
+    from store.dataset import Dataset, parse_ref
+
+    name, version = parse_ref(ref)
+    data = Dataset(output_dir, name)
+    m = data.manifest(version)
+    click.echo(f"{name}@v{m.version} ({m.operation}, parent {f'v{m.parent}' if m.parent else '-'}, {m.created_at})")
+    click.echo(f"  run {m.run_id}, rubric {m.rubric.get('id')}@{m.rubric.get('version')}")
+    click.echo(f"  domain {m.domain} {m.domain_version}, world seed {m.world_seed}, models {m.models}")
+    click.echo(f"  records {m.records} (added {m.added}, removed {m.removed}), sha256 {m.sha256}")
+    click.echo("  by category:   " + ", ".join(f"{k} {v}" for k, v in m.categories.items()))
+    click.echo("  by difficulty: " + ", ".join(f"{k} {v}" for k, v in m.difficulties.items()))
+    for record in islice(data.records(m), examples):
+        prompt = " ".join(record.prompt.split())
+        click.echo(f"- {record.id} [{record.category}, {record.difficulty}] {prompt[:100]}")
+
+
+@dataset.command("diff")
+@click.argument("old")
+@click.argument("new")
+@output_dir_option
+def dataset_diff(old: str, new: str, output_dir: Path) -> None:
+    """What changed between two versions (e.g. kyc@v1 kyc@v3): ids added, removed and changed, and why."""
+    from store.dataset import Dataset, parse_ref
+    from store.history import diff
+
+    (name, a), (other, b) = parse_ref(old), parse_ref(new)
+    if name != other:
+        raise InputError(f"{new}: compare two versions of one dataset, not {name} and {other}")
+    data = Dataset(output_dir, name)
+    a, b = data.manifest(a).version, data.manifest(b).version
+    if a >= b:
+        raise InputError(f"{old} {new}: give the older version first")
+    result = diff(data, a, b)
+    click.echo(
+        f"{name}@v{a} → {name}@v{b}: {len(result.added)} added, {len(result.removed)} removed, "
+        f"{len(result.changed)} changed"
+    )
+    for sign, changes in (("+", result.added), ("-", result.removed), ("~", result.changed)):
+        for change in changes:
+            click.echo(f"{sign} {change.id}  v{change.version}: {change.reason}")
+
+
+@dataset.command("verify")
+@click.argument("name")
+@output_dir_option
+def dataset_verify(name: str, output_dir: Path) -> None:
+    """Recompute every version's digests against its manifest; exit 1 on any mismatch."""
+    from store.dataset import Dataset
+    from store.history import verify
+
+    data = Dataset(output_dir, name)
+    data.manifest()  # no versions: a clear exit 2
+    checked, problems = verify(data)
+    if problems:
+        raise RunFailed("\n".join([*problems, f"{name}: {len(problems)} problem(s) in {checked} versions"]))
+    click.echo(f"{name}: {checked} versions verified (batch digests, sha256 chain, records, unique ids)")
 
 
 @cli.group()

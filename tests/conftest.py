@@ -33,7 +33,7 @@ def cli(tmp_path):
 
     def invoke(*args: str, output_dir: Path | None = None):
         argv = list(args)
-        if args and args[0] in {"generate", "revalidate"} or args[:2] == ("dataset", "export"):
+        if args and args[0] in {"generate", "revalidate", "dataset"}:
             argv += ["--output-dir", str(output_dir or tmp_path / "output")]
         return runner.invoke(app, argv, catch_exceptions=False)
 
