@@ -138,7 +138,7 @@ def reply_message(reply: Reply, call: ModelCall) -> tuple[list[dict[str, Any]], 
 
 def reply_usage(reply: Reply, call: ModelCall) -> dict[str, int]:
     """Token counts for a call, estimated as providers' own estimators do (about four characters a token)."""
-    input_tokens = _estimate_tokens(call.system_prompt, call.messages, call.tool_specs)
+    input_tokens = estimate_tokens(call.system_prompt, call.messages, call.tool_specs)
     output_tokens = math.ceil((len(reply.text) + len(json.dumps(reply.tool_calls))) / 4)
     return {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens}
 
@@ -165,7 +165,7 @@ def _render(reply: Reply, call: ModelCall) -> list[StreamEvent]:
     return events
 
 
-def _estimate_tokens(system_prompt: str, messages: Messages, tool_specs: list[ToolSpec]) -> int:
+def estimate_tokens(system_prompt: str, messages: Messages, tool_specs: list[ToolSpec]) -> int:
     """About four characters a token, as providers' own estimators do."""
     size = len(system_prompt) + len(json.dumps(messages, default=str)) + len(json.dumps(tool_specs, default=str))
     return math.ceil(size / 4)

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from agents.simulated.model import ModelCall, Policy, Reply, SimSettings, _estimate_tokens, reply_message, reply_usage
+from agents.simulated.model import ModelCall, Policy, Reply, SimSettings, estimate_tokens, reply_message, reply_usage
 
 ROLE_BY_OUTPUT = {"SimulatedRequest": "user", "JudgeVerdict": "critic"}
 
@@ -77,7 +77,7 @@ class SimulatedProvider:
         reply = self.policies[role].reply(call)
         usage = reply_usage(reply, call)
         if cache_prefix:
-            cached = _estimate_tokens(cache_prefix, [], [])
+            cached = estimate_tokens(cache_prefix, [], [])
             key = hashlib.sha256(cache_prefix.encode()).hexdigest()
             with self._lock:
                 hit = key in self._cached
@@ -129,9 +129,9 @@ class ConverseHandler(_Handler):
             status, code, message = self.ERRORS[error]
             return self._send(status, {"message": message}, {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/"})
         if ping:
-            reply_usage_ = {"inputTokens": 8, "outputTokens": 1, "totalTokens": 9}
-            return self._send(200, _converse_response([{"text": "OK"}], "max_tokens", reply_usage_))
-        system = [b for b in body.get("system", [])]
+            ping_usage = {"inputTokens": 8, "outputTokens": 1}
+            return self._send(200, _converse_response([{"text": "OK"}], "max_tokens", ping_usage))
+        system = body.get("system", [])
         tools = body.get("toolConfig", {}).get("tools", [])
         call = ModelCall(
             system_prompt="".join(b.get("text", "") for b in system),
