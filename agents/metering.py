@@ -26,8 +26,8 @@ def is_transient(exc: BaseException) -> bool:
     """Throttling (any provider), or a Bedrock / HTTP error that says "try again"."""
     if isinstance(exc, ModelThrottledException):
         return True
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-    if isinstance(code, str) and code in TRANSIENT_CODES:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Code") in TRANSIENT_CODES:
         return True
     return getattr(exc, "status_code", None) in {500, 502, 503, 504, 529}
 
@@ -74,7 +74,6 @@ class ModelMeter:
     async def _before_call(self, event: BeforeModelCallEvent) -> None:
         await self.limiter.acquire(event.projected_input_tokens or 0)
         self.stats.calls += 1
-        self.stats.rate_limit_wait_s = round(self.limiter.waited_s, 3)
 
     def _after_call(self, event: AfterModelCallEvent) -> None:
         if event.exception is not None and is_transient(event.exception):
@@ -92,6 +91,10 @@ class ModelMeter:
     def count_client_retries(self, attempts: int) -> None:
         with self._lock:
             self.stats.client_retries += attempts
+
+    def snapshot(self) -> ModelStats:
+        """The stats so far, with the time spent waiting on the rate limiter."""
+        return self.stats.model_copy(update={"rate_limit_wait_s": round(self.limiter.waited_s, 3)})
 
     def charge(self, usage: TokenUsage) -> Spend:
         """Record `usage` against this model; its estimated cost (0 when the model has no price)."""
@@ -116,4 +119,4 @@ class Meters(dict[str, ModelMeter]):
         return [spec for spec, m in self.items() if m.price is None]
 
     def stats(self) -> dict[str, ModelStats]:
-        return {spec: m.stats.model_copy() for spec, m in self.items()}
+        return {spec: m.snapshot() for spec, m in self.items()}

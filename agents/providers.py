@@ -120,7 +120,7 @@ def _bedrock(model_id: str, role: Role, settings: ModelSettings, *, meter: Model
         model_id=model_id,
         streaming=cfg.streaming,
         **({"cache_config": CacheConfig(strategy="auto", tools_ttl=True)} if caches(model_id, cfg) else {}),
-        **{k: v for k, v in inference.model_dump().items() if v is not None},
+        **inference.model_dump(exclude_none=True),
     )
 
     def count_retries(parsed: dict[str, Any] | None = None, **_: Any) -> None:
@@ -146,12 +146,10 @@ def _openai(model_id: str, role: Role, settings: ModelSettings, **_: Any) -> Mod
         if cfg.base_url is None:
             raise InputError(f"openai:{model_id}: set {cfg.api_key_env}, or --base-url for a local server")
         api_key = "not-needed"  # local OpenAI-compatible servers take any key
-    inference = settings.inference[role]
-    params = {k: v for k, v in inference.model_dump().items() if v is not None}
     model = OpenAIModel(
         client_args={"api_key": api_key, "base_url": cfg.base_url, "max_retries": 0},
         model_id=model_id,
-        params=params,
+        params=settings.inference[role].model_dump(exclude_none=True),
         stream=False,
     )
     return lambda: model

@@ -17,7 +17,7 @@ def verify(dataset: Dataset) -> tuple[int, list[str]]:
     problems: list[str] = []
     versions = dataset.versions()
     manifests: dict[int, Manifest] = {}
-    batch_ok: dict[str, bool] = {}
+    batch_ids: dict[str, list[str] | None] = {}  # per batch file, checked once: its ids, or None if it is bad
     for number in versions:
         where = f"{dataset.name}@v{number}"
         try:
@@ -26,8 +26,8 @@ def verify(dataset: Dataset) -> tuple[int, list[str]]:
             problems.append(f"{where}: the manifest is not valid JSON for a manifest")
             continue
         for batch in manifest.batches:
-            if batch.file not in batch_ok:
-                batch_ok[batch.file] = _check_batch(dataset, batch, problems, where)
+            if batch.file not in batch_ids:
+                batch_ids[batch.file] = _check_batch(dataset, batch, problems, where)
         parent = manifests.get(manifest.parent) if manifest.parent else None
         if manifest.parent is not None and parent is None:
             problems.append(f"{where}: parent v{manifest.parent} is missing or unreadable")
@@ -39,37 +39,37 @@ def verify(dataset: Dataset) -> tuple[int, list[str]]:
             problems.append(f"{where}: an append must keep its parent's batches unchanged")
         if sum(b.records for b in manifest.batches) != manifest.records:
             problems.append(f"{where}: manifest says {manifest.records} records, its batches hold a different number")
-        if all(batch_ok.get(b.file) for b in manifest.batches):
-            ids = Counter(
-                json.loads(line)["id"] for chunk in dataset.iter_bytes(manifest) for line in chunk.splitlines()
-            )
+        if all(batch_ids[b.file] is not None for b in manifest.batches):
+            ids = Counter(id_ for b in manifest.batches for id_ in batch_ids[b.file] or [])
             twice = sorted(i for i, n in ids.items() if n > 1)
             if twice:
                 problems.append(f"{where}: {len(twice)} ids appear more than once (first: {twice[0]})")
     return len(versions), problems
 
 
-def _check_batch(dataset: Dataset, batch: BatchRef, problems: list[str], where: str) -> bool:
+def _check_batch(dataset: Dataset, batch: BatchRef, problems: list[str], where: str) -> list[str] | None:
+    """The ids of a batch whose digest, line count and records are all sound; None (and a problem) if not."""
     path = dataset.path / "batches" / batch.file
     try:
         data = path.read_bytes()
     except OSError:
         problems.append(f"{where}: batch {batch.file} is missing")
-        return False
+        return None
     if hashlib.sha256(data).hexdigest() != batch.sha256:
         problems.append(f"{where}: batch {batch.file} does not match its sha256 (changed or torn)")
-        return False
+        return None
     lines = data.splitlines()
     if len(lines) != batch.records:
         problems.append(f"{where}: batch {batch.file} has {len(lines)} lines, the manifest says {batch.records}")
-        return False
+        return None
+    ids = []
     for n, line in enumerate(lines, 1):
         try:
-            Example.model_validate_json(line)
+            ids.append(Example.model_validate_json(line).id)
         except ValueError:
             problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
-            return False
-    return True
+            return None
+    return ids
 
 
 @dataclass

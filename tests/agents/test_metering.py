@@ -87,4 +87,4 @@ def test_the_rate_limit_is_applied_to_every_model_call_of_every_agent_sharing_th
     asyncio.run(three_agents())
     assert meter.stats.calls == 3
     assert clock.sleeps == [60.0]  # the third call waited for the first to leave the minute
-    assert meter.stats.rate_limit_wait_s == 60.0
+    assert meter.snapshot().rate_limit_wait_s == 60.0
