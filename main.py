@@ -10,7 +10,10 @@ import click
 from config.errors import InputError, RunFailed
 
 output_dir_option = click.option(
-    "--output-dir", default="output", show_default=True, type=click.Path(path_type=Path), help="Where datasets live."
+    "--output-dir",
+    default="output",
+    show_default=True,
+    help="Where datasets live: a directory, or s3://bucket/prefix (needs AWS credentials).",
 )
 
 
@@ -141,7 +144,7 @@ def generate(**options) -> None:
     run = Run(RunConfig(models=_model_settings(options), **options))
     click.echo(
         f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
-        f"{run.dataset.path} (seed {run.seed}, world seed {run.settings.world_seed}, "
+        f"{run.dataset.where} (seed {run.seed}, world seed {run.settings.world_seed}, "
         f"rubric {run.rubric.id}@{run.rubric.version})"
     )
     with progress_bar(options["count"]) as on_result:
@@ -192,7 +195,7 @@ def dataset() -> None:
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
 @output_dir_option
-def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
+def dataset_export(ref: str, fmt: str, out: Path, output_dir: str) -> None:
     """Export REF (NAME for the latest version, or NAME@vN) to a file."""
     from store.dataset import Dataset, parse_ref
     from store.export import export
@@ -204,15 +207,17 @@ def dataset_export(ref: str, fmt: str, out: Path, output_dir: Path) -> None:
 
 @dataset.command("list")
 @output_dir_option
-def dataset_list(output_dir: Path) -> None:
+def dataset_list(output_dir: str) -> None:
     """List the datasets in --output-dir: versions, records and the rubric versions they were judged with."""
     from store.dataset import Dataset
+    from store.storage import open_storage
 
-    names = sorted(p.parent.name for p in output_dir.glob("*/dataset.json")) if output_dir.is_dir() else []
+    storage = open_storage(output_dir)
+    names = [name for name in storage.children("") if "dataset.json" in storage.children(name)]
     if not names:
-        click.echo(f"no datasets in {output_dir}")
+        click.echo(f"no datasets in {storage.url()}")
     for name in names:
-        data = Dataset(output_dir, name)
+        data = Dataset(storage, name)
         info, manifests = data.info(), [data.manifest(v) for v in data.versions()]
         latest = manifests[-1] if manifests else None
         rubrics = sorted({f"{m.rubric.get('id')}@{m.rubric.get('version')}" for m in manifests})
@@ -230,7 +235,7 @@ def dataset_list(output_dir: Path) -> None:
 @click.argument("ref")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Examples to print.")
 @output_dir_option
-def dataset_show(ref: str, examples: int, output_dir: Path) -> None:
+def dataset_show(ref: str, examples: int, output_dir: str) -> None:
     """Show REF (NAME or NAME@vN): its manifest, counts per category and difficulty, and a few examples."""
     from itertools import islice
 
@@ -254,7 +259,7 @@ def dataset_show(ref: str, examples: int, output_dir: Path) -> None:
 @click.argument("old")
 @click.argument("new")
 @output_dir_option
-def dataset_diff(old: str, new: str, output_dir: Path) -> None:
+def dataset_diff(old: str, new: str, output_dir: str) -> None:
     """What changed between two versions (e.g. kyc@v1 kyc@v3): ids added, removed and changed, and why."""
     from store.dataset import Dataset, parse_ref
     from store.history import diff
@@ -279,7 +284,7 @@ def dataset_diff(old: str, new: str, output_dir: Path) -> None:
 @dataset.command("verify")
 @click.argument("name")
 @output_dir_option
-def dataset_verify(name: str, output_dir: Path) -> None:
+def dataset_verify(name: str, output_dir: str) -> None:
     """Recompute every version's digests against its manifest; exit 1 on any mismatch."""
     from store.dataset import Dataset
     from store.history import verify

@@ -32,7 +32,7 @@ from store.records import Attempt, Example, ReviewItem, Strict, TokenUsage, utc_
 class RevalidateConfig(Strict):
     dataset: str
     rubric: Path
-    output_dir: Path = Path("output")
+    output_dir: str = "output"
     repair: bool = False
     max_rounds: int = Field(3, ge=1, description="revise rounds per failing example when repairing")
     concurrency: int = Field(4, ge=1)

@@ -31,7 +31,7 @@ class RunConfig(Strict):
 
     domain: str = "kyc"
     dataset: str | None = None
-    output_dir: Path = Path("output")
+    output_dir: str = "output"
     count: int = Field(20, ge=1)
     seed: int | None = None
     world_seed: int | None = None

@@ -1,14 +1,16 @@
-"""A golden dataset on disk: immutable numbered versions made of append-only batch files.
+"""A golden dataset in a storage location: immutable numbered versions made of append-only batch files.
 
-    <output>/<name>/dataset.json         what the dataset is bound to: domain, domain version, world seed
-    <output>/<name>/batches/<sha>.jsonl  records, one JSON object per line, named by content hash
-    <output>/<name>/versions/v0001.json  a version's manifest: parent, batches, counts, digest, lineage
-    <output>/<name>/review/<run>.jsonl   episodes that produced no example, with the reasons
-    <output>/<name>/runs/<run>.json      run summaries
+    <location>/<name>/dataset.json                  what the dataset is bound to: domain, version, world seed
+    <location>/<name>/batches/<sha>.jsonl           records, one JSON object per line, named by content hash
+    <location>/<name>/batches/<sha>.index           [id, prompt] per record: the id and dedup index, derived
+    <location>/<name>/versions/v0001.json           a version's manifest: parent, batches, counts, digest, lineage
+    <location>/<name>/review/<run>.jsonl            episodes that produced no example, with the reasons
+    <location>/<name>/runs/<run>/                   a run's plan, episode checkpoints and summary
 
 A version is the concatenation of its manifest's batches, so appending writes only the new batch and
 a manifest (O(batch)), and any version exports byte-identically forever. Creating the next version's
-manifest is an exclusive create: two writers cannot both make v5; the loser rebases and retries.
+manifest is an exclusive create (the storage's compare-and-swap): two writers cannot both make v5; the
+loser rebases and retries. The location is a local directory or `s3://bucket/prefix` (store/storage.py).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from config import InputError
-from store.files import atomic_write, create_exclusive
 from store.records import Example, ReviewItem, Strict, utc_now
+from store.storage import Storage, open_storage
 
 MANIFEST_SCHEMA_VERSION = 1
 
@@ -90,18 +92,26 @@ def chain_digest(parent: str | None, batch_sha256: str) -> str:
 
 
 class Dataset:
-    """One named dataset under an output directory."""
+    """One named dataset in a storage location (a directory, `s3://bucket/prefix`, or a `Storage`)."""
 
-    def __init__(self, output_dir: str | Path, name: str):
+    def __init__(self, location: Storage | str | Path, name: str):
         if not name or "/" in name or name.startswith("."):
             raise InputError(f"invalid dataset name {name!r}")
         self.name = name
-        self.path = Path(output_dir) / name
+        self.storage: Storage = open_storage(location) if isinstance(location, str | Path) else location
+
+    @property
+    def where(self) -> str:
+        return self.storage.url(self.name)
+
+    def key(self, *parts: str) -> str:
+        """The storage key of a file of this dataset."""
+        return "/".join((self.name, *parts))
 
     # ---- binding ----------------------------------------------------------------------------
     def info(self) -> DatasetInfo | None:
-        path = self.path / "dataset.json"
-        return DatasetInfo.model_validate_json(path.read_bytes()) if path.exists() else None
+        data = self.storage.read(self.key("dataset.json"))
+        return None if data is None else DatasetInfo.model_validate_json(data)
 
     def bind(self, *, domain: str, domain_version: str, world_seed: int | None, default_world_seed: int) -> DatasetInfo:
         """The dataset's binding, creating it on first use; a conflicting request is an InputError."""
@@ -114,7 +124,7 @@ class Dataset:
                 world_seed=default_world_seed if world_seed is None else world_seed,
                 created_at=utc_now(),
             )
-            if not create_exclusive(self.path / "dataset.json", info.model_dump_json(indent=2).encode()):
+            if not self.storage.create(self.key("dataset.json"), info.model_dump_json(indent=2).encode()):
                 info = self.info()
         assert info is not None
         if info.domain != domain:
@@ -133,38 +143,56 @@ class Dataset:
 
     # ---- reading ------------------------------------------------------------------------------
     def versions(self) -> list[int]:
-        folder = self.path / "versions"
-        if not folder.is_dir():
-            return []
-        return sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit())
+        names = self.storage.children(self.key("versions"))
+        return sorted(int(n[1:-5]) for n in names if n.startswith("v") and n.endswith(".json") and n[1:-5].isdigit())
 
     def manifest(self, version: int | None = None) -> Manifest:
         """The manifest of `version` (latest when None); InputError when there is none."""
         versions = self.versions()
         if not versions:
-            raise InputError(f"dataset '{self.name}' has no versions in {self.path.parent}")
+            raise InputError(f"dataset '{self.name}' has no versions in {self.storage.url()}")
         version = versions[-1] if version is None else version
         if version not in versions:
             raise InputError(f"dataset '{self.name}' has no version v{version}; it has v1..v{versions[-1]}")
-        return Manifest.model_validate_json((self.path / "versions" / f"v{version:04d}.json").read_bytes())
+        return Manifest.model_validate_json(self._read(self.key("versions", f"v{version:04d}.json")))
 
     def latest(self) -> Manifest | None:
         return self.manifest() if self.versions() else None
 
+    def _read(self, key: str) -> bytes:
+        data = self.storage.read(key)
+        if data is None:
+            raise InputError(f"{self.storage.url(key)}: missing (the dataset is damaged; run `dataset verify`)")
+        return data
+
+    def batch_bytes(self, batch: BatchRef) -> bytes:
+        return self._read(self.key("batches", batch.file))
+
     def iter_bytes(self, manifest: Manifest) -> Iterator[bytes]:
         """The version's content, batch by batch, exactly as stored."""
         for batch in manifest.batches:
-            yield (self.path / "batches" / batch.file).read_bytes()
+            yield self.batch_bytes(batch)
 
     def records(self, manifest: Manifest) -> Iterator[Example]:
         for chunk in self.iter_bytes(manifest):
             for line in chunk.splitlines():
                 yield Example.model_validate_json(line)
 
+    def index(self, manifest: Manifest | None) -> list[tuple[str, str]]:
+        """(id, prompt) of every record of a version, from the batches' small index files (rebuilt from
+        the batch when one is missing), so dedup never has to read whole records."""
+        entries: list[tuple[str, str]] = []
+        for batch in manifest.batches if manifest else []:
+            key = self.key("batches", batch.file.removesuffix(".jsonl") + ".index")
+            data = self.storage.read(key)
+            if data is None:
+                data = batch_index(self.batch_bytes(batch))
+                self.storage.write(key, data)
+            entries += [tuple(json.loads(line)) for line in data.splitlines()]
+        return entries
+
     def ids(self, manifest: Manifest | None) -> set[str]:
-        if manifest is None:
-            return set()
-        return {json.loads(line)["id"] for chunk in self.iter_bytes(manifest) for line in chunk.splitlines()}
+        return {record_id for record_id, _ in self.index(manifest)}
 
     # ---- writing ------------------------------------------------------------------------------
     def append(
@@ -234,7 +262,7 @@ class Dataset:
     def _bound(self) -> DatasetInfo:
         info = self.info()
         if info is None:
-            raise InputError(f"dataset '{self.name}' does not exist in {self.path.parent}")
+            raise InputError(f"dataset '{self.name}' does not exist in {self.storage.url()}")
         return info
 
     def _write_version(
@@ -261,9 +289,8 @@ class Dataset:
         data = "".join(lines).encode()
         digest = hashlib.sha256(data).hexdigest()
         batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(examples))
-        batch_path = self.path / "batches" / batch.file
-        if not batch_path.exists():
-            atomic_write(batch_path, data)
+        self.storage.create(self.key("batches", batch.file), data)  # content-addressed: if present, identical
+        self.storage.write(self.key("batches", f"{digest[:24]}.index"), batch_index(data))
         base = parent if operation == "append" else None
         categories = Counter(base.categories if base else {})
         categories.update(e.category for e in examples)
@@ -292,20 +319,27 @@ class Dataset:
             difficulties=dict(sorted(difficulties.items())),
             sha256=chain_digest(parent.sha256 if parent else None, batch.sha256),
         )
-        path = self.path / "versions" / f"v{version:04d}.json"
-        return manifest if create_exclusive(path, manifest.model_dump_json(indent=2).encode()) else None
+        key = self.key("versions", f"v{version:04d}.json")
+        return manifest if self.storage.create(key, manifest.model_dump_json(indent=2).encode()) else None
 
-    def write_review(self, run_id: str, items: list[ReviewItem]) -> Path | None:
+    def write_review(self, run_id: str, items: list[ReviewItem]) -> str | None:
+        """File a run's review queue; returns where it went."""
         if not items:
             return None
-        path = self.path / "review" / f"{run_id}.jsonl"
-        atomic_write(path, "".join(item.model_dump_json() + "\n" for item in items).encode())
-        return path
+        key = self.key("review", f"{run_id}.jsonl")
+        self.storage.write(key, "".join(item.model_dump_json() + "\n" for item in items).encode())
+        return self.storage.url(key)
 
-    def write_run(self, run_id: str, summary: dict[str, Any]) -> Path:
-        path = self.path / "runs" / f"{run_id}.json"
-        atomic_write(path, json.dumps(summary, indent=2).encode())
-        return path
+    def write_run(self, run_id: str, summary: dict[str, Any]) -> str:
+        key = self.key("runs", run_id, "summary.json")
+        self.storage.write(key, json.dumps(summary, indent=2).encode())
+        return self.storage.url(key)
+
+
+def batch_index(batch: bytes) -> bytes:
+    """A batch's index file: `[id, prompt]` per record, in order."""
+    rows = (json.loads(line) for line in batch.splitlines())
+    return "".join(json.dumps([row["id"], row["prompt"]], ensure_ascii=False) + "\n" for row in rows).encode()
 
 
 def environment() -> dict[str, Any]:

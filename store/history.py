@@ -49,10 +49,8 @@ def verify(dataset: Dataset) -> tuple[int, list[str]]:
 
 def _check_batch(dataset: Dataset, batch: BatchRef, problems: list[str], where: str) -> list[str] | None:
     """The ids of a batch whose digest, line count and records are all sound; None (and a problem) if not."""
-    path = dataset.path / "batches" / batch.file
-    try:
-        data = path.read_bytes()
-    except OSError:
+    data = dataset.storage.read(dataset.key("batches", batch.file))
+    if data is None:
         problems.append(f"{where}: batch {batch.file} is missing")
         return None
     if hashlib.sha256(data).hexdigest() != batch.sha256:

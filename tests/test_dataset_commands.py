@@ -1,6 +1,7 @@
 """`dataset list / show / diff / verify`: what a user can see of their datasets, and proof nothing was altered."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_verify_passes_on_an_untouched_dataset(cli, history):
 
 
 def test_verify_catches_a_changed_batch(cli, history):
-    batch = history.path / "batches" / history.manifest(1).batches[0].file
+    batch = Path(history.where) / "batches" / history.manifest(1).batches[0].file
     data = batch.read_bytes()
     batch.write_bytes(data.replace(b'"verdict":"suspicious"', b'"verdict":"not_suspicious"', 1))
     result = cli("dataset", "verify", "kyc")
@@ -74,7 +75,7 @@ def test_verify_catches_a_changed_batch(cli, history):
 
 
 def test_verify_catches_a_forged_manifest_digest(cli, history):
-    path = history.path / "versions" / "v0002.json"
+    path = Path(history.where) / "versions" / "v0002.json"
     manifest = json.loads(path.read_text())
     manifest["sha256"] = "0" * 64
     path.write_text(json.dumps(manifest))

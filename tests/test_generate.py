@@ -44,7 +44,7 @@ def test_generate_then_export_gives_valid_complete_records(cli, tmp_path):
         assert record.reference_answer and record.critique.rounds >= 1 and record.critique.passed
         if record.category != "out_of_scope":  # declining is the one case with no tool to call
             assert record.expected_tool_calls and record.tool_trace
-    summary = json.loads(next((tmp_path / "output" / "kyc" / "runs").glob("*.json")).read_text())
+    summary = json.loads(next((tmp_path / "output" / "kyc" / "runs").glob("*/summary.json")).read_text())
     assert summary["episodes"] == 20 and summary["added"] == len(records)
     assert summary["accepted"] == summary["added"] + summary["duplicates"]  # a repeated prompt is stored once
     assert summary["accepted"] + summary["rejected"] + summary["failed"] == 20
@@ -206,7 +206,7 @@ def test_ctrl_c_keeps_every_finished_episode(tmp_path):
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
-    summary = json.loads(next((out / "kyc" / "runs").glob("*.json")).read_text())
+    summary = json.loads(next((out / "kyc" / "runs").glob("*/summary.json")).read_text())
     assert summary["interrupted"] and 0 < summary["episodes"] < 400
     lines = (out / "kyc" / "batches").glob("*.jsonl")
     assert sum(len(p.read_text().splitlines()) for p in lines) == summary["added"] > 0

@@ -40,7 +40,7 @@ def fast_retries(tmp_path):
 def stored(tmp_path) -> tuple[list[Example], dict]:
     dataset = Dataset(tmp_path / "output", "kyc")
     records = list(dataset.records(dataset.manifest()))
-    (run_file,) = (tmp_path / "output" / "kyc" / "runs").glob("*.json")
+    (run_file,) = (tmp_path / "output" / "kyc" / "runs").glob("*/summary.json")
     return records, json.loads(run_file.read_text())
 
 

@@ -1,4 +1,5 @@
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_digest_chains_the_batch_digests(dataset):
     v1, _ = append(dataset, "a")
     v2, _ = append(dataset, "b")
     for manifest in (v1, v2):
-        data = (dataset.path / "batches" / manifest.batches[-1].file).read_bytes()
+        data = (Path(dataset.where) / "batches" / manifest.batches[-1].file).read_bytes()
         assert hashlib.sha256(data).hexdigest() == manifest.batches[-1].sha256
     assert v2.sha256 == chain_digest(v1.sha256, v2.batches[-1].sha256)
 
@@ -56,7 +57,7 @@ def test_a_writer_that_loses_the_race_for_a_version_rebases_on_the_winner(datase
         manifest = real_latest(self)
         if not raced:
             raced.append(True)
-            append(Dataset(self.path.parent, self.name), "b")  # the other writer takes v2 now
+            append(Dataset(self.storage, self.name), "b")  # the other writer takes v2 now
         return manifest
 
     monkeypatch.setattr(Dataset, "latest", latest_then_someone_else_commits)
