@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.messages import usage_of
 from agents.metering import Meters, ModelMeter, Spend
+from agents.output_guard import OutputGuard
 from agents.pricing import load_prices
 from agents.ratelimit import RateLimiter
 from agents.settings import Bedrock, ModelSettings, Role
@@ -31,14 +32,16 @@ class RoleModel:
     role: Role
     build: ModelFactory
     meter: ModelMeter
+    output_retries: int = 2
 
     def agent(self, **kwargs: Any) -> Any:
-        """A fresh strands Agent on this model, with the run's retry strategy and metering hooks."""
+        """A fresh strands Agent on this model, with the run's retry strategy, metering hooks and the bound on
+        malformed structured output (first, so a call it stops is neither rate-limited nor counted)."""
         from strands import Agent
 
         return Agent(
             model=self.build(),
-            hooks=[self.meter],
+            hooks=[OutputGuard(self.output_retries), self.meter],
             retry_strategy=self.meter.retry_strategy(),
             callback_handler=None,
             **kwargs,
@@ -66,7 +69,15 @@ def build_lineup(settings: ModelSettings, *, sim: SimSettings, task_policy: Any)
     meters = Meters()
     for spec in settings.models.specs():
         limit = settings.limit_for(spec)
-        meters[spec] = ModelMeter(spec, prices.for_spec(spec), RateLimiter(limit.rpm, limit.tpm), settings.retry)
+        retry = settings.retry
+        if spec == "simulated":
+            # Simulated throttling (--sim-throttle-rate) goes through strands' real retry strategy, but real
+            # backoff (4 s and up) would make offline runs crawl: the simulated models back off a thousand
+            # times faster, with the same number of attempts.
+            retry = retry.model_copy(
+                update={"initial_delay_s": retry.initial_delay_s / 1000, "max_delay_s": retry.max_delay_s / 1000}
+            )
+        meters[spec] = ModelMeter(spec, prices.for_spec(spec), RateLimiter(limit.rpm, limit.tpm), retry)
     if settings.budget_usd is not None and meters.unpriced():
         raise InputError(
             f"--budget-usd: no price for {', '.join(meters.unpriced())}; add it to a price table "
@@ -76,7 +87,7 @@ def build_lineup(settings: ModelSettings, *, sim: SimSettings, task_policy: Any)
     def slot(spec: str, role: Role) -> RoleModel:
         prefix, _, name = spec.partition(":")
         build = PROVIDERS[prefix](name, role, settings, meter=meters[spec], sim=sim, task_policy=task_policy)
-        return RoleModel(spec, role, build, meters[spec])
+        return RoleModel(spec, role, build, meters[spec], settings.output_retries)
 
     return Lineup(
         user=slot(settings.models.user, "user"),

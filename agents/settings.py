@@ -117,6 +117,11 @@ class ModelSettings(Strict):
     default_limit: Limit = Field(default_factory=Limit, description="for every model not named in limits")
     prices: Path | None = Field(None, description="a price table merged over the bundled one")
     budget_usd: float | None = Field(None, gt=0)
+    output_retries: int = Field(
+        2,
+        ge=0,
+        description="how many times a structured output that fails validation is sent back to the model with the error",
+    )
 
     @model_validator(mode="after")
     def _fill_inference(self) -> ModelSettings:

@@ -4,6 +4,10 @@ It speaks the provider protocol for real: it receives the agent's messages, tool
 prompt, and streams Bedrock-shaped events (text, tool uses, stop reason, token usage). What it says
 comes from a `Policy`, a deterministic function of what the model was shown and the run seed.
 Everything around it (the agent loop, tool execution, structured output) is the SDK's own.
+
+Two knobs exercise the error paths: `throttle_rate` makes a call fail with strands' ModelThrottledException
+(retried by the run's retry strategy), and `malformed_rate` corrupts a structured output so that it fails
+validation (sent back to the model with the error, a bounded number of times: agents.output_guard).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from strands.models import Model
 from strands.types.content import Messages
+from strands.types.exceptions import ModelThrottledException
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
@@ -39,6 +44,8 @@ class SimSettings(BaseModel):
     seed: int = 0
     defect_rate: float = Field(0.3, ge=0, le=1)
     latency_ms: int = Field(0, ge=0)
+    malformed_rate: float = Field(0, ge=0, le=1)  # share of structured outputs that fail validation
+    throttle_rate: float = Field(0, ge=0, le=1)  # share of model calls that are throttled
 
 
 @dataclass
@@ -94,6 +101,7 @@ class SimulatedModel(Model):
         self.policy = policy
         self.settings = settings or SimSettings()
         self.config: dict[str, Any] = {"model_id": "simulated", **config}
+        self.calls = 0  # model calls made through this instance (one instance per agent): salts the throttle draw
 
     def update_config(self, **model_config: Any) -> None:
         self.config.update(model_config)
@@ -111,7 +119,11 @@ class SimulatedModel(Model):
         if self.settings.latency_ms:
             await asyncio.sleep(self.settings.latency_ms / 1000)
         call = ModelCall(system_prompt or "", messages, list(tool_specs or []), self.settings.seed)
-        reply = self.policy.reply(call)
+        self.calls += 1
+        # strands retries a throttled call with the very same messages: the call count tells the retry apart
+        if throttled(call, self.settings.throttle_rate, self.calls):
+            raise ModelThrottledException("simulated throttling")
+        reply = malformed(self.policy.reply(call), call, self.settings.malformed_rate)
         for event in _render(reply, call):
             yield event
 
@@ -120,11 +132,37 @@ class SimulatedModel(Model):
     ) -> AsyncGenerator[dict[str, T | Any], None]:
         spec = {"name": output_model.__name__, "description": STRUCTURED_OUTPUT_MARK, "inputSchema": {}}
         call = ModelCall(system_prompt or "", prompt, [spec], self.settings.seed)
-        reply = self.policy.reply(call)
+        reply = malformed(self.policy.reply(call), call, self.settings.malformed_rate)  # fails validation below
         payload = next((inp for name, inp in reply.tool_calls if name == output_model.__name__), None)
         if payload is None:
             raise ValueError(f"simulated model produced no {output_model.__name__}")
         yield {"output": output_model.model_validate(payload)}
+
+
+def throttled(call: ModelCall, rate: float, count: int) -> bool:
+    """Whether the `count`-th call of a model instance is throttled: with probability `rate`, deterministic
+    for a seed."""
+    return bool(rate) and call.rng(f"throttle\x00{count}").random() < rate
+
+
+def malformed(reply: Reply, call: ModelCall, rate: float) -> Reply:
+    """`reply`, or with probability `rate` (when it calls the structured-output tool) a copy whose structured
+    output fails validation: the value of its first top-level key gets the wrong JSON type (a string becomes
+    a list of it, anything else "n/a"). The draw depends on the conversation's length, so the answer to the
+    validation error fed back is drawn afresh."""
+    tool = call.structured_output_tool
+    if not rate or tool is None or not any(name == tool and inp for name, inp in reply.tool_calls):
+        return reply
+    if call.rng(f"malformed\x00{len(call.messages)}").random() >= rate:
+        return reply
+    calls, done = [], False
+    for name, tool_input in reply.tool_calls:
+        if name == tool and tool_input and not done:
+            key, value = next(iter(tool_input.items()))
+            tool_input = {**tool_input, key: [value] if isinstance(value, str) else "n/a"}
+            done = True
+        calls.append((name, tool_input))
+    return Reply(text=reply.text, tool_calls=calls)
 
 
 def reply_message(reply: Reply, call: ModelCall) -> tuple[list[dict[str, Any]], str]:
