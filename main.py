@@ -83,6 +83,9 @@ class _Cli(click.Group):
         except RunFailed as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -131,23 +134,51 @@ def cli() -> None:
     type=click.IntRange(min=0),
     help="Simulated models: latency added to each call.",
 )
+@click.option(
+    "--sim-malformed-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Simulated models: share of structured outputs that fail validation (retried with the error).",
+)
+@click.option(
+    "--sim-throttle-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Simulated models: share of calls throttled (retried by the retry strategy).",
+)
 @judge_mode_option
-@run_id_option
-def generate(**options) -> None:
+@click.option(
+    "--run-id",
+    help="Run id  [default: timestamp + random suffix]. An existing run id resumes that run: finished "
+    "episodes are kept, interrupted ones continue from their last stage.",
+)
+@click.pass_context
+def generate(ctx: click.Context, **options) -> None:
     """Generate golden examples and append them to the dataset as a new version.
 
     Models: simulated (offline, the default), bedrock:<model-id> (needs AWS credentials) or openai:<model>
-    (with --base-url for a local server). Real models are checked with one cheap call before any episode."""
+    (with --base-url for a local server). Real models are checked with one cheap call before any episode.
+
+    Every episode is checkpointed after each stage. Ctrl-C (or SIGTERM) once: no new episodes, those in
+    flight finish and the accepted ones are committed. Twice: stop now. Either way, or after a crash,
+    `generate --run-id ID` resumes the run and commits each accepted example exactly once."""
+    from click.core import ParameterSource
+
     from simulation.runner import Run, RunConfig
     from simulation.summary import progress_bar, render_summary
 
-    run = Run(RunConfig(models=_model_settings(options), **options))
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+    explicit = {"models" if name in MODEL_FLAGS or name == "config_file" else name for name in given}
+    run = Run(RunConfig(models=_model_settings(options), **options), explicit)
+    done = sum(e.finished for e in run.checkpoints.values())
+    start = f"resuming run {run.run_id} ({done} of {run.config.count} done)" if run.resumed else f"run {run.run_id}"
     click.echo(
-        f"run {run.run_id}: {options['count']} episodes of {run.domain.name} into "
-        f"{run.dataset.where} (seed {run.seed}, world seed {run.settings.world_seed}, "
-        f"rubric {run.rubric.id}@{run.rubric.version})"
+        f"{start}: {run.config.count} episodes of {run.domain.name} into {run.dataset.where} (seed {run.seed}, "
+        f"world seed {run.settings.world_seed}, rubric {run.rubric.id}@{run.rubric.version})"
     )
-    with progress_bar(options["count"]) as on_result:
+    with progress_bar(run.config.count, done=done) as on_result:
         summary = run.execute(on_result)
     render_summary(summary)
 

@@ -7,14 +7,18 @@ This module decides the outcome of one case and builds its record; it does not s
 from __future__ import annotations
 
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.critic import Critic
 from agents.metering import Spend
 from agents.task_agent import TaskAgent
 from agents.user_simulator import UserSimulator
 from simulation.domains.base import Case
+from store.dedup import normalise_prompt
 from store.records import (
     Attempt,
     Critique,
@@ -50,25 +54,38 @@ class EpisodeSettings:
     runtime: str = "strands"
 
 
-@dataclass
-class EpisodeResult:
+Status = Literal["in_progress", "accepted", "rejected", "failed"]
+Checkpoint = Callable[["Episode"], Awaitable[None]]
+Screen = Callable[[str], str | None]
+
+
+class Episode(BaseModel):
+    """One episode's state, saved after every stage (request, each attempt, each critique, the outcome) so
+    that a resumed run continues it from the last completed stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
     case: Case
-    status: Literal["accepted", "rejected", "failed"]
-    reasons: list[str]
-    spend: Spend
+    status: Status = "in_progress"
+    reasons: list[str] = []
+    spend: Spend = Field(default_factory=Spend)
     prompt: str | None = None
-    attempts: list[Attempt] | None = None
-    critiques: list[Critique] | None = None
+    attempts: list[Attempt] = []
+    critiques: list[Critique] = []
     example: Example | None = None
     error: str | None = None
 
     @property
+    def finished(self) -> bool:
+        return self.status != "in_progress"
+
+    @property
     def rounds(self) -> int:
-        return len(self.critiques or [])
+        return len(self.critiques)
 
     @property
     def tool_calls(self) -> int:
-        return sum(len(a.tool_trace) for a in self.attempts or [])
+        return sum(len(a.tool_trace) for a in self.attempts)
 
     def review_item(self, settings: EpisodeSettings) -> ReviewItem:
         """The review-queue entry for an episode that produced no example."""
@@ -82,51 +99,86 @@ class EpisodeResult:
             status=self.status,
             reasons=self.reasons,
             prompt=self.prompt,
-            attempts=self.attempts or [],
-            critiques=self.critiques or [],
+            attempts=self.attempts,
+            critiques=self.critiques,
             error=self.error,
             created_at=utc_now(),
         )
 
 
-async def run_episode(case: Case, roles: Roles, settings: EpisodeSettings) -> EpisodeResult:
-    """Play one case to an outcome. Errors fail the episode (with the reason), never the run."""
-    spend = Spend()
-    attempts: list[Attempt] = []
-    critiques: list[Critique] = []
-    prompt = None
+async def _no_checkpoint(episode: Episode) -> None:
+    return None
+
+
+async def run_episode(
+    episode: Episode | Case,
+    roles: Roles,
+    settings: EpisodeSettings,
+    *,
+    checkpoint: Checkpoint = _no_checkpoint,
+    screen: Screen = lambda prompt: None,
+) -> Episode:
+    """Play an episode to an outcome, from where it stands (a new case, or a checkpoint of an interrupted
+    one), calling `checkpoint` after every stage. `screen` may turn a new request away (e.g. as a near
+    duplicate) with a reason. Errors fail the episode (with the reason), never the run."""
+    episode = episode if isinstance(episode, Episode) else Episode(case=episode)
+    case = episode.case
     try:
-        prompt, used = await roles.user.request(case.brief)
-        spend += used
-        for round in range(1, settings.max_rounds + 1):
-            previous = (attempts[-1], critiques[-1]) if attempts else None
-            if previous is None:
-                attempt, used = await roles.task.attempt(prompt, round)
+        if episode.prompt is None:
+            prompt, used = await roles.user.request(case.brief)
+            episode.spend += used
+            episode.prompt = prompt
+            if reason := screen(prompt):
+                episode.status, episode.reasons = "rejected", [reason]
             else:
+                await checkpoint(episode)
+        while not episode.finished:
+            if len(episode.attempts) == len(episode.critiques):  # next: an attempt
+                if len(episode.attempts) == settings.max_rounds:
+                    episode.status, episode.reasons = "rejected", episode.critiques[-1].failed_criteria()
+                    break
+                previous = episode.attempts[-1] if episode.attempts else None
                 attempt, used = await roles.task.attempt(
-                    prompt, round, previous=previous[0], feedback=previous[1].feedback
+                    episode.prompt,
+                    len(episode.attempts) + 1,
+                    previous=previous,
+                    feedback=episode.critiques[-1].feedback if previous else None,
                 )
-            spend += used
-            critique, used = await roles.critic.review(
-                category=case.category,
-                request=prompt,
-                attempt=attempt,
-                facts=case.facts,
-                expected_tool_calls=case.expected_tool_calls,
-                previous=previous,
-            )
-            spend += used
-            attempts.append(attempt)
-            critiques.append(critique)
-            if critique.passed:
-                example = _example(case, prompt, attempt, critique, settings, spend)
-                return EpisodeResult(case, "accepted", [], spend, prompt, attempts, critiques, example)
-        return EpisodeResult(case, "rejected", critiques[-1].failed_criteria(), spend, prompt, attempts, critiques)
+                episode.attempts.append(attempt)
+            else:  # next: the critique of the latest attempt
+                attempt = episode.attempts[-1]
+                previous = (episode.attempts[-2], episode.critiques[-1]) if episode.critiques else None
+                critique, used = await roles.critic.review(
+                    category=case.category,
+                    request=episode.prompt,
+                    attempt=attempt,
+                    facts=case.facts,
+                    expected_tool_calls=case.expected_tool_calls,
+                    previous=previous,
+                )
+                episode.critiques.append(critique)
+                if critique.passed:
+                    episode.status = "accepted"
+                    episode.example = _example(case, episode.prompt, attempt, critique, settings, episode.spend + used)
+            episode.spend += used
+            if not episode.finished:
+                await checkpoint(episode)
     except Exception as exc:  # one bad episode must not stop the batch
-        error = "".join(traceback.format_exception_only(exc)).strip()
-        return EpisodeResult(
-            case, "failed", [f"error: {type(exc).__name__}"], spend, prompt, attempts, critiques, error=error
-        )
+        exc = getattr(exc, "original_exception", None) or exc  # strands wraps errors of nested agent cycles
+        episode.status = "failed"
+        episode.reasons = [failure_reason(exc)]
+        episode.error = "".join(traceback.format_exception_only(exc)).strip()
+    await checkpoint(episode)
+    return episode
+
+
+def failure_reason(exc: Exception) -> str:
+    """The review-queue reason for an episode that failed: model output that never validated, or the error."""
+    from agents.output_guard import MalformedOutput
+
+    if isinstance(exc, MalformedOutput):
+        return "malformed_output"
+    return f"error: {type(exc).__name__}"
 
 
 def answer_fields(prompt: str, attempt: Attempt) -> dict:
@@ -139,11 +191,16 @@ def answer_fields(prompt: str, attempt: Attempt) -> dict:
     }
 
 
+def example_id(settings: EpisodeSettings, prompt: str) -> str:
+    """An example's id: its world and its normalised prompt, so the same request is the same example."""
+    return content_id(settings.domain, settings.domain_version, settings.world_seed, normalise_prompt(prompt))
+
+
 def _example(
     case: Case, prompt: str, attempt: Attempt, critique: Critique, settings: EpisodeSettings, spend: Spend
 ) -> Example:
     return Example(
-        id=content_id(settings.domain, settings.domain_version, settings.world_seed, prompt),
+        id=example_id(settings, prompt),
         dataset=settings.dataset,
         domain=settings.domain,
         category=case.category,

@@ -1,10 +1,18 @@
-"""The batch runner: validates everything up front, schedules episodes with bounded concurrency, then
-commits the accepted examples as one new dataset version and files the rest in the review queue."""
+"""The batch runner: validates everything up front, schedules episodes with bounded concurrency and
+checkpoints each one after every stage, then commits the accepted examples as one new dataset version
+and files the rest in the review queue.
+
+A run is resumable: its plan and checkpoints live beside the dataset (store/journal.py). Running again
+with the same run id skips finished episodes, continues interrupted ones from their last stage, and
+commits every accepted example exactly once, however often the run was killed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,16 +22,21 @@ from pydantic import Field
 from agents.critic import JudgeMode
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
+from config import InputError, RunFailed
 from rubrics.model import load_rubric
 from simulation.domains import get_domain
-from simulation.episode import EpisodeResult, EpisodeSettings, run_episode
+from simulation.episode import Episode, EpisodeSettings, example_id, run_episode
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
+from store.dedup import PromptIndex
+from store.journal import RunJournal
 from store.records import Strict
 
 DEFAULT_WORLD_SEED = 1
 RUBRICS_DIR = Path(__file__).resolve().parent.parent / "rubrics"
+# what may change when a run is resumed; everything else is its plan
+EXECUTION_FIELDS = frozenset({"run_id", "concurrency", "sim_latency_ms", "sim_malformed_rate", "sim_throttle_rate"})
 
 
 class RunConfig(Strict):
@@ -41,23 +54,67 @@ class RunConfig(Strict):
     models: ModelSettings = Field(default_factory=ModelSettings)
     sim_defect_rate: float = Field(0.3, ge=0, le=1)
     sim_latency_ms: int = Field(0, ge=0)
+    sim_malformed_rate: float = Field(0, ge=0, le=1)
+    sim_throttle_rate: float = Field(0, ge=0, le=1)
     judge_mode: JudgeMode = "together"
     run_id: str | None = None
 
 
-class Run:
-    """A prepared run: inputs validated, dataset bound, agents wired; no model has been called yet."""
+def resumed_config(run_id: str, stored: RunConfig, requested: RunConfig, explicit: set[str]) -> RunConfig:
+    """The config of a resumed run: its stored plan, with the execution settings given again on top. An
+    option given again with a different plan value is an InputError (`models` stands for any model flag:
+    the role models must match; rate limits, budget and endpoints may change)."""
+    update = {}
+    for name in sorted(explicit):
+        if name in EXECUTION_FIELDS:
+            update[name] = getattr(requested, name)
+        elif name == "models":
+            if requested.models.models != stored.models.models:
+                raise InputError(
+                    f"--model: run {run_id} was started with models {stored.models.models.as_record()}; "
+                    "a resumed run keeps its models"
+                )
+            update["models"] = requested.models
+        elif name in RunConfig.model_fields and getattr(requested, name) != getattr(stored, name):
+            raise InputError(
+                f"--{name.replace('_', '-')}: run {run_id} was started with {getattr(stored, name)}; "
+                "a resumed run keeps its plan (leave the option out, or start a new run)"
+            )
+    return stored.model_copy(update=update)
 
-    def __init__(self, config: RunConfig):
+
+class Run:
+    """A prepared run: inputs validated, dataset bound, agents wired; no model has been called yet.
+
+    `explicit` names the options the user gave (the CLI knows), checked against the plan when resuming."""
+
+    def __init__(self, config: RunConfig, explicit: set[str] = frozenset()):
+        self.run_id = config.run_id or new_run_id()
+        self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
+        self.journal = RunJournal(self.dataset, self.run_id)
+        plan = self.journal.plan()
+        self.resumed = plan is not None
+        if plan is not None:
+            config = resumed_config(self.run_id, RunConfig.model_validate(plan["config"]), config, explicit)
         self.config = config
         self.domain = get_domain(config.domain)
         rubric_path = config.rubric or RUBRICS_DIR / f"{config.domain}.yaml"
         self.rubric = load_rubric(rubric_path, domain=self.domain.name, categories=set(self.domain.categories))
+        rubric_sha256 = hashlib.sha256(Path(rubric_path).read_bytes()).hexdigest()
+        if plan is not None and plan["rubric_sha256"] != rubric_sha256:
+            raise InputError(
+                f"{rubric_path}: changed since run {self.run_id} started; a resumed run judges with the rubric "
+                "it started with (restore it, or start a new run)"
+            )
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
-        self.run_id = config.run_id or new_run_id()
-        sim = SimSettings(seed=self.seed, defect_rate=config.sim_defect_rate, latency_ms=config.sim_latency_ms)
+        sim = SimSettings(
+            seed=self.seed,
+            defect_rate=config.sim_defect_rate,
+            latency_ms=config.sim_latency_ms,
+            malformed_rate=config.sim_malformed_rate,
+            throttle_rate=config.sim_throttle_rate,
+        )
         self.lineup = prepare_models(config.models, self.domain, sim)
-        self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
         info = self.dataset.bind(
             domain=self.domain.name,
             domain_version=self.domain.version,
@@ -78,42 +135,97 @@ class Run:
             models=config.models.models.as_record(),
             max_rounds=config.max_rounds,
         )
+        self.journal.start(
+            {
+                "run_id": self.run_id,
+                "config": config.model_copy(update={"seed": self.seed}).model_dump(mode="json"),
+                "rubric_sha256": rubric_sha256,
+            }
+        )
+        self.checkpoints = self.journal.load(Episode)
+        for index, episode in self.checkpoints.items():
+            if index >= len(self.cases) or episode.case.key != self.cases[index].key:
+                raise InputError(f"run {self.run_id}: checkpoint of episode {index} does not match the run's plan")
+        self.draining = False  # Ctrl-C once: no new episodes, finish those in flight, commit
 
     @property
     def budget_reached(self) -> bool:
         budget = self.config.models.budget_usd
         return budget is not None and self.lineup.meters.cost_usd() >= budget
 
-    async def episodes(self, on_result: Callable[[EpisodeResult], None]) -> None:
-        """Play every case, at most `concurrency` at a time, reporting each outcome as it lands. Once the
-        budget is reached no new episode starts; those in flight finish."""
+    def prompt_index(self) -> PromptIndex:
+        """The prompts a new request must not repeat: the dataset's, and those this run already screened in."""
+        index = PromptIndex.from_prompts(self.dataset.index(self.dataset.latest()))
+        for episode in self.checkpoints.values():
+            if episode.prompt is not None and episode.reasons[:1] not in (["duplicate"], ["near_duplicate"]):
+                index.add(example_id(self.settings, episode.prompt), episode.prompt)
+        return index
+
+    def screen(self, index: PromptIndex) -> Callable[[str], str | None]:
+        def check(prompt: str) -> str | None:
+            match = index.match(prompt)
+            if match is None:
+                index.add(example_id(self.settings, prompt), prompt)
+            return match.kind if match else None
+
+        return check
+
+    async def episodes(self, pending: list[Episode], on_result: Callable[[Episode], None]) -> None:
+        """Play `pending`, at most `concurrency` at a time, checkpointing every stage and reporting each
+        outcome as it lands. No new episode starts once the run is draining (Ctrl-C, SIGTERM) or the budget
+        is reached; those in flight finish. A second Ctrl-C cancels them (their checkpoints stay)."""
         gate = asyncio.Semaphore(self.config.concurrency)
+        screen = self.screen(self.prompt_index())
+        loop = asyncio.get_running_loop()
+        tasks: list[asyncio.Task] = []
 
-        async def one(case):
+        async def checkpoint(episode: Episode) -> None:
+            await asyncio.to_thread(self.journal.save, episode.case.index, episode)
+
+        async def one(episode: Episode) -> None:
             async with gate:
-                if self.budget_reached:
+                if self.draining or self.budget_reached:
                     return
-                result = await run_episode(case, self.roles, self.settings)
+                result = await run_episode(episode, self.roles, self.settings, checkpoint=checkpoint, screen=screen)
             on_result(result)
 
-        await asyncio.gather(*(one(case) for case in self.cases))
+        def interrupt() -> None:
+            if self.draining:
+                for task in tasks:
+                    task.cancel()
+            self.draining = True
 
-    def execute(self, on_result: Callable[[EpisodeResult], None] = lambda r: None) -> RunSummary:
-        """Run all episodes, commit the accepted ones as a new version, file the review queue, save the summary."""
-        started = time.monotonic()
-        finished: list[EpisodeResult] = []
-
-        def collect(result: EpisodeResult) -> None:
-            finished.append(result)
-            on_result(result)
-
-        interrupted = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interrupt)
         try:
-            asyncio.run(self.episodes(collect))
-        except KeyboardInterrupt:  # Ctrl-C: keep every finished episode, commit them below
-            interrupted = True
-        results = sorted(finished, key=lambda r: r.case.index)
-        examples = [r.example for r in results if r.example is not None]
+            tasks += [asyncio.create_task(one(episode)) for episode in pending]
+            await asyncio.gather(*tasks)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    def execute(self, on_result: Callable[[Episode], None] = lambda r: None) -> RunSummary:
+        """Run the episodes not finished yet, commit the accepted ones not committed yet as a new version,
+        file the review queue, save the summary."""
+        started = time.monotonic()
+        finished = {i: e for i, e in self.checkpoints.items() if e.finished}
+        pending = [self.checkpoints.get(case.index) or Episode(case=case) for case in self.cases]
+        pending = [e for e in pending if not e.finished]
+
+        def collect(result: Episode) -> None:
+            finished[result.case.index] = result
+            on_result(result)
+
+        try:
+            asyncio.run(self.episodes(pending, collect))
+        except asyncio.CancelledError:
+            raise RunFailed(
+                f"stopped: {len(finished)} of {self.config.count} episodes finished, nothing committed; "
+                f"resume with --run-id {self.run_id}"
+            ) from None
+        results = [finished[i] for i in sorted(finished)]
+        committed = self.dataset.committed_by(self.run_id)
+        examples = [r.example for r in results if r.example is not None and r.example.id not in committed]
         generation = {
             "count": self.config.count,
             "seed": self.seed,
@@ -150,12 +262,16 @@ class Run:
             seed=self.seed,
             world_seed=self.settings.world_seed,
             models=self.settings.models,
-            review_file=str(review) if review else None,
+            review_file=review,
             planned=self.config.count,
-            interrupted=interrupted,
+            resumed=len(self.checkpoints),
+            committed_before=len(committed),
+            interrupted=self.draining,
             budget_usd=self.config.models.budget_usd,
             stopped_by_budget=self.budget_reached and len(results) < self.config.count,
             model_stats=self.lineup.meters.stats(),
+            category_mix=self.domain.card.category_mix,
+            adversarial={c for c, kind in self.domain.categories.items() if kind == "adversarial"},
         )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary

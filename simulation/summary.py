@@ -8,11 +8,19 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agents.metering import ModelStats, Spend
-from simulation.episode import EpisodeResult
+from simulation.episode import Episode
 from store.records import Strict, TokenUsage
 
 if TYPE_CHECKING:
     from simulation.revalidate import RevalidationSummary
+
+
+class CategoryShare(Strict):
+    """A share of the run's episodes: as configured (the domain's category_mix), drawn, and accepted."""
+
+    configured: float
+    drawn: float
+    accepted: float
 
 
 class RunSummary(Strict):
@@ -25,6 +33,8 @@ class RunSummary(Strict):
     models: dict[str, str | list[str]]
     planned: int
     episodes: int
+    resumed: int = 0  # episodes found checkpointed when the run started (resumed with --run-id)
+    committed_before: int = 0  # accepted examples an earlier attempt of this run had already committed
     interrupted: bool = False
     accepted: int
     rejected: int
@@ -35,6 +45,8 @@ class RunSummary(Strict):
     rounds_histogram: dict[str, int]
     accepted_by_category: dict[str, int]
     adversarial_accepted: int
+    category_mix: dict[str, CategoryShare] = {}
+    adversarial_share: CategoryShare | None = None
     tool_calls: int
     tokens: TokenUsage
     cost_usd: float
@@ -48,7 +60,14 @@ class RunSummary(Strict):
 
 
 def summarise(
-    results: list[EpisodeResult], *, added: int, duplicates: int, wall_time_s: float, **fields: object
+    results: list[Episode],
+    *,
+    added: int,
+    duplicates: int,
+    wall_time_s: float,
+    category_mix: dict[str, float] | None = None,
+    adversarial: set[str] = frozenset(),
+    **fields: object,
 ) -> RunSummary:
     reasons: Counter[str] = Counter()
     for result in results:
@@ -75,12 +94,39 @@ def summarise(
         cost_usd=round(spend.cost_usd, 6),
         cost_per_accepted_usd=round(spend.cost_usd / len(accepted), 6) if accepted else None,
         jury_agreement=jury_agreement(results),
+        **mix(results, accepted, category_mix or {}, adversarial),
         wall_time_s=round(wall_time_s, 2),
         **fields,
     )
 
 
-def jury_agreement(results: list[EpisodeResult]) -> dict[str, float]:
+def mix(
+    results: list[Episode], accepted: list[Episode], configured: dict[str, float], adversarial: set[str]
+) -> dict[str, Any]:
+    """Each category's share of the run as configured, drawn and accepted; the same for adversarial cases."""
+
+    def share(episodes: list[Episode], categories: set[str]) -> float:
+        return round(sum(e.case.category in categories for e in episodes) / len(episodes), 3) if episodes else 0.0
+
+    total = sum(configured.values()) or 1.0
+    categories = sorted(set(configured) | {r.case.category for r in results})
+    shares = {
+        c: CategoryShare(
+            configured=round(configured.get(c, 0) / total, 3), drawn=share(results, {c}), accepted=share(accepted, {c})
+        )
+        for c in categories
+    }
+    return {
+        "category_mix": shares,
+        "adversarial_share": CategoryShare(
+            configured=round(sum(w for c, w in configured.items() if c in adversarial) / total, 3),
+            drawn=share(results, adversarial),
+            accepted=share(accepted, adversarial),
+        ),
+    }
+
+
+def jury_agreement(results: list[Episode]) -> dict[str, float]:
     """Mean agreement of the judge jury per criterion, over every critique round of the run."""
     shares: dict[str, list[float]] = {}
     for result in results:
@@ -91,13 +137,14 @@ def jury_agreement(results: list[EpisodeResult]) -> dict[str, float]:
 
 
 @contextmanager
-def progress_bar(total: int, label: str = "episodes") -> Iterator[Callable[[Any], None]]:
-    """A Rich progress bar; yields the callback that advances it with an outcome (anything with a `status`)."""
+def progress_bar(total: int, label: str = "episodes", done: int = 0) -> Iterator[Callable[[Any], None]]:
+    """A Rich progress bar starting at `done`; yields the callback that advances it with an outcome (anything
+    with a `status`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts: Counter[str] = Counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(label, total=total, completed=done)
 
         def advance(outcome: Any) -> None:
             counts[outcome.status] += 1
@@ -120,15 +167,26 @@ def render_summary(summary: RunSummary) -> None:
         (
             "episodes",
             f"{summary.episodes} of {summary.planned}"
-            + (" (interrupted: finished ones kept)" if summary.interrupted else ""),
+            + (f" ({summary.resumed} from checkpoints)" if summary.resumed else "")
+            + (" (interrupted: finished ones kept; resume with --run-id)" if summary.interrupted else ""),
         ),
-        ("accepted", f"{summary.accepted} ({summary.added} new, {summary.duplicates} already in the dataset)"),
+        (
+            "accepted",
+            f"{summary.accepted} ({summary.added} new, {summary.duplicates} already in the dataset"
+            + (f", {summary.committed_before} committed before the resume" if summary.committed_before else "")
+            + ")",
+        ),
         ("rejected", str(summary.rejected)),
         ("failed", str(summary.failed)),
         ("top reasons", ", ".join(f"{k} ×{v}" for k, v in summary.top_reasons.items()) or "-"),
         ("critique rounds", "  ".join(f"{k}: {v}" for k, v in summary.rounds_histogram.items()) or "-"),
         ("accepted by category", ", ".join(f"{k} {v}" for k, v in summary.accepted_by_category.items()) or "-"),
         ("adversarial accepted", str(summary.adversarial_accepted)),
+        *(
+            [("category mix", _mix(summary.category_mix, summary.adversarial_share))]
+            if summary.category_mix and summary.adversarial_share
+            else []
+        ),
         ("tool calls", str(summary.tool_calls)),
         (
             "tokens",
@@ -148,6 +206,14 @@ def render_summary(summary: RunSummary) -> None:
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)
+
+
+def _mix(categories: dict[str, CategoryShare], adversarial: CategoryShare) -> str:
+    """configured → drawn → accepted, one category a line, adversarial cases last."""
+    lines = [f"{'':<24} configured  drawn  accepted"]
+    for name, s in [*categories.items(), ("(adversarial, all)", adversarial)]:
+        lines.append(f"{name:<24} {s.configured:>10.0%} {s.drawn:>6.0%} {s.accepted:>9.0%}")
+    return "\n".join(lines)
 
 
 def _cost(summary: RunSummary) -> str:

@@ -194,6 +194,15 @@ class Dataset:
     def ids(self, manifest: Manifest | None) -> set[str]:
         return {record_id for record_id, _ in self.index(manifest)}
 
+    def committed_by(self, run_id: str) -> set[str]:
+        """Ids that appends of run `run_id` committed (a resumed run commits each example once)."""
+        ids: set[str] = set()
+        for version in self.versions():
+            manifest = self.manifest(version)
+            if manifest.run_id == run_id and manifest.operation == "append":
+                ids.update(self.ids(manifest.model_copy(update={"batches": manifest.batches[-1:]})))
+        return ids
+
     # ---- writing ------------------------------------------------------------------------------
     def append(
         self,

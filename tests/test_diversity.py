@@ -1,0 +1,71 @@
+"""Dedup across runs (exact and near-duplicate prompts) and the category mix in the run summary."""
+
+from pathlib import Path
+
+from simulation.domains import get_domain
+from simulation.runner import Run, RunConfig
+from store.dataset import Dataset
+from store.records import ReviewItem
+
+
+def run(out: Path, dataset: str, seed: int = 5, count: int = 8):
+    return Run(RunConfig(output_dir=str(out), dataset=dataset, count=count, seed=seed)).execute()
+
+
+def reviewed(out: Path, dataset: str) -> list[ReviewItem]:
+    return [
+        ReviewItem.model_validate_json(line)
+        for path in (out / dataset / "review").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+
+
+def paraphrase(prompt: str) -> str:
+    """A near-duplicate: one word inserted, casing and final punctuation changed."""
+    words = prompt.split()
+    return " ".join([*words[:2], "please", *words[2:]]).upper().rstrip(".?!") + " !"
+
+
+def test_planted_near_duplicates_are_rejected_with_reason_near_duplicate(tmp_path):
+    out = tmp_path / "output"
+    run(out, "probe")  # what this seed's requests will be
+    probe = Dataset(out, "probe")
+    accepted = list(probe.records(probe.latest()))
+    planted = [
+        e.model_copy(update={"id": f"planted{i:02d}", "dataset": "kyc", "prompt": paraphrase(e.prompt)})
+        for i, e in enumerate(accepted)
+    ]
+    target = Dataset(out, "kyc")
+    domain = get_domain("kyc")
+    target.bind(domain="kyc", domain_version=domain.version, world_seed=None, default_world_seed=1)
+    target.append(planted, run_id="planted", rubric={}, models={}, generation={})
+
+    summary = run(out, "kyc")
+    near = [item for item in reviewed(out, "kyc") if item.reasons == ["near_duplicate"]]
+    assert summary.added == 0 and len(near) == len(planted) > 0
+    assert {item.prompt for item in near} == {e.prompt for e in accepted}
+    assert all(item.attempts == [] for item in near), "turned away before the task agent ran"
+    assert summary.top_reasons == {"near_duplicate": len(planted)}
+
+
+def test_exact_duplicates_are_never_appended_twice_across_runs(tmp_path):
+    out = tmp_path / "output"
+    first = run(out, "kyc")
+    second = run(out, "kyc")  # same seed: the same requests again
+    assert first.added > 0 and second.added == 0 and second.version is None
+    assert second.top_reasons.get("duplicate") == first.accepted
+    dataset = Dataset(out, "kyc")
+    ids = [r.id for r in dataset.records(dataset.latest())]
+    assert len(ids) == len(set(ids)) == first.added
+
+
+def test_the_summary_reports_the_category_mix_against_the_configured_mix(tmp_path):
+    summary = run(tmp_path / "output", "kyc", count=40)
+    mix = summary.category_mix
+    configured = get_domain("kyc").card.category_mix
+    assert set(configured) <= set(mix)
+    assert abs(sum(s.configured for s in mix.values()) - 1) < 0.01
+    assert abs(sum(s.drawn for s in mix.values()) - 1) < 0.01
+    adversarial = [c for c, kind in get_domain("kyc").categories.items() if kind == "adversarial"]
+    assert summary.adversarial_share.drawn == round(sum(mix[c].drawn for c in adversarial if c in mix), 3)
+    assert 0 < summary.adversarial_share.configured < 0.2
