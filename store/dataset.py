@@ -165,6 +165,10 @@ class Dataset:
             raise InputError(f"{self.storage.url(key)}: missing (the dataset is damaged; run `dataset verify`)")
         return data
 
+    def index_key(self, batch: BatchRef) -> str:
+        """The key of a batch's index file: `[id, prompt]` per record (derived; rebuilt when missing)."""
+        return self.key("batches", batch.file.removesuffix(".jsonl") + ".index")
+
     def batch_bytes(self, batch: BatchRef) -> bytes:
         return self._read(self.key("batches", batch.file))
 
@@ -183,7 +187,7 @@ class Dataset:
         the batch when one is missing), so dedup never has to read whole records."""
         entries: list[tuple[str, str]] = []
         for batch in manifest.batches if manifest else []:
-            key = self.key("batches", batch.file.removesuffix(".jsonl") + ".index")
+            key = self.index_key(batch)
             data = self.storage.read(key)
             if data is None:
                 data = batch_index(self.batch_bytes(batch))
@@ -299,7 +303,7 @@ class Dataset:
         digest = hashlib.sha256(data).hexdigest()
         batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(examples))
         self.storage.create(self.key("batches", batch.file), data)  # content-addressed: if present, identical
-        self.storage.write(self.key("batches", f"{digest[:24]}.index"), batch_index(data))
+        self.storage.write(self.index_key(batch), batch_index(data))
         base = parent if operation == "append" else None
         categories = Counter(base.categories if base else {})
         categories.update(e.category for e in examples)

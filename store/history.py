@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from store.dataset import BatchRef, Dataset, Manifest, chain_digest
+from store.dataset import BatchRef, Dataset, Manifest, batch_index, chain_digest
 from store.records import Example
 
 
@@ -67,6 +67,9 @@ def _check_batch(dataset: Dataset, batch: BatchRef, problems: list[str], where: 
         except ValueError:
             problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
             return None
+    index = dataset.storage.read(dataset.index_key(batch))
+    if index is not None and index != batch_index(data):
+        problems.append(f"{where}: the index of batch {batch.file} does not match it (delete the .index file)")
     return ids
 
 

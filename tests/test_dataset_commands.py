@@ -74,6 +74,18 @@ def test_verify_catches_a_changed_batch(cli, history):
     assert f"kyc@v1: batch {batch.name} does not match its sha256 (changed or torn)" in result.output
 
 
+def test_verify_catches_an_index_file_that_disagrees_with_its_batch(cli, history):
+    batch = history.manifest(1).batches[0]
+    index = Path(history.where) / "batches" / batch.file.replace(".jsonl", ".index")
+    index.write_text(index.read_text().replace('"', "'", 2))
+    result = cli("dataset", "verify", "kyc")
+    assert result.exit_code == 1
+    assert f"kyc@v1: the index of batch {batch.file} does not match it (delete the .index file)" in result.output
+    index.unlink()  # derived data: rebuilt from the batch when missing
+    assert {i for i, _ in history.index(history.manifest(1))} == {r.id for r in history.records(history.manifest(1))}
+    assert index.exists() and cli("dataset", "verify", "kyc").exit_code == 0
+
+
 def test_verify_catches_a_forged_manifest_digest(cli, history):
     path = Path(history.where) / "versions" / "v0002.json"
     manifest = json.loads(path.read_text())

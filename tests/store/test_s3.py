@@ -97,3 +97,13 @@ def test_a_missing_bucket_is_one_clear_line(s3, cli):
     assert result.output.strip() == "s3://no-such-bucket/x: no such S3 bucket"
     with pytest.raises(InputError, match="names no bucket"):
         open_storage("s3:///prefix")
+
+
+def test_a_run_on_s3_resumes_from_its_checkpoints_and_commits_once(s3, cli):
+    location = f"s3://{BUCKET}/team"
+    assert cli("generate", "--count", "3", "--seed", "2", "--run-id", "r9", output_dir=location).exit_code == 0
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="team/kyc/runs/r9/")["Contents"]}
+    assert {f"team/kyc/runs/r9/episodes/{i:05d}.json" for i in range(3)} | {"team/kyc/runs/r9/plan.json"} <= keys
+    again = cli("generate", "--run-id", "r9", output_dir=location)
+    assert again.exit_code == 0 and "resuming run r9 (3 of 3 done)" in again.output
+    assert Dataset(location, "kyc").versions() == [1]
