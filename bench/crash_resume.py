@@ -49,15 +49,15 @@ def generate(out: Path, run_id: str, episodes: int, latency_ms: int, seed: int) 
     ]
 
 
-def kill_at(command: list[str], after_s: float) -> int:
-    """Start `command`, SIGKILL it after `after_s` seconds (unless it finished); its exit code."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+def kill_at(command: list[str], after_s: float) -> tuple[int, str]:
+    """Start `command`, SIGKILL it after `after_s` seconds (unless it finished); its exit code and stderr."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, text=True)
     try:
-        process.wait(timeout=after_s)
+        _, stderr = process.communicate(timeout=after_s)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGKILL)
-        process.wait()
-    return process.returncode
+        _, stderr = process.communicate()
+    return process.returncode, stderr
 
 
 def account(out: Path, run_id: str, episodes: int) -> list[str]:
@@ -103,18 +103,22 @@ def trial(n: int, *, episodes: int, kills: int, latency_ms: int, seed: int, rng:
         out, run_id = Path(tmp) / "output", f"crash-{n}"
         command = generate(out, run_id, episodes, latency_ms, seed + n)
         started = time.monotonic()
-        killed_at, exits = [], []
+        killed_at, exits, problems = [], [], []
         for _ in range(kills):
             moment = round(rng.uniform(1.5, 8.0), 2)  # python start-up takes ~1.5 s; runs take ~10-20 s
-            exits.append(kill_at(command, moment))
+            code, stderr = kill_at(command, moment)
+            exits.append(code)
             killed_at.append(moment)
+            if code not in (0, -signal.SIGKILL):
+                problems.append(f"exit {code}: {stderr.strip()[-300:]}")
         final = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-        problems = account(out, run_id, episodes) if final.returncode == 0 else [final.stderr[-500:]]
+        problems += account(out, run_id, episodes) if final.returncode == 0 else [final.stderr[-500:]]
         versions = len(list((out / "kyc" / "versions").glob("v*.json")))
         return {
             "trial": n,
             "killed_at_s": killed_at,
             "killed": sum(code == -signal.SIGKILL for code in exits),
+            "finished_before_kill": sum(code == 0 for code in exits),
             "versions": versions,
             "wall_s": round(time.monotonic() - started, 1),
             "problems": problems,
@@ -138,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         failed += bool(result["problems"])
         verdict = "OK: every episode accounted for once, no duplicate ids, verify passes"
         print(
-            f"trial {n}: killed at {result['killed_at_s']} s ({result['killed']} killed mid-run), "
+            f"trial {n}: SIGKILL at {result['killed_at_s']} s ({result['killed']} killed mid-run, "
+            f"{result['finished_before_kill']} finished first), "
             f"{result['versions']} version(s), {result['wall_s']} s: "
             + (verdict if not result["problems"] else "FAILED: " + "; ".join(result["problems"]))
         )

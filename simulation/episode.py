@@ -56,7 +56,7 @@ class EpisodeSettings:
 
 Status = Literal["in_progress", "accepted", "rejected", "failed"]
 Checkpoint = Callable[["Episode"], Awaitable[None]]
-Screen = Callable[[str], str | None]
+Screen = Callable[["Episode", str], Awaitable[str | None]]
 
 
 class Episode(BaseModel):
@@ -110,13 +110,17 @@ async def _no_checkpoint(episode: Episode) -> None:
     return None
 
 
+async def _no_screen(episode: Episode, prompt: str) -> str | None:
+    return None
+
+
 async def run_episode(
     episode: Episode | Case,
     roles: Roles,
     settings: EpisodeSettings,
     *,
     checkpoint: Checkpoint = _no_checkpoint,
-    screen: Screen = lambda prompt: None,
+    screen: Screen = _no_screen,
 ) -> Episode:
     """Play an episode to an outcome, from where it stands (a new case, or a checkpoint of an interrupted
     one), calling `checkpoint` after every stage. `screen` may turn a new request away (e.g. as a near
@@ -128,7 +132,7 @@ async def run_episode(
             prompt, used = await roles.user.request(case.brief)
             episode.spend += used
             episode.prompt = prompt
-            if reason := screen(prompt):
+            if reason := await screen(episode, prompt):
                 episode.status, episode.reasons = "rejected", [reason]
             else:
                 await checkpoint(episode)

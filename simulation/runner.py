@@ -25,7 +25,7 @@ from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.model import load_rubric
 from simulation.domains import get_domain
-from simulation.episode import Episode, EpisodeSettings, example_id, run_episode
+from simulation.episode import Episode, EpisodeSettings, Screen, example_id, run_episode
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
@@ -161,11 +161,19 @@ class Run:
                 index.add(example_id(self.settings, episode.prompt), episode.prompt)
         return index
 
-    def screen(self, index: PromptIndex) -> Callable[[str], str | None]:
-        def check(prompt: str) -> str | None:
+    def screen(self, index: PromptIndex, screened: list[asyncio.Event]) -> Screen:
+        """Turn away a request that repeats one already indexed. Requests are screened in case order
+        (each waits for the one before it), so which of two similar requests wins does not depend on
+        scheduling: the same seed gives the same dataset at any concurrency."""
+
+        async def check(episode: Episode, prompt: str) -> str | None:
+            number = episode.case.index
+            if number:
+                await screened[number - 1].wait()
             match = index.match(prompt)
             if match is None:
                 index.add(example_id(self.settings, prompt), prompt)
+            screened[number].set()
             return match.kind if match else None
 
         return check
@@ -175,7 +183,11 @@ class Run:
         outcome as it lands. No new episode starts once the run is draining (Ctrl-C, SIGTERM) or the budget
         is reached; those in flight finish. A second Ctrl-C cancels them (their checkpoints stay)."""
         gate = asyncio.Semaphore(self.config.concurrency)
-        screen = self.screen(self.prompt_index())
+        screened = [asyncio.Event() for _ in self.cases]  # set once an episode's request is screened, or can't be
+        for index, episode in self.checkpoints.items():
+            if episode.prompt is not None or episode.finished:
+                screened[index].set()
+        screen = self.screen(self.prompt_index(), screened)
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task] = []
 
@@ -183,10 +195,13 @@ class Run:
             await asyncio.to_thread(self.journal.save, episode.case.index, episode)
 
         async def one(episode: Episode) -> None:
-            async with gate:
-                if self.draining or self.budget_reached:
-                    return
-                result = await run_episode(episode, self.roles, self.settings, checkpoint=checkpoint, screen=screen)
+            try:
+                async with gate:
+                    if self.draining or self.budget_reached:
+                        return
+                    result = await run_episode(episode, self.roles, self.settings, checkpoint=checkpoint, screen=screen)
+            finally:
+                screened[episode.case.index].set()  # failed or skipped before screening: don't hold up the next
             on_result(result)
 
         def interrupt() -> None:

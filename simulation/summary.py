@@ -180,7 +180,6 @@ def render_summary(summary: RunSummary) -> None:
         ("failed", str(summary.failed)),
         ("top reasons", ", ".join(f"{k} ×{v}" for k, v in summary.top_reasons.items()) or "-"),
         ("critique rounds", "  ".join(f"{k}: {v}" for k, v in summary.rounds_histogram.items()) or "-"),
-        ("accepted by category", ", ".join(f"{k} {v}" for k, v in summary.accepted_by_category.items()) or "-"),
         ("adversarial accepted", str(summary.adversarial_accepted)),
         *(
             [("category mix", _mix(summary.category_mix, summary.adversarial_share))]

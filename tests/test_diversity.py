@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from simulation.domains import get_domain
 from simulation.runner import Run, RunConfig
 from store.dataset import Dataset
@@ -69,3 +71,18 @@ def test_the_summary_reports_the_category_mix_against_the_configured_mix(tmp_pat
     adversarial = [c for c, kind in get_domain("kyc").categories.items() if kind == "adversarial"]
     assert summary.adversarial_share.drawn == round(sum(mix[c].drawn for c in adversarial if c in mix), 3)
     assert 0 < summary.adversarial_share.configured < 0.2
+
+
+@pytest.mark.slow
+def test_which_of_two_equal_requests_wins_does_not_depend_on_concurrency(tmp_path):
+    out = tmp_path / "output"
+    outcomes = []
+    for concurrency in (1, 8):
+        name = f"c{concurrency}"
+        Run(RunConfig(output_dir=str(out), dataset=name, count=200, seed=1, concurrency=concurrency)).execute()
+        dataset = Dataset(out, name)
+        accepted = {(r.provenance.episode, r.id) for r in dataset.records(dataset.latest())}
+        turned_away = {(item.episode, tuple(item.reasons)) for item in reviewed(out, name)}
+        outcomes.append((accepted, turned_away))
+    assert outcomes[0] == outcomes[1]
+    assert any(reasons == ("duplicate",) for _, reasons in outcomes[0][1]), "this seed repeats some requests"
