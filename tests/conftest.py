@@ -38,3 +38,15 @@ def cli(tmp_path):
         return runner.invoke(app, argv, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def s3():
+    """moto's in-process S3 with an empty bucket `goldens`; yields the boto3 client."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="goldens")
+        yield client

@@ -1,5 +1,6 @@
+"""The dataset store, on both locations: a local directory and an S3 prefix (moto's in-process S3)."""
+
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -8,9 +9,14 @@ from store.dataset import Dataset, chain_digest, parse_ref
 from tests.factories import make_example
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Dataset:
-    ds = Dataset(tmp_path, "d")
+@pytest.fixture(params=["local", "s3"])
+def dataset(request, tmp_path):
+    if request.param == "local":
+        location = str(tmp_path)
+    else:
+        request.getfixturevalue("s3")
+        location = "s3://goldens/team"
+    ds = Dataset(location, "d")
     ds.bind(domain="kyc", domain_version="1", world_seed=None, default_world_seed=1)
     return ds
 
@@ -35,7 +41,7 @@ def test_digest_chains_the_batch_digests(dataset):
     v1, _ = append(dataset, "a")
     v2, _ = append(dataset, "b")
     for manifest in (v1, v2):
-        data = (Path(dataset.where) / "batches" / manifest.batches[-1].file).read_bytes()
+        data = dataset.batch_bytes(manifest.batches[-1])
         assert hashlib.sha256(data).hexdigest() == manifest.batches[-1].sha256
     assert v2.sha256 == chain_digest(v1.sha256, v2.batches[-1].sha256)
 
@@ -66,11 +72,11 @@ def test_a_writer_that_loses_the_race_for_a_version_rebases_on_the_winner(datase
     assert [e.id for e in dataset.records(manifest)] == ["a", "b", "c"]
 
 
-def test_binding_conflicts_are_input_errors(dataset, tmp_path):
+def test_binding_conflicts_are_input_errors(dataset):
     with pytest.raises(InputError, match="belongs to domain 'kyc'"):
-        Dataset(tmp_path, "d").bind(domain="other", domain_version="1", world_seed=None, default_world_seed=1)
+        Dataset(dataset.storage, "d").bind(domain="other", domain_version="1", world_seed=None, default_world_seed=1)
     with pytest.raises(InputError, match="domain version 1"):
-        Dataset(tmp_path, "d").bind(domain="kyc", domain_version="2", world_seed=None, default_world_seed=1)
+        Dataset(dataset.storage, "d").bind(domain="kyc", domain_version="2", world_seed=None, default_world_seed=1)
 
 
 @pytest.mark.parametrize("ref", ["d@2", "d@v0", "d@vx"])

@@ -1,37 +1,15 @@
-"""S3 as a dataset location, against moto's in-process S3: the same store code, conditional version writes."""
+"""S3 as a dataset location, against moto's in-process S3: conditional writes, and the commands end to end.
+(The store's own tests run on S3 too: tests/store/test_dataset.py.)"""
 
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from config import InputError
 from store.dataset import Dataset
 from store.storage import S3Storage, open_storage
-from tests.factories import make_example
 
 BUCKET = "goldens"
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-def bound(location) -> Dataset:
-    dataset = Dataset(location, "kyc")
-    dataset.bind(domain="kyc", domain_version="1", world_seed=None, default_world_seed=1)
-    return dataset
-
-
-def append(dataset: Dataset, *ids: str):
-    return dataset.append(
-        [make_example(i) for i in ids], run_id="r", rubric={"id": "kyc", "version": "1"}, models={}, generation={}
-    )
 
 
 def test_create_is_a_conditional_put_that_only_one_writer_wins(s3):
@@ -43,35 +21,6 @@ def test_create_is_a_conditional_put_that_only_one_writer_wins(s3):
     assert s3.get_object(Bucket=BUCKET, Key="team/a/k/v0001.json")["Body"].read() == b"first"
     assert storage.read("k/missing") is None
     assert storage.children("k") == ["v0001.json"] and storage.children("") == ["k"]
-
-
-def test_a_dataset_on_s3_versions_and_dedups_like_a_local_one(s3):
-    dataset = bound(f"s3://{BUCKET}/goldens")
-    first, _ = append(dataset, "a", "b")
-    second, duplicates = append(dataset, "b", "c")
-    assert (first.version, second.version, duplicates) == (1, 2, ["b"])
-    assert [e.id for e in dataset.records(second)] == ["a", "b", "c"]
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
-    assert {"goldens/kyc/dataset.json", "goldens/kyc/versions/v0001.json", "goldens/kyc/versions/v0002.json"} <= keys
-
-
-def test_a_writer_that_loses_the_version_race_on_s3_rebases(s3, monkeypatch):
-    dataset = bound(f"s3://{BUCKET}/p")
-    append(dataset, "a")
-    real_latest = Dataset.latest
-    raced = []
-
-    def latest_then_someone_else_commits(self):
-        manifest = real_latest(self)
-        if not raced:
-            raced.append(True)
-            append(Dataset(f"s3://{BUCKET}/p", "kyc"), "b")  # another writer takes v2 between read and write
-        return manifest
-
-    monkeypatch.setattr(Dataset, "latest", latest_then_someone_else_commits)
-    manifest, _ = append(dataset, "c")
-    assert (manifest.version, manifest.parent) == (3, 2)
-    assert [e.id for e in dataset.records(manifest)] == ["a", "b", "c"]
 
 
 def test_generate_list_show_verify_and_export_on_s3(s3, cli, tmp_path):
