@@ -185,15 +185,16 @@ class Dataset:
     def index(self, manifest: Manifest | None) -> list[tuple[str, str]]:
         """(id, prompt) of every record of a version, from the batches' small index files (rebuilt from
         the batch when one is missing), so dedup never has to read whole records."""
-        entries: list[tuple[str, str]] = []
-        for batch in manifest.batches if manifest else []:
-            key = self.index_key(batch)
-            data = self.storage.read(key)
-            if data is None:
-                data = batch_index(self.batch_bytes(batch))
-                self.storage.write(key, data)
-            entries += [tuple(json.loads(line)) for line in data.splitlines()]
-        return entries
+        return [entry for batch in (manifest.batches if manifest else []) for entry in self.batch_entries(batch)]
+
+    def batch_entries(self, batch: BatchRef) -> list[tuple[str, str]]:
+        """(id, prompt) of every record of one batch, from its index file."""
+        key = self.index_key(batch)
+        data = self.storage.read(key)
+        if data is None:
+            data = batch_index(self.batch_bytes(batch))
+            self.storage.write(key, data)
+        return [tuple(json.loads(line)) for line in data.splitlines()]
 
     def ids(self, manifest: Manifest | None) -> set[str]:
         return {record_id for record_id, _ in self.index(manifest)}
@@ -204,7 +205,7 @@ class Dataset:
         for version in self.versions():
             manifest = self.manifest(version)
             if manifest.run_id == run_id and manifest.operation == "append":
-                ids.update(self.ids(manifest.model_copy(update={"batches": manifest.batches[-1:]})))
+                ids.update(record_id for record_id, _ in self.batch_entries(manifest.batches[-1]))
         return ids
 
     # ---- writing ------------------------------------------------------------------------------

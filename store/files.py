@@ -6,10 +6,12 @@ import os
 import tempfile
 from pathlib import Path
 
+TEMP_PREFIX = ".tmp-"  # a write in progress (or one a crash left behind); never a file of the store
+
 
 def _write_temp(directory: Path, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from config import InputError
-from store.files import atomic_write, create_exclusive
+from store.files import TEMP_PREFIX, atomic_write, create_exclusive
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ class LocalStorage:
 
     def children(self, prefix: str) -> list[str]:
         try:
-            return sorted(name for name in os.listdir(self.root / prefix) if not name.startswith(".tmp-"))
+            return sorted(name for name in os.listdir(self.root / prefix) if not name.startswith(TEMP_PREFIX))
         except (FileNotFoundError, NotADirectoryError):
             return []
 
