@@ -218,22 +218,82 @@ def revalidate(name: str, **options) -> None:
 
 @cli.group()
 def dataset() -> None:
-    """List, show, diff, verify and export datasets."""
+    """List, show, diff, verify, export and import datasets."""
+
+
+EXPORT_FORMATS = ("jsonl", "bedrock", "bedrock-rag", "strands-evals", "deepeval", "ragas", "promptfoo")
 
 
 @dataset.command("export")
 @click.argument("ref")
-@click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True)
+@click.option(
+    "--out",
+    "--to",
+    "out",
+    required=True,
+    help="File to write: a path, or s3://bucket/key (for a Bedrock job). Bedrock formats shard past 1,000 records.",
+)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    help="FIELD=VALUE[,FIELD=VALUE]: keep matching records (fields: category, difficulty, persona). Repeatable.",
+)
+@click.option("--sample", type=click.IntRange(min=1), help="Export N records, stratified by category.")
+@click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
+@click.option(
+    "--rubric",
+    type=click.Path(path_type=Path),
+    help="The rubric file the version was judged with, for datasets that do not keep a copy (older ones).",
+)
+@click.option(
+    "--with-responses",
+    is_flag=True,
+    help="bedrock: add the stored answers as modelResponses, labelled with the task model.",
+)
+@click.option(
+    "--role-arn",
+    help="bedrock: also write a create_evaluation_job request per file (needs --to s3://... and responses).",
+)
+@click.option(
+    "--evaluator-model", default="amazon.nova-pro-v1:0", show_default=True, help="bedrock: the job's judge model."
+)
 @output_dir_option
-def dataset_export(ref: str, fmt: str, out: Path, output_dir: str) -> None:
-    """Export REF (NAME for the latest version, or NAME@vN) to a file."""
+def dataset_export(ref: str, fmt: str, out: str, output_dir: str, **options) -> None:
+    """Export REF (NAME for the latest version, or NAME@vN) for a downstream evaluation tool.
+
+    Formats: jsonl (Goldsmith records), bedrock and bedrock-rag (Amazon Bedrock evaluation jobs),
+    strands-evals (an Experiment file), deepeval (goldens), ragas (samples), promptfoo (tests). The README
+    maps every field, and says what each format cannot carry."""
+    from exports import ExportRequest, export, parse_filters
     from store.dataset import Dataset, parse_ref
-    from store.export import export
 
     name, version = parse_ref(ref)
-    manifest, records = export(Dataset(output_dir, name), version, fmt, out)
-    click.echo(f"wrote {records} records of {name}@v{manifest.version} ({fmt}) to {out}")
+    options["filters"] = parse_filters(options["filters"])
+    result = export(Dataset(output_dir, name), version, ExportRequest(format=fmt, out=out, **options))
+    click.echo(f"wrote {result.records} records of {name}@v{result.manifest.version} ({fmt}) to")
+    for file in result.files:
+        click.echo(f"  {file}")
+
+
+@dataset.command("import")
+@click.argument("source")
+@click.option("--into", "name", required=True, help="The dataset to import into (created when it does not exist).")
+@output_dir_option
+def dataset_import(source: str, name: str, output_dir: str) -> None:
+    """Import Goldsmith records (a jsonl export; a path or s3://bucket/key) into a dataset as a new version."""
+    from store.dataset import Dataset
+    from store.imports import import_records
+
+    manifest, read, skipped = import_records(Dataset(output_dir, name), source)
+    if manifest is None:
+        click.echo(f"nothing new: all {read} records of {source} are already in {name}")
+    else:
+        click.echo(
+            f"imported {manifest.added} records from {source} into {name}@v{manifest.version}"
+            + (f" ({len(skipped)} already there)" if skipped else "")
+        )
 
 
 @dataset.command("list")

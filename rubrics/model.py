@@ -16,6 +16,7 @@ from config.errors import FieldError
 from config.yamlfile import dotted_path, line_for_path
 from store.records import CriterionResult, Strict
 
+BUNDLED = Path(__file__).resolve().parent  # the rubric for domain D is BUNDLED / "D.yaml"
 PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema")
 Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema"]
 
@@ -134,6 +135,10 @@ class Rubric(Strict):
         """Hash of the normalised content: formatting and comments do not change it."""
         canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The rubric as data, in the file's field names; `Rubric.model_validate` reads it back."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def decide(self, results: list[CriterionResult]) -> tuple[float, bool, list[str]]:
         """(weighted score, passed, reasons). Required and programmatic criteria are gates; the weighted

@@ -167,6 +167,7 @@ class Revalidation:
                 "nothing was written"
             )
         removed = [o for o in outcomes if o.status == "removed"]
+        self.dataset.keep_rubric(self.rubric.version, self.rubric.snapshot())
         manifest = self.dataset.replace(
             [o.example for o in outcomes if o.example is not None],
             based_on=self.source,

@@ -23,7 +23,7 @@ from agents.critic import JudgeMode
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
-from rubrics.model import load_rubric
+from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
 from simulation.episode import Episode, EpisodeSettings, Screen, example_id, run_episode
 from simulation.roles import make_roles, new_run_id, prepare_models
@@ -34,7 +34,6 @@ from store.journal import RunJournal
 from store.records import Strict
 
 DEFAULT_WORLD_SEED = 1
-RUBRICS_DIR = Path(__file__).resolve().parent.parent / "rubrics"
 # what may change when a run is resumed; everything else is its plan
 EXECUTION_FIELDS = frozenset({"run_id", "concurrency", "sim_latency_ms", "sim_malformed_rate", "sim_throttle_rate"})
 
@@ -98,7 +97,7 @@ class Run:
             config = resumed_config(self.run_id, RunConfig.model_validate(plan["config"]), config, explicit)
         self.config = config
         self.domain = get_domain(config.domain)
-        rubric_path = config.rubric or RUBRICS_DIR / f"{config.domain}.yaml"
+        rubric_path = config.rubric or BUNDLED / f"{config.domain}.yaml"
         self.rubric = load_rubric(rubric_path, domain=self.domain.name, categories=set(self.domain.categories))
         rubric_sha256 = hashlib.sha256(Path(rubric_path).read_bytes()).hexdigest()
         if plan is not None and plan["rubric_sha256"] != rubric_sha256:
@@ -251,6 +250,7 @@ class Run:
             "judge_mode": self.config.judge_mode,
             "inference": {role: i.model_dump(exclude_none=True) for role, i in self.config.models.inference.items()},
         }
+        self.dataset.keep_rubric(self.rubric.version, self.rubric.snapshot())
         manifest, duplicates = (
             self.dataset.append(
                 examples,

@@ -58,7 +58,7 @@ class Manifest(Strict):
     dataset: str
     version: int
     parent: int | None
-    operation: Literal["append", "revalidate"] = "append"
+    operation: Literal["append", "revalidate", "import"] = "append"
     created_at: str
     run_id: str
     domain: str
@@ -217,6 +217,7 @@ class Dataset:
         rubric: dict[str, str],
         models: dict[str, str | list[str]],
         generation: dict[str, Any],
+        operation: Literal["append", "import"] = "append",
     ) -> tuple[Manifest | None, list[str]]:
         """Commit the examples not already in the dataset as a new version.
 
@@ -234,7 +235,7 @@ class Dataset:
                 known.add(example.id)
             if not fresh:
                 return None, [e.id for e in duplicates]
-            manifest = self._write_version(info, parent, fresh, operation="append", **lineage)
+            manifest = self._write_version(info, parent, fresh, operation=operation, **lineage)
             if manifest is not None:
                 return manifest, [e.id for e in duplicates]
 
@@ -285,7 +286,7 @@ class Dataset:
         parent: Manifest | None,
         examples: list[Example],
         *,
-        operation: Literal["append", "revalidate"],
+        operation: Literal["append", "revalidate", "import"],
         removed: int = 0,
         run_id: str,
         rubric: dict[str, str],
@@ -294,7 +295,7 @@ class Dataset:
     ) -> Manifest | None:
         """Write the batch and claim the next version; None if another writer claimed it first.
 
-        An append builds on the parent's batches and counts; a re-validation replaces the content."""
+        An append or import builds on the parent's batches and counts; a re-validation replaces the content."""
         lines = []
         for example in examples:
             line = example.model_dump_json()
@@ -305,7 +306,7 @@ class Dataset:
         batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(examples))
         self.storage.create(self.key("batches", batch.file), data)  # content-addressed: if present, identical
         self.storage.write(self.index_key(batch), batch_index(data))
-        base = parent if operation == "append" else None
+        base = None if operation == "revalidate" else parent
         categories = Counter(base.categories if base else {})
         categories.update(e.category for e in examples)
         difficulties = Counter(base.difficulties if base else {})
@@ -326,7 +327,7 @@ class Dataset:
             generation=generation,
             environment=environment(),
             batches=[*(base.batches if base else []), batch],
-            added=len(examples) if operation == "append" else 0,
+            added=0 if operation == "revalidate" else len(examples),
             removed=removed,
             records=(base.records if base else 0) + len(examples),
             categories=dict(sorted(categories.items())),
@@ -335,6 +336,15 @@ class Dataset:
         )
         key = self.key("versions", f"v{version:04d}.json")
         return manifest if self.storage.create(key, manifest.model_dump_json(indent=2).encode()) else None
+
+    def keep_rubric(self, version: str, content: dict[str, Any]) -> None:
+        """Keep the rubric a version was judged with, by its content version, so exports and audits can
+        read the exact criteria later even after the rubric file was edited."""
+        self.storage.create(self.key("rubrics", f"{version}.json"), json.dumps(content, indent=2).encode())
+
+    def kept_rubric(self, version: str) -> dict[str, Any] | None:
+        data = self.storage.read(self.key("rubrics", f"{version}.json"))
+        return None if data is None else json.loads(data)
 
     def write_review(self, run_id: str, items: list[ReviewItem]) -> str | None:
         """File a run's review queue; returns where it went."""

@@ -12,6 +12,7 @@ TEMP_PREFIX = ".tmp-"  # a write in progress (or one a crash left behind); never
 def _write_temp(directory: Path, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+    os.fchmod(fd, 0o644)  # mkstemp makes the file private; datasets and exports are meant to be shared
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()

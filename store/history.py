@@ -35,8 +35,8 @@ def verify(dataset: Dataset) -> tuple[int, list[str]]:
         expected = chain_digest(parent.sha256 if parent else None, manifest.batches[-1].sha256)
         if manifest.sha256 != expected:
             problems.append(f"{where}: sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
-        if manifest.operation == "append" and parent and manifest.batches[:-1] != parent.batches:
-            problems.append(f"{where}: an append must keep its parent's batches unchanged")
+        if manifest.operation != "revalidate" and parent and manifest.batches[:-1] != parent.batches:
+            problems.append(f"{where}: an {manifest.operation} must keep its parent's batches unchanged")
         if sum(b.records for b in manifest.batches) != manifest.records:
             problems.append(f"{where}: manifest says {manifest.records} records, its batches hold a different number")
         if all(batch_ids[b.file] is not None for b in manifest.batches):

@@ -10,11 +10,10 @@ from agents.providers import build_lineup
 from agents.settings import ModelSettings
 from agents.simulated.model import ModelCall, SimSettings, reply_message
 from agents.simulated.servers import SimulatedProvider, _converse_cache_prefix, _converse_response
-from rubrics.model import load_rubric
+from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
 from simulation.episode import EpisodeSettings, run_episode
 from simulation.roles import make_roles
-from simulation.runner import RUBRICS_DIR
 
 SONNET = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU = "bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -51,7 +50,7 @@ def episode():
     sent = {role: [] for role in ("user", "task", "critic")}
     for role, model in (("user", lineup.user), ("task", lineup.task), ("critic", lineup.critic[0])):
         stub_client(model.build().client, provider, sent[role])
-    rubric = load_rubric(RUBRICS_DIR / "kyc.yaml", domain="kyc", categories=set(domain.categories))
+    rubric = load_rubric(BUNDLED / "kyc.yaml", domain="kyc", categories=set(domain.categories))
     roles = make_roles(domain, world, rubric, lineup, "together")
     case = next(c for c in domain.draw_cases(world, 5, 10) if c.difficulty == "standard")
     settings = EpisodeSettings(

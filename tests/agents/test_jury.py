@@ -9,9 +9,8 @@ from agents.ratelimit import RateLimiter
 from agents.settings import Retry
 from agents.simulated.judge import SimulatedJudgePolicy
 from agents.simulated.model import ModelCall, Reply, SimulatedModel
-from rubrics.model import load_rubric
+from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
-from simulation.runner import RUBRICS_DIR
 from store.records import Attempt, Facts
 
 
@@ -31,7 +30,7 @@ def juror(spec: str, policy) -> RoleModel:
     return RoleModel(spec, "critic", lambda: SimulatedModel(policy), meter)
 
 
-RUBRIC = load_rubric(RUBRICS_DIR / "kyc.yaml", domain="kyc", categories=set(get_domain("kyc").categories))
+RUBRIC = load_rubric(BUNDLED / "kyc.yaml", domain="kyc", categories=set(get_domain("kyc").categories))
 ANSWER = (
     "Verdict: not suspicious.\n\nEvidence:\n- TX-1: a salary payment from the customer's employer, as expected.\n\n"
     "Recommended next step: close the alert with a note."

@@ -163,14 +163,13 @@ def test_the_same_seed_gives_the_same_outcomes():
 
 def kyc_episodes(sim: SimSettings, **settings) -> tuple[list, dict]:
     """A few KYC episodes with the simulated user, task agent (KycAnalystPolicy) and judge."""
-    from rubrics.model import load_rubric
+    from rubrics.model import BUNDLED, load_rubric
     from simulation.domains import get_domain
     from simulation.episode import EpisodeSettings, run_episode
     from simulation.roles import make_roles, prepare_models
-    from simulation.runner import RUBRICS_DIR
 
     domain = get_domain("kyc")
-    rubric = load_rubric(RUBRICS_DIR / "kyc.yaml", domain="kyc", categories=set(domain.categories))
+    rubric = load_rubric(BUNDLED / "kyc.yaml", domain="kyc", categories=set(domain.categories))
     lineup = prepare_models(ModelSettings(**settings), domain, sim)
     world = domain.build_world(1)
     roles = make_roles(domain, world, rubric, lineup, "together")

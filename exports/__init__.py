@@ -1,0 +1,169 @@
+"""Exports of a dataset version to the files downstream evaluation tools load without edits.
+
+One module per target tool; each turns the selected records into files (`exports.base.Files`). This module
+picks the records (`--filter`, `--sample`), finds the rubric the version was judged with, and writes the
+files, locally or to S3, only after every file has been built.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from pydantic import Field
+
+from config import InputError
+from exports.base import Context, Files
+from exports.bedrock import identifier, write_bedrock, write_bedrock_rag
+from exports.deepeval import write_deepeval
+from exports.promptfoo import write_promptfoo
+from exports.ragas import write_ragas
+from exports.strands_evals import write_strands_evals
+from rubrics.model import BUNDLED, Rubric, load_rubric
+from simulation.domains import get_domain
+from store.dataset import Dataset, Manifest
+from store.records import Example, Strict
+from store.storage import open_storage
+
+
+def write_jsonl(records: list[Example], ctx: Context) -> Files:
+    """Goldsmith's own records, one JSON object per line, exactly as the version stores them."""
+    return {"": "".join(r.model_dump_json() + "\n" for r in records).encode()}
+
+
+@dataclass(frozen=True)
+class Format:
+    write: Callable[[list[Example], Context], Files]
+    suffixes: tuple[str, ...]
+    help: str
+
+
+FORMATS: dict[str, Format] = {
+    "jsonl": Format(write_jsonl, (".jsonl",), "Goldsmith records (input of `dataset import`)"),
+    "bedrock": Format(write_bedrock, (".jsonl",), "Amazon Bedrock model evaluation (LLM as a judge)"),
+    "bedrock-rag": Format(write_bedrock_rag, (".jsonl",), "Amazon Bedrock RAG / knowledge-base evaluation"),
+    "strands-evals": Format(write_strands_evals, (".json",), "Strands Evals Experiment file"),
+    "deepeval": Format(write_deepeval, (".json",), "DeepEval goldens"),
+    "ragas": Format(write_ragas, (".jsonl",), "Ragas EvaluationDataset samples"),
+    "promptfoo": Format(write_promptfoo, (".yaml", ".yml"), "promptfoo tests"),
+}
+FILTER_KEYS = ("category", "difficulty", "persona")
+
+
+class ExportRequest(Strict):
+    """What `dataset export` was asked for."""
+
+    format: str
+    out: str = Field(description="a file path or an s3://bucket/key URL")
+    filters: dict[str, list[str]] = Field(default_factory=dict, description="field → accepted values")
+    sample: int | None = Field(None, ge=1)
+    seed: int = 0
+    rubric: Path | None = None
+    with_responses: bool = False
+    role_arn: str | None = None
+    evaluator_model: str = "amazon.nova-pro-v1:0"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    manifest: Manifest
+    records: int
+    files: list[str]
+
+
+def parse_filters(texts: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
+    """`category=a,difficulty=standard` (repeatable; a field given twice accepts either value)."""
+    filters: dict[str, list[str]] = defaultdict(list)
+    for text in texts:
+        for part in text.split(","):
+            key, eq, value = (s.strip() for s in part.partition("="))
+            if not eq or not value:
+                raise InputError(f"--filter: {part!r} is not FIELD=VALUE")
+            if key not in FILTER_KEYS:
+                raise InputError(f"--filter: unknown field {key!r}; fields: {', '.join(FILTER_KEYS)}")
+            filters[key].append(value)
+    return dict(filters)
+
+
+def select(records: list[Example], filters: dict[str, list[str]], sample: int | None, seed: int) -> list[Example]:
+    """The records matching every filter; with `sample`, N of them stratified by category (each category's
+    share kept, largest remainders rounded up), chosen with `seed`, in dataset order."""
+    for key, values in filters.items():
+        present = {getattr(r, key) for r in records}
+        unknown = sorted(set(values) - present)
+        if unknown:
+            raise InputError(
+                f"--filter: no record has {key} {', '.join(map(repr, unknown))}; present: {', '.join(sorted(present))}"
+            )
+        records = [r for r in records if getattr(r, key) in values]
+    if sample is None or sample >= len(records):
+        return records
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        groups[record.category].append(i)
+    quotas = {c: sample * len(ix) / len(records) for c, ix in groups.items()}
+    counts = {c: int(q) for c, q in quotas.items()}
+    by_remainder = sorted(quotas, key=lambda c: (counts[c] - quotas[c], c))
+    for category in by_remainder[: sample - sum(counts.values())]:
+        counts[category] += 1
+    rng = random.Random(seed)
+    chosen = {i for c, ix in sorted(groups.items()) for i in rng.sample(ix, counts[c])}
+    return [r for i, r in enumerate(records) if i in chosen]
+
+
+def judged_with(dataset: Dataset, manifest: Manifest, path: Path | None) -> tuple[Rubric | None, str]:
+    """The rubric `manifest` was judged with: the copy the dataset keeps, else `path` (or the bundled rubric)
+    when its version matches; otherwise (None, why not)."""
+    version = manifest.rubric.get("version", "")
+    kept = dataset.kept_rubric(version)
+    if kept is not None:
+        return Rubric.model_validate(kept), ""
+    domain = get_domain(manifest.domain)
+    path = path or BUNDLED / f"{manifest.domain}.yaml"
+    rubric = load_rubric(path, domain=domain.name, categories=set(domain.categories))
+    if rubric.version == version:
+        return rubric, ""
+    return None, (
+        f"{dataset.name}@v{manifest.version} was judged with rubric {manifest.rubric.get('id')}@{version}, which the "
+        f"dataset does not keep, and {path} is @{rubric.version}; pass --rubric with the file it was judged with"
+    )
+
+
+def export(dataset: Dataset, version: int | None, request: ExportRequest) -> ExportResult:
+    """Write `dataset` at `version` (latest when None) as `request` asks; nothing is written on bad input."""
+    fmt = FORMATS.get(request.format)
+    if fmt is None:
+        raise InputError(f"--format: unknown format {request.format!r}; available: {', '.join(FORMATS)}")
+    out = PurePosixPath(request.out) if request.out.startswith("s3://") else Path(request.out)
+    if out.suffix not in fmt.suffixes:
+        raise InputError(
+            f"--out: --format {request.format} writes a {' or '.join(fmt.suffixes)} file, not {out.name!r}"
+        )
+    manifest = dataset.manifest(version)
+    records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
+    if request.role_arn and request.format != "bedrock":
+        raise InputError("--role-arn: evaluation job requests are written by --format bedrock")
+    rubric, problem = judged_with(dataset, manifest, request.rubric)
+    storage = open_storage(str(out.parent))
+
+    def name(tag: str) -> str:
+        return out.name if not tag else f"{out.stem}-{tag}{'.json' if tag.endswith('job') else out.suffix}"
+
+    ctx = Context(
+        dataset=dataset.name,
+        version=manifest.version,
+        mission=get_domain(manifest.domain).card.user_simulator.mission.strip(),
+        rubric=rubric,
+        rubric_problem=problem,
+        responses={r.id: r.reference_answer for r in records} if request.with_responses else None,
+        responder=identifier(str(manifest.models.get("task", "task"))) if request.with_responses else None,
+        options={"role_arn": request.role_arn, "evaluator_model": request.evaluator_model},
+        locate=lambda tag: storage.url(name(tag)),
+    )
+    files = fmt.write(records, ctx)
+    for tag, data in files.items():
+        storage.write(name(tag), data)
+    return ExportResult(manifest, len(records), [storage.url(name(tag)) for tag in files])
