@@ -26,7 +26,7 @@ from rubrics.model import BUNDLED, Rubric, load_rubric
 from simulation.domains import get_domain
 from store.dataset import Dataset, Manifest
 from store.records import Example, Strict
-from store.storage import open_storage
+from store.storage import open_file
 
 
 def write_jsonl(records: list[Example], ctx: Context) -> Files:
@@ -137,17 +137,17 @@ def export(dataset: Dataset, version: int | None, request: ExportRequest) -> Exp
     fmt = FORMATS.get(request.format)
     if fmt is None:
         raise InputError(f"--format: unknown format {request.format!r}; available: {', '.join(FORMATS)}")
-    out = PurePosixPath(request.out) if request.out.startswith("s3://") else Path(request.out)
+    storage, filename = open_file(request.out)
+    out = PurePosixPath(filename)
     if out.suffix not in fmt.suffixes:
         raise InputError(
             f"--out: --format {request.format} writes a {' or '.join(fmt.suffixes)} file, not {out.name!r}"
         )
     manifest = dataset.manifest(version)
     records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
-    if request.role_arn and request.format != "bedrock":
-        raise InputError("--role-arn: evaluation job requests are written by --format bedrock")
-    rubric, problem = judged_with(dataset, manifest, request.rubric)
-    storage = open_storage(str(out.parent))
+    for option, given in (("--with-responses", request.with_responses), ("--role-arn", request.role_arn)):
+        if given and request.format != "bedrock":
+            raise InputError(f"{option}: only --format bedrock takes it")
 
     def name(tag: str) -> str:
         return out.name if not tag else f"{out.stem}-{tag}{'.json' if tag.endswith('job') else out.suffix}"
@@ -156,8 +156,7 @@ def export(dataset: Dataset, version: int | None, request: ExportRequest) -> Exp
         dataset=dataset.name,
         version=manifest.version,
         mission=get_domain(manifest.domain).card.user_simulator.mission.strip(),
-        rubric=rubric,
-        rubric_problem=problem,
+        find_rubric=lambda: judged_with(dataset, manifest, request.rubric),
         responses={r.id: r.reference_answer for r in records} if request.with_responses else None,
         responder=identifier(str(manifest.models.get("task", "task"))) if request.with_responses else None,
         options={"role_arn": request.role_arn, "evaluator_model": request.evaluator_model},

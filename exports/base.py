@@ -23,8 +23,7 @@ class Context:
     dataset: str
     version: int
     mission: str
-    rubric: Rubric | None
-    rubric_problem: str = ""
+    find_rubric: Callable[[], tuple[Rubric | None, str]] = lambda: (None, "no rubric")
     responses: dict[str, str] | None = None
     responder: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -35,10 +34,11 @@ class Context:
         return f"{self.dataset}@v{self.version}"
 
     def require_rubric(self, fmt: str) -> Rubric:
-        """The rubric the version was judged with; formats that derive checks from it cannot do without."""
-        if self.rubric is None:
-            raise InputError(f"--format {fmt}: {self.rubric_problem}")
-        return self.rubric
+        """The rubric the version was judged with (looked up only by the formats that derive checks from it)."""
+        rubric, problem = self.find_rubric()
+        if rubric is None:
+            raise InputError(f"--format {fmt}: {problem}")
+        return rubric
 
 
 def judged(rubric: Rubric, category: str | None = None) -> list[Criterion]:

@@ -42,8 +42,6 @@ def write_bedrock(records: list[Example], ctx: Context) -> Files:
 def write_bedrock_rag(records: list[Example], ctx: Context) -> Files:
     """`conversationTurns`: each user turn with the answer that followed it as its reference; a longer
     conversation keeps its last five turns."""
-    if ctx.responses is not None:
-        raise InputError("--format bedrock-rag: responses are only written by --format bedrock")
     rows = []
     for record in records:
         turns = history(record)

@@ -1,7 +1,8 @@
 """DeepEval goldens, in the JSON file `EvaluationDataset.add_goldens_from_json_file` loads.
 
 A DeepEval dataset is single-turn or multi-turn, never both: single-turn examples become `Golden`s in the
---out file, conversations become `ConversationalGolden`s in its `-multi-turn` sibling.
+--out file (always written, maybe empty), conversations become `ConversationalGolden`s in its `-multi-turn`
+sibling.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from store.records import Example
 def write_deepeval(records: list[Example], ctx: Context) -> Files:
     single = [_golden(r, ctx) for r in records if not multi_turn(r)]
     conversations = [_conversational_golden(r, ctx) for r in records if multi_turn(r)]
-    files: Files = {}
-    if single or not conversations:
-        files[""] = _json(single)
+    files: Files = {"": _json(single)}
     if conversations:
         files["multi-turn"] = _json(conversations)
     return files

@@ -2,14 +2,13 @@
 
 Every line is validated before anything is written; the records are stored unchanged, so export → import →
 export gives back the same bytes. The target dataset is created bound to the records' domain and world, or
-must already be bound to the same ones.
+must already be bound to the same ones. The version's rubric and models are those of the newest record.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 
 from pydantic import ValidationError
 
@@ -17,7 +16,7 @@ from config import InputError
 from config.yamlfile import dotted_path
 from store.dataset import Dataset, Manifest
 from store.records import Example
-from store.storage import open_storage
+from store.storage import open_file
 
 MAX_PROBLEMS = 20
 
@@ -25,8 +24,8 @@ MAX_PROBLEMS = 20
 def read_records(source: str) -> tuple[list[Example], str]:
     """The valid records of a local or s3:// JSON Lines file and its sha256; any bad line is an InputError
     naming `file:line: field: problem`."""
-    path = PurePosixPath(source)
-    data = open_storage(str(path.parent)).read(path.name)
+    storage, key = open_file(source)
+    data = storage.read(key)
     if data is None:
         raise InputError(f"{source}: no such file")
     records, problems = [], []
@@ -60,13 +59,12 @@ def import_records(dataset: Dataset, source: str) -> tuple[Manifest | None, int,
         )
     (domain, domain_version, world_seed) = worlds.pop()
     dataset.bind(domain=domain, domain_version=domain_version, world_seed=world_seed, default_world_seed=world_seed)
-    first = records[0]
-    rubric_versions = sorted({r.critique.rubric_version for r in records})
+    newest = max(records, key=lambda r: r.provenance.created_at)
     manifest, skipped = dataset.append(
         records,
         run_id=f"import-{datetime.now(UTC):%Y%m%dT%H%M%SZ}",
-        rubric={"id": first.critique.rubric_id, "version": ",".join(rubric_versions)},
-        models=first.provenance.models,
+        rubric={"id": newest.critique.rubric_id, "version": newest.critique.rubric_version},
+        models=newest.provenance.models,
         generation={"operation": "import", "source": source, "sha256": sha256, "records": len(records)},
         operation="import",
     )

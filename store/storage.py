@@ -149,3 +149,11 @@ def open_storage(location: str | Path) -> LocalStorage | S3Storage:
             raise InputError(f"--output-dir: {text!r} names no bucket; use s3://bucket/prefix")
         return S3Storage(bucket, prefix)
     return LocalStorage(Path(text))
+
+
+def open_file(location: str) -> tuple[LocalStorage | S3Storage, str]:
+    """The storage holding the file at `location` (a path or s3://bucket/key), and the file's key in it."""
+    parent, _, name = str(location).rpartition("/")
+    if not name:
+        raise InputError(f"{location!r} names a folder, not a file")
+    return open_storage(parent or "."), name

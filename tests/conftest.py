@@ -18,6 +18,8 @@ os.environ.update(
         "CREWAI_DISABLE_TELEMETRY": "true",
         "OTEL_SDK_DISABLED": "true",
         "CREWAI_TRACING_ENABLED": "false",
+        "DEEPEVAL_TELEMETRY_OPT_OUT": "YES",
+        "RAGAS_DO_NOT_TRACK": "true",
     }
 )
 
