@@ -98,7 +98,9 @@ def select(records: list[Example], filters: dict[str, list[str]], sample: int | 
             raise InputError(
                 f"--filter: no record has {key} {', '.join(map(repr, unknown))}; present: {', '.join(sorted(present))}"
             )
-        records = [r for r in records if getattr(r, key) in values]
+    records = [r for r in records if all(getattr(r, key) in values for key, values in filters.items())]
+    if not records:
+        raise InputError("--filter: no record matches all the filters together")
     if sample is None or sample >= len(records):
         return records
     groups: dict[str, list[int]] = defaultdict(list)
@@ -143,11 +145,11 @@ def export(dataset: Dataset, version: int | None, request: ExportRequest) -> Exp
         raise InputError(
             f"--out: --format {request.format} writes a {' or '.join(fmt.suffixes)} file, not {out.name!r}"
         )
-    manifest = dataset.manifest(version)
-    records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
     for option, given in (("--with-responses", request.with_responses), ("--role-arn", request.role_arn)):
         if given and request.format != "bedrock":
             raise InputError(f"{option}: only --format bedrock takes it")
+    manifest = dataset.manifest(version)
+    records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
 
     def name(tag: str) -> str:
         return out.name if not tag else f"{out.stem}-{tag}{'.json' if tag.endswith('job') else out.suffix}"

@@ -69,6 +69,7 @@ def test_filter_keeps_only_matching_records_and_a_field_given_twice_means_either
         ("colour=red", "--filter: unknown field 'colour'; fields: category, difficulty, persona"),
         ("category=nope", "--filter: no record has category 'nope'; present: "),
         ("category", "--filter: 'category' is not FIELD=VALUE"),
+        ("difficulty=adversarial,category=structuring", "--filter: no record matches all the filters together"),
     ],
 )
 def test_a_bad_filter_exits_2_with_one_line_and_writes_nothing(export, option, message):
