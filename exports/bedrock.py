@@ -13,6 +13,7 @@ from typing import Any
 
 from config import InputError
 from exports.base import Context, Files, criterion_text, flattened, history, judged, shards
+from rubrics.model import Criterion
 from store.records import Example
 
 MAX_RECORDS = 1000  # prompts per dataset file of an LLM-as-a-judge or RAG evaluation job
@@ -107,7 +108,7 @@ def job_request(tag: str, ctx: Context) -> str:
     return json.dumps(request, indent=2, ensure_ascii=False)
 
 
-def custom_metric(rubric_id: str, criterion) -> dict[str, Any]:
+def custom_metric(rubric_id: str, criterion: Criterion) -> dict[str, Any]:
     """A judged criterion as a Bedrock custom metric: instructions with the job's input variables and a
     rating scale matching the criterion's (pass/fail, or 1-5)."""
     instructions = (
