@@ -150,6 +150,24 @@ def cli() -> None:
 )
 @judge_mode_option
 @click.option(
+    "--runtime",
+    type=click.Choice(["strands", "crewai"]),
+    default="strands",
+    show_default=True,
+    help="Agent framework for the three roles; crewai needs goldsmith[crewai].",
+)
+@click.option(
+    "--task-agent",
+    metavar="MODULE:FACTORY",
+    help="Your own task agent: a factory returning a strands Agent or a CrewAI Agent / Crew (see README).",
+)
+@click.option(
+    "--mcp-server", metavar='"COMMAND ARGS"', help="Give the task agent the tools of this MCP server (stdio)."
+)
+@click.option(
+    "--mcp-url", metavar="URL", help="Give the task agent the tools of the MCP server at URL (streamable HTTP)."
+)
+@click.option(
     "--run-id",
     help="Run id  [default: timestamp + random suffix]. An existing run id resumes that run: finished "
     "episodes are kept, interrupted ones continue from their last stage.",
@@ -409,11 +427,11 @@ def rubric_check(files: tuple[Path, ...]) -> None:
 def rubric_show(file: Path, prompt: bool) -> None:
     """Show a rubric's criteria, or with --prompt the judge prompt the critic model receives."""
     from rubrics.check import describe, load_checked
-    from rubrics.judge import judge_system_prompt
+    from rubrics.judge import judge_instructions
 
     checked = load_checked(file)
     if prompt:
-        click.echo(judge_system_prompt(checked))
+        click.echo(judge_instructions(checked).system_prompt)
         return
     click.echo(describe(checked))
     for c in checked.criteria:

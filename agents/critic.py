@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from agents.metering import Spend
-from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_request, judge_system_prompt, normalise
+from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_instructions, judge_request, normalise
 from rubrics.methods import Subject, run_check
 from rubrics.model import Criterion, Rubric
 from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, Jury, ToolCall
@@ -31,7 +31,7 @@ class Critic:
         self.rubric = rubric
         self.id_exists = id_exists
         self.judge_mode = judge_mode
-        self.system_prompt = judge_system_prompt(rubric)
+        self.instructions = judge_instructions(rubric)
 
     async def review(
         self,
@@ -130,6 +130,5 @@ class Critic:
         ), spend
 
     async def _judge(self, judge: RoleModel, prompt: str) -> tuple[JudgeVerdict, Spend]:
-        agent = judge.agent(system_prompt=self.system_prompt)
-        result, spend = await judge.invoke(agent, prompt, JudgeVerdict)
-        return result.structured_output, spend
+        outcome = await judge.run(self.instructions, prompt, JudgeVerdict)
+        return outcome.output, outcome.spend

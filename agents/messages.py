@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from strands.types.content import Messages
+from strands.types.tools import ToolResult, ToolUse
 
 from store.records import TokenUsage, ToolTraceEntry
 
@@ -23,19 +24,21 @@ def tool_exchanges(messages: Messages, skip: set[str] | frozenset[str] = frozens
                 use = uses.get(result["toolUseId"])
                 if use is None or use["name"] in skip:
                     continue
-                output = "".join(
-                    item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True)
-                    for item in result["content"]
-                )
-                trace.append(
-                    ToolTraceEntry(
-                        name=use["name"],
-                        input=use.get("input") or {},
-                        output=output,
-                        status="error" if result.get("status") == "error" else "success",
-                    )
-                )
+                trace.append(trace_entry(use, result))
     return trace
+
+
+def trace_entry(use: ToolUse, result: ToolResult) -> ToolTraceEntry:
+    """One executed tool call as a trace entry: its name and input, its result as text, and its status."""
+    output = "".join(
+        item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True) for item in result["content"]
+    )
+    return ToolTraceEntry(
+        name=use["name"],
+        input=use.get("input") or {},
+        output=output,
+        status="error" if result.get("status") == "error" else "success",
+    )
 
 
 def usage_of(result: Any) -> TokenUsage:

@@ -8,20 +8,24 @@ cost) that every agent calling that model shares.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from agents.messages import usage_of
 from agents.metering import Meters, ModelMeter, Spend
 from agents.output_guard import OutputGuard
 from agents.pricing import load_prices
 from agents.ratelimit import RateLimiter
+from agents.runtime import Instructions, Outcome, Runtime, RuntimeName, load_runtime
 from agents.settings import Bedrock, ModelSettings, Role
 from agents.simulated.model import SimSettings
 from config import InputError
 
 ModelFactory = Callable[[], Any]
+T = TypeVar("T", bound=BaseModel)
 
 
 @dataclass
@@ -33,6 +37,14 @@ class RoleModel:
     build: ModelFactory
     meter: ModelMeter
     output_retries: int = 2
+    runtime: Runtime | None = None  # None: strands
+
+    async def run(
+        self, instructions: Instructions, prompt: str, output_model: type[T], tools: Sequence[Any] = ()
+    ) -> Outcome[T]:
+        """One invocation of a fresh agent on this model, in the run's runtime."""
+        runtime = self.runtime or load_runtime("strands")
+        return await runtime.run(self, instructions, prompt, output_model, tools)
 
     def agent(self, **kwargs: Any) -> Any:
         """A fresh strands Agent on this model, with the run's retry strategy, metering hooks and the bound on
@@ -63,8 +75,11 @@ class Lineup:
     meters: Meters
 
 
-def build_lineup(settings: ModelSettings, *, sim: SimSettings, task_policy: Any) -> Lineup:
-    """Models and meters for every role; bad settings (unknown profile, missing package) are InputErrors."""
+def build_lineup(
+    settings: ModelSettings, *, sim: SimSettings, task_policy: Any, runtime: RuntimeName = "strands"
+) -> Lineup:
+    """Models and meters for every role, run in `runtime`; bad settings (unknown profile, missing package)
+    are InputErrors."""
     prices = load_prices(settings.prices)
     meters = Meters()
     for spec in settings.models.specs():
@@ -84,10 +99,12 @@ def build_lineup(settings: ModelSettings, *, sim: SimSettings, task_policy: Any)
             "(goldsmith.yaml `prices:`, see agents/prices.yaml)"
         )
 
+    agents = load_runtime(runtime, settings=settings, sim=sim, task_policy=task_policy)
+
     def slot(spec: str, role: Role) -> RoleModel:
         prefix, _, name = spec.partition(":")
         build = PROVIDERS[prefix](name, role, settings, meter=meters[spec], sim=sim, task_policy=task_policy)
-        return RoleModel(spec, role, build, meters[spec], settings.output_retries)
+        return RoleModel(spec, role, build, meters[spec], settings.output_retries, agents)
 
     return Lineup(
         user=slot(settings.models.user, "user"),
@@ -98,12 +115,18 @@ def build_lineup(settings: ModelSettings, *, sim: SimSettings, task_policy: Any)
 
 
 def _simulated(name: str, role: Role, settings: ModelSettings, *, sim: SimSettings, task_policy: Any, **_: Any):
-    from agents.simulated.judge import SimulatedJudgePolicy
     from agents.simulated.model import SimulatedModel
+
+    policy = simulated_policy(role, task_policy)
+    return lambda: SimulatedModel(policy, sim, role=role)
+
+
+def simulated_policy(role: Role, task_policy: Any) -> Any:
+    """What a simulated model says in `role`: the task policy comes from the domain."""
+    from agents.simulated.judge import SimulatedJudgePolicy
     from agents.simulated.user import SimulatedUserPolicy
 
-    policy = {"user": SimulatedUserPolicy(), "task": task_policy, "critic": SimulatedJudgePolicy()}[role]
-    return lambda: SimulatedModel(policy, sim, role=role)
+    return {"user": SimulatedUserPolicy(), "task": task_policy, "critic": SimulatedJudgePolicy()}[role]
 
 
 def _bedrock(model_id: str, role: Role, settings: ModelSettings, *, meter: ModelMeter, **_: Any) -> ModelFactory:

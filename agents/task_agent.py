@@ -1,19 +1,22 @@
 """The task agent: investigates a request with the domain's tools and returns a structured finding.
 
 Each attempt is a fresh agent run, so the tool trace of an attempt is exactly the tools that attempt
-needed; a revision sees the original request, its previous answer and the critic's feedback.
+needed; a revision sees the original request, its previous answer and the critic's feedback. The agent is
+Goldsmith's own (in the run's runtime), or one the user brings (agents/custom_task_agent.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.messages import tool_exchanges
+from agents.runtime import Instructions
 from store.records import Attempt
 
 if TYPE_CHECKING:
+    from agents.custom_task_agent import CustomTaskAgent
     from agents.metering import Spend
     from agents.providers import RoleModel
+    from simulation.domains.base import RoleCard
 
 REVISION_MARKER = "\n\n--- REVIEWER FEEDBACK ---\n"
 
@@ -33,26 +36,45 @@ def split_revision(prompt: str) -> tuple[str, str | None]:
     return (request, rest) if marker else (prompt, None)
 
 
-class TaskAgent:
-    """Builds and runs the task agent for one attempt at a time."""
+def task_instructions(domain: str, card: RoleCard, finding_model: type) -> Instructions:
+    """The domain card's task agent: its mission as the goal, its persona and the finding to return as the
+    backstory."""
+    return Instructions(
+        role=f"{domain} assistant",
+        goal=card.mission,
+        backstory=f"Persona: {card.persona.strip()}\n\n"
+        f"When you have finished investigating, return your finding as {finding_model.__name__}.",
+    )
 
-    def __init__(self, model: RoleModel, *, mission: str, persona: str, tools: list[Any], finding_model: type):
+
+class TaskAgent:
+    """Runs the task agent for one attempt at a time."""
+
+    def __init__(
+        self,
+        model: RoleModel,
+        instructions: Instructions,
+        *,
+        tools: list[Any],
+        finding_model: type,
+        custom: CustomTaskAgent | None = None,
+    ):
         self.model = model
+        self.instructions = instructions
         self.tools = tools
         self.finding_model = finding_model
-        self.system_prompt = (
-            f"{mission.strip()}\n\nPersona: {persona.strip()}\n\n"
-            f"When you have finished investigating, return your finding as "
-            f"{finding_model.__name__}."
-        )
+        self.custom = custom
 
     async def attempt(
         self, request: str, round: int, previous: Attempt | None = None, feedback: str | None = None
     ) -> tuple[Attempt, Spend]:
-        agent = self.model.agent(tools=self.tools, system_prompt=self.system_prompt)
         prompt = request if previous is None else revision_prompt(request, previous.answer, feedback or "")
-        result, spend = await self.model.invoke(agent, prompt, self.finding_model)
-        finding = result.structured_output
-        trace = tool_exchanges(agent.messages, skip={self.finding_model.__name__})
-        attempt = Attempt(round=round, finding=finding.model_dump(mode="json"), answer=finding.answer, tool_trace=trace)
-        return attempt, spend
+        if self.custom is not None:
+            outcome = await self.custom.run(prompt, self.finding_model)
+        else:
+            outcome = await self.model.run(self.instructions, prompt, self.finding_model, self.tools)
+        finding = outcome.output
+        attempt = Attempt(
+            round=round, finding=finding.model_dump(mode="json"), answer=finding.answer, tool_trace=outcome.tool_trace
+        )
+        return attempt, outcome.spend

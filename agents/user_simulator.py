@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from agents.runtime import Instructions
+
 if TYPE_CHECKING:
     from agents.metering import Spend
     from agents.providers import RoleModel
+    from simulation.domains.base import UserSimulatorCard
 
 
 class SimulatedRequest(BaseModel):
@@ -18,32 +21,30 @@ class SimulatedRequest(BaseModel):
     message: str = Field(min_length=1, description="The request, exactly as the user would type it.")
 
 
-def user_system_prompt(mission: str, persona: str, example_questions: dict[str, list[str]]) -> str:
-    """Mission, persona and example requests grouped by request type (`[type]` then one per line)."""
+def user_instructions(card: UserSimulatorCard) -> Instructions:
+    """The domain card's user: its mission as the goal; its persona and example requests grouped by request
+    type (`[type]` then one per line) as the backstory."""
     lines = [
-        mission.strip(),
-        "",
-        f"Persona: {persona.strip()}",
+        f"Persona: {card.persona.strip()}",
         "",
         "Example requests by request type (placeholders in braces are filled from the brief):",
     ]
-    for kind, questions in example_questions.items():
+    for kind, questions in card.example_questions.items():
         lines.append(f"[{kind}]")
         lines += [f"- {q}" for q in questions]
-    return "\n".join(lines)
+    return Instructions(role=card.name, goal=card.mission, backstory="\n".join(lines))
 
 
 class UserSimulator:
-    def __init__(self, model: RoleModel, *, mission: str, persona: str, example_questions: dict[str, list[str]]):
+    def __init__(self, model: RoleModel, card: UserSimulatorCard):
         self.model = model
-        self.system_prompt = user_system_prompt(mission, persona, example_questions)
+        self.instructions = user_instructions(card)
 
     async def request(self, brief: dict[str, Any]) -> tuple[str, Spend]:
         """Write the opening request for a case."""
-        agent = self.model.agent(system_prompt=self.system_prompt)
         prompt = (
             "Write the request for this case, of the given request_type.\n"
             f"Case brief:\n```json\n{json.dumps(brief, indent=1, sort_keys=True)}\n```"
         )
-        result, spend = await self.model.invoke(agent, prompt, SimulatedRequest)
-        return result.structured_output.message.strip(), spend
+        outcome = await self.model.run(self.instructions, prompt, SimulatedRequest)
+        return outcome.output.message.strip(), outcome.spend

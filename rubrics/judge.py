@@ -1,4 +1,4 @@
-"""The judge's side of a rubric: the system prompt built from the judged criteria, the review request,
+"""The judge's side of a rubric: the instructions built from the judged criteria, the review request,
 and the structured verdict the critic model must return."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agents.runtime import Instructions
 from rubrics.model import Criterion, Rubric
 from store.records import Attempt, CriterionResult
 
@@ -31,10 +32,10 @@ class JudgeVerdict(BaseModel):
     comparison_rationale: str = Field(default="", description="Why, when a previous attempt is shown.")
 
 
-def judge_system_prompt(rubric: Rubric) -> str:
-    """The critic's system prompt: the rubric's judged criteria with their scales and examples."""
+def judge_instructions(rubric: Rubric) -> Instructions:
+    """The critic's instructions: an exacting reviewer (the goal) of the rubric's judged criteria, with their
+    scales and examples (the backstory)."""
     lines = [
-        "You are an expert reviewer (an exacting teacher) of answers given by an AI investigation assistant.",
         f"Rubric: {rubric.title} ({rubric.id}, version {rubric.version}).",
         rubric.description.strip(),
         "",
@@ -56,7 +57,11 @@ def judge_system_prompt(rubric: Rubric) -> str:
         if criterion.examples:
             lines += [f"  passing example: {ex}" for ex in criterion.examples.passing]
             lines += [f"  failing example: {ex}" for ex in criterion.examples.failing]
-    return "\n".join(line for line in lines if line is not None)
+    return Instructions(
+        role=f"{rubric.id} critic",
+        goal="You are an expert reviewer (an exacting teacher) of answers given by an AI assistant.",
+        backstory="\n".join(lines),
+    )
 
 
 def judge_request(

@@ -15,17 +15,20 @@ import secrets
 import signal
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agents.critic import JudgeMode
+from agents.mcp_tools import McpTools
+from agents.runtime import RuntimeName
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
-from simulation.episode import Episode, EpisodeSettings, Screen, example_id, run_episode
+from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_id, run_episode
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
@@ -56,7 +59,24 @@ class RunConfig(Strict):
     sim_malformed_rate: float = Field(0, ge=0, le=1)
     sim_throttle_rate: float = Field(0, ge=0, le=1)
     judge_mode: JudgeMode = "together"
+    runtime: RuntimeName = "strands"
+    task_agent: str | None = None  # package.module:factory
+    mcp_server: str | None = None  # "command args", over stdio
+    mcp_url: str | None = None  # streamable HTTP
     run_id: str | None = None
+
+    @model_validator(mode="after")
+    def _compatible(self) -> RunConfig:
+        if self.mcp_server and self.mcp_url:
+            raise InputError("--mcp-server / --mcp-url: give one or the other")
+        if self.runtime == "crewai":
+            for name in ("sim_malformed_rate", "sim_throttle_rate"):
+                if getattr(self, name):
+                    raise InputError(
+                        f"--{name.replace('_', '-')}: simulated only on the strands runtime (the simulated CrewAI "
+                        "LLM leaves validation retries and throttling to CrewAI)"
+                    )
+        return self
 
 
 def resumed_config(run_id: str, stored: RunConfig, requested: RunConfig, explicit: set[str]) -> RunConfig:
@@ -113,16 +133,47 @@ class Run:
             malformed_rate=config.sim_malformed_rate,
             throttle_rate=config.sim_throttle_rate,
         )
-        self.lineup = prepare_models(config.models, self.domain, sim)
+        self.lineup = prepare_models(config.models, self.domain, sim, config.runtime)
+        known = self.dataset.info()
+        world_seed = known.world_seed if known else config.world_seed
+        self.world = self.domain.build_world(DEFAULT_WORLD_SEED if world_seed is None else world_seed)
+        self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
+        self.resources = ExitStack()  # held open until the run ends: an MCP server
+        try:
+            self.roles = self._roles(config)
+            self._start(config, rubric_sha256)
+        except BaseException:
+            self.resources.close()
+            raise
+        self.draining = False  # Ctrl-C once: no new episodes, finish those in flight, commit
+
+    def _roles(self, config: RunConfig) -> Roles:
+        """The three roles, the task agent with the MCP server's tools or replaced by the user's own."""
+        tools = None
+        if config.mcp_server or config.mcp_url:
+            tools = self.resources.enter_context(McpTools(config.mcp_server, config.mcp_url))
+        return make_roles(
+            self.domain,
+            self.world,
+            self.rubric,
+            self.lineup,
+            config.judge_mode,
+            tools=tools,
+            task_agent=config.task_agent,
+        )
+
+    def _start(self, config: RunConfig, rubric_sha256: str) -> None:
+        """Bind the dataset (the first write), save the run's plan, load its checkpoints."""
         info = self.dataset.bind(
             domain=self.domain.name,
             domain_version=self.domain.version,
             world_seed=config.world_seed,
             default_world_seed=DEFAULT_WORLD_SEED,
         )
-        self.world = self.domain.build_world(info.world_seed)
-        self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
-        self.roles = make_roles(self.domain, self.world, self.rubric, self.lineup, config.judge_mode)
+        assert info.world_seed == self.world.world_seed
+        models = config.models.models.as_record()
+        if config.task_agent:
+            models["task_agent"] = config.task_agent
         self.settings = EpisodeSettings(
             dataset=self.dataset.name,
             domain=self.domain.name,
@@ -131,8 +182,9 @@ class Run:
             seed=self.seed,
             run_id=self.run_id,
             persona=self.domain.card.user_simulator.name,
-            models=config.models.models.as_record(),
+            models=models,
             max_rounds=config.max_rounds,
+            runtime=config.runtime,
         )
         self.journal.start(
             {
@@ -145,7 +197,6 @@ class Run:
         for index, episode in self.checkpoints.items():
             if index >= len(self.cases) or episode.case.key != self.cases[index].key:
                 raise InputError(f"run {self.run_id}: checkpoint of episode {index} does not match the run's plan")
-        self.draining = False  # Ctrl-C once: no new episodes, finish those in flight, commit
 
     @property
     def budget_reached(self) -> bool:
@@ -237,6 +288,8 @@ class Run:
                 f"stopped: {len(finished)} of {self.config.count} episodes finished, nothing committed; "
                 f"resume with --run-id {self.run_id}"
             ) from None
+        finally:
+            self.resources.close()
         results = [finished[i] for i in sorted(finished)]
         committed = self.dataset.committed_by(self.run_id)
         examples = [r.example for r in results if r.example is not None and r.example.id not in committed]
