@@ -14,12 +14,15 @@ import asyncio
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from agents.messages import result_text
 from agents.metering import ModelMeter
 from agents.output_guard import MalformedOutput
 from agents.providers import RoleModel
@@ -141,8 +144,8 @@ def llm_for(model: RoleModel, output_model: type[BaseModel] | None = None) -> Ba
 
 
 class StrandsTool(BaseTool):
-    """A strands `@tool` function as a CrewAI tool: the same name, description and parameters, and the same
-    result text (JSON, as strands renders it)."""
+    """A strands tool (an `@tool` function, or an MCP server's tool) as a CrewAI tool: the same name,
+    description and parameters, and the same result text (JSON, as strands renders it)."""
 
     function: Any = Field(exclude=True)
 
@@ -152,23 +155,38 @@ class StrandsTool(BaseTool):
 
 
 def crewai_tools(tools: Sequence[Any]) -> list[BaseTool]:
-    """Domain tools (strands decorated functions) as CrewAI tools."""
+    """Domain tools (strands `@tool` functions) and MCP tools (through the run's strands MCP client) as CrewAI
+    tools."""
     from strands.tools.decorator import DecoratedFunctionTool
+    from strands.tools.mcp import MCPAgentTool
 
     adapted = []
     for tool in tools:
-        if not isinstance(tool, DecoratedFunctionTool):
-            raise TypeError(f"{tool.tool_name}: only @tool functions can be given to CrewAI agents")
+        if isinstance(tool, MCPAgentTool):
+            function = partial(_call_mcp, tool)
+        elif isinstance(tool, DecoratedFunctionTool):
+            function = tool
+        else:
+            raise TypeError(f"{tool.tool_name}: only @tool functions and MCP tools can be given to CrewAI agents")
         spec = tool.tool_spec
         adapted.append(
             StrandsTool(
                 name=spec["name"],
                 description=spec["description"],
                 args_schema=args_model(spec["name"], spec["inputSchema"]["json"]),
-                function=tool,
+                function=function,
             )
         )
     return adapted
+
+
+def _call_mcp(tool: Any, **arguments: Any) -> str:
+    """Call an MCP tool through the run's client; a tool error is raised, for CrewAI to report as one."""
+    result = tool.mcp_client.call_tool_sync(uuid.uuid4().hex, tool.mcp_tool.name, arguments)
+    text = result_text(result)
+    if result["status"] == "error":
+        raise ValueError(text)
+    return text
 
 
 def args_model(name: str, schema: dict[str, Any]) -> type[BaseModel]:

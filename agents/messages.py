@@ -30,14 +30,18 @@ def tool_exchanges(messages: Messages, skip: set[str] | frozenset[str] = frozens
 
 def trace_entry(use: ToolUse, result: ToolResult) -> ToolTraceEntry:
     """One executed tool call as a trace entry: its name and input, its result as text, and its status."""
-    output = "".join(
-        item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True) for item in result["content"]
-    )
     return ToolTraceEntry(
         name=use["name"],
         input=use.get("input") or {},
-        output=output,
+        output=result_text(result),
         status="error" if result.get("status") == "error" else "success",
+    )
+
+
+def result_text(result: ToolResult) -> str:
+    """A tool result's content as the text the model reads."""
+    return "".join(
+        item["text"] if "text" in item else json.dumps(item.get("json"), sort_keys=True) for item in result["content"]
     )
 
 

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agents.metering import ModelStats, Spend
+from rubrics.methods import tool_call_scores
 from simulation.episode import Episode
-from store.records import Strict, TokenUsage
+from store.records import Attempt, Strict, TokenUsage
 
 if TYPE_CHECKING:
     from simulation.revalidate import RevalidationSummary
@@ -21,6 +22,14 @@ class CategoryShare(Strict):
     configured: float
     drawn: float
     accepted: float
+
+
+class F1Distribution(Strict):
+    """Tool-call F1 (called vs needed tools) over a set of attempts: the mean and how many fall in each band."""
+
+    attempts: int
+    mean: float
+    bands: dict[str, int]  # "1.0", "0.8-1.0", "0.5-0.8", "<0.5": attempts per band
 
 
 class RunSummary(Strict):
@@ -48,6 +57,7 @@ class RunSummary(Strict):
     category_mix: dict[str, CategoryShare] = {}
     adversarial_share: CategoryShare | None = None
     tool_calls: int
+    tool_call_f1: dict[str, F1Distribution] = {}  # "first attempts" (as drafted) and "accepted" (as stored)
     tokens: TokenUsage
     cost_usd: float
     cost_per_accepted_usd: float | None
@@ -90,6 +100,7 @@ def summarise(
         accepted_by_category=dict(sorted(Counter(r.case.category for r in accepted).items())),
         adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
         tool_calls=sum(r.tool_calls for r in results),
+        tool_call_f1=tool_call_f1(results, accepted),
         tokens=spend.tokens,
         cost_usd=round(spend.cost_usd, 6),
         cost_per_accepted_usd=round(spend.cost_usd / len(accepted), 6) if accepted else None,
@@ -124,6 +135,28 @@ def mix(
             accepted=share(accepted, adversarial),
         ),
     }
+
+
+F1_BANDS = (("1.0", 1.0), ("0.8-1.0", 0.8), ("0.5-0.8", 0.5), ("<0.5", 0.0))
+
+
+def tool_call_f1(results: list[Episode], accepted: list[Episode]) -> dict[str, F1Distribution]:
+    """The F1 of the tools each first draft called (before the critic) and each accepted answer called (what
+    the dataset stores), against the tools its case needs."""
+
+    def distribution(pairs: list[tuple[Episode, Attempt]]) -> F1Distribution:
+        scores = [
+            tool_call_scores([c.name for c in e.case.expected_tool_calls], [t.name for t in a.tool_trace])[2]
+            for e, a in pairs
+        ]
+        bands = dict.fromkeys((name for name, _ in F1_BANDS), 0)
+        for score in scores:
+            bands[next(name for name, floor in F1_BANDS if score >= floor)] += 1
+        return F1Distribution(attempts=len(scores), mean=round(sum(scores) / len(scores), 3), bands=bands)
+
+    firsts = [(e, e.attempts[0]) for e in results if e.attempts]
+    finals = [(e, e.attempts[-1]) for e in accepted]
+    return {name: distribution(pairs) for name, pairs in (("first attempts", firsts), ("accepted", finals)) if pairs}
 
 
 def jury_agreement(results: list[Episode]) -> dict[str, float]:
@@ -187,6 +220,7 @@ def render_summary(summary: RunSummary) -> None:
             else []
         ),
         ("tool calls", str(summary.tool_calls)),
+        *([("tool-call F1", _f1(summary.tool_call_f1))] if summary.tool_call_f1 else []),
         (
             "tokens",
             f"in {summary.tokens.input:,} · out {summary.tokens.output:,} · "
@@ -213,6 +247,14 @@ def _mix(categories: dict[str, CategoryShare], adversarial: CategoryShare) -> st
     for name, s in [*categories.items(), ("(adversarial, all)", adversarial)]:
         lines.append(f"{name:<24} {s.configured:>10.0%} {s.drawn:>6.0%} {s.accepted:>9.0%}")
     return "\n".join(lines)
+
+
+def _f1(distributions: dict[str, F1Distribution]) -> str:
+    """Per set of attempts: the mean, then how many attempts in each band."""
+    return "\n".join(
+        f"{name}: mean {d.mean:.2f}\n  " + " · ".join(f"{band} ×{n}" for band, n in d.bands.items())
+        for name, d in distributions.items()
+    )
 
 
 def _cost(summary: RunSummary) -> str:
