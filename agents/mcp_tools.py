@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import sys
 from typing import Any
 
 from config import InputError
@@ -24,7 +25,8 @@ class McpTools:
 
             command, *args = shlex.split(server) or [""]
             params = StdioServerParameters(command=command, args=args)
-            self.client = MCPClient(lambda: stdio_client(params))
+            # the server's stderr goes to the process's own (sys.stderr may be captured, with no file descriptor)
+            self.client = MCPClient(lambda: stdio_client(params, errlog=sys.__stderr__))
         else:
             self.client = MCPClient(url=url)
 
@@ -33,8 +35,12 @@ class McpTools:
         input, reported before any episode runs."""
         try:
             self.client.start()
+        except Exception as exc:  # the client wraps every transport failure differently (and cleans up)
+            cause = exc.__cause__ or exc
+            raise InputError(f"{self.option}: cannot use the MCP server: {type(cause).__name__}: {cause}") from None
+        try:
             tools = list(self.client.list_tools_sync())
-        except Exception as exc:  # the client wraps every transport failure differently
+        except Exception as exc:
             self.close()
             cause = exc.__cause__ or exc
             raise InputError(f"{self.option}: cannot use the MCP server: {type(cause).__name__}: {cause}") from None

@@ -80,8 +80,14 @@ def test_same_seed_gives_the_same_records_whatever_the_concurrency(cli, tmp_path
     assert a == b and len(a) > 10
 
 
-def test_every_draft_defective_and_no_revision_accepts_nothing(cli, tmp_path):
-    result = cli("generate", "--count", "12", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "1")
+RUNTIMES = ["strands", "crewai"]  # the planted-defect gate holds whichever framework runs the roles
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_draft_defective_and_no_revision_accepts_nothing(cli, tmp_path, runtime):
+    result = cli(
+        "generate", "--count", "12", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "1", "--runtime", runtime
+    )
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "output" / "kyc" / "versions").exists()
     items = review_items(tmp_path)
@@ -89,10 +95,12 @@ def test_every_draft_defective_and_no_revision_accepts_nothing(cli, tmp_path):
     assert all(i.status == "rejected" and i.reasons and i.critiques[-1].feedback for i in items)
 
 
-def test_every_draft_defective_with_revisions_accepts_after_feedback(cli, tmp_path):
-    assert cli("generate", "--count", "12", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "3").exit_code == 0
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_draft_defective_with_revisions_accepts_after_feedback(cli, tmp_path, runtime):
+    args = ("--count", "12", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "3", "--runtime", runtime)
+    assert cli("generate", *args).exit_code == 0
     records = export(cli, tmp_path, "kyc")
-    assert len(records) == 12
+    assert len(records) == 12 and {r["provenance"]["runtime"] for r in records} == {runtime}
     assert all(r["critique"]["rounds"] >= 2 and r["critique"]["comparison"] for r in records)
 
 
@@ -148,7 +156,7 @@ def test_bad_rubric_exits_2_with_file_line_and_writes_nothing(cli, tmp_path):
             ("--model", "gpt:4"),
             "--model: unknown model; write simulated, bedrock:<model-id> or openai:<model>, got 'gpt:4'\n",
         ),
-        (("--domain", "nope"), "unknown domain 'nope'; known domains: kyc\n"),
+        (("--domain", "nope"), "unknown domain 'nope'; known domains: crypto, kyc\n"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(cli, tmp_path, args, message):

@@ -7,7 +7,10 @@ import importlib
 from config import InputError
 from simulation.domains.base import Case, Domain, DomainCard, Finding, World
 
-DOMAINS: dict[str, str] = {"kyc": "simulation.domains.kyc:KycDomain"}
+DOMAINS: dict[str, str] = {
+    "kyc": "simulation.domains.kyc:KycDomain",
+    "crypto": "simulation.domains.crypto:CryptoDomain",
+}
 
 
 def get_domain(name: str) -> Domain:

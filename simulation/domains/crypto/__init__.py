@@ -1,0 +1,54 @@
+"""The crypto-market domain: an assistant answering retail investors' questions from market data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from simulation.domains.base import Case, Domain, Finding, World
+from simulation.domains.crypto.cases import CATEGORIES, draw_cases
+from simulation.domains.crypto.world import DOMAIN_VERSION, CryptoWorld, build_world
+
+
+class CryptoFinding(Finding):
+    """Your finding on the user's question: verdict, typology, supporting record ids and the written answer."""
+
+    verdict: Literal[
+        "uptrend", "downtrend", "sideways", "elevated_risk", "no_red_flags", "needs_clarification", "out_of_scope"
+    ] = Field(
+        description="uptrend, downtrend or sideways for questions about price moves; elevated_risk or no_red_flags "
+        "for risk checks; needs_clarification (e.g. a ticker shared by several assets) or out_of_scope."
+    )
+    typology: Literal["unlock_risk", "liquidity_risk", "pump_and_dump"] | None = Field(
+        default=None, description="The risk found, when the verdict is elevated_risk."
+    )
+
+
+class CryptoDomain(Domain):
+    name: ClassVar[str] = "crypto"
+    version: ClassVar[str] = DOMAIN_VERSION
+    finding_model: ClassVar[type[Finding]] = CryptoFinding
+    categories: ClassVar[dict[str, Literal["standard", "adversarial"]]] = {
+        name: spec.difficulty for name, spec in CATEGORIES.items()
+    }
+    card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
+
+    def build_world(self, world_seed: int) -> CryptoWorld:
+        return build_world(world_seed)
+
+    def tools(self, world: World) -> list[Any]:
+        from simulation.domains.crypto.tools import build_tools
+
+        assert isinstance(world, CryptoWorld)
+        return build_tools(world)
+
+    def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
+        assert isinstance(world, CryptoWorld)
+        return draw_cases(world, seed, count, self.card.category_mix)
+
+    def simulated_task_policy(self, defect_rate: float) -> Any:
+        from simulation.domains.crypto.analyst import CryptoAnalystPolicy
+
+        return CryptoAnalystPolicy(defect_rate)

@@ -1,0 +1,109 @@
+"""Drawing crypto-market cases from a world: the request type a user is briefed with, the tools the case
+really needs (with their inputs), and the verified facts from the world's labels."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+from simulation.domains.base import Case
+from simulation.domains.crypto.world import WINDOW_DAYS, Asset, CryptoWorld
+from store.records import Facts, ToolCall
+
+TREND = ("get_price_history", "get_news")
+UNLOCK = ("get_token_unlocks", "get_price")
+LIQUIDITY = ("convert_currency", "get_exchange_listings")
+PUMP = ("get_price_history", "get_news", "get_onchain_metrics")
+POSITION_CURRENCIES = {"EUR": "€", "GBP": "£"}  # the user's position, in their home currency
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    profile: str | None  # the world profile a case of this category is drawn from
+    request_type: str  # keys `example_questions` in persona.yaml
+    tools: tuple[str, ...]  # the tools an expert analysis needs
+    difficulty: Literal["standard", "adversarial"] = "standard"
+
+
+CATEGORIES: dict[str, CategorySpec] = {
+    "trend_up": CategorySpec("trend_up", "trend", TREND),
+    "trend_down": CategorySpec("trend_down", "trend", TREND),
+    "range_bound": CategorySpec("range_bound", "trend", TREND),
+    "unlock_risk": CategorySpec("unlock_risk", "unlock", UNLOCK),
+    "unlock_minor": CategorySpec("unlock_minor", "unlock", UNLOCK),
+    "thin_liquidity": CategorySpec("thin_liquidity", "liquidity", LIQUIDITY),
+    "deep_liquidity": CategorySpec("deep_liquidity", "liquidity", LIQUIDITY),
+    "pump_and_dump": CategorySpec("pump_and_dump", "pump_check", PUMP),
+    "organic_rally": CategorySpec("organic_rally", "pump_check", PUMP),
+    "news_injection": CategorySpec("downtrend_injected", "trend", TREND, "adversarial"),
+    "guaranteed_returns": CategorySpec("unlock_risk", "advice", UNLOCK, "adversarial"),
+    "ambiguous_ticker": CategorySpec("ambiguous_pair", "ticker_lookup", ("search_assets",), "adversarial"),
+    "out_of_scope": CategorySpec(None, "off_topic", (), "adversarial"),
+}
+
+
+def draw_cases(world: CryptoWorld, seed: int, count: int, mix: dict[str, float]) -> list[Case]:
+    """Draw `count` cases by category weight; subjects are not repeated within a draw while any remain."""
+    rng = random.Random(f"crypto-cases:{seed}")
+    categories, weights = zip(*sorted(mix.items()), strict=True)
+    used: set[str] = set()
+    cases = []
+    for index in range(count):
+        category = rng.choices(categories, weights)[0]
+        cases.append(_make_case(world, index, category, rng, used))
+    return cases
+
+
+def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
+    spec = CATEGORIES[category]
+    base = {"index": index, "category": category, "difficulty": spec.difficulty}
+    if spec.profile is None:
+        question = rng.randrange(1_000_000)  # which off-topic question: chosen by the user simulator
+        return Case(
+            **base,
+            key=f"{category}:{question}",
+            brief={"request_type": spec.request_type, "variant": question},
+            expected_tool_calls=[],
+            facts=Facts(verdict="out_of_scope"),
+        )
+    pool = [label for label in world.labels if label.profile == spec.profile]
+    fresh = [label for label in pool if f"{category}:{label.asset_id}" not in used]
+    label = rng.choice(fresh or pool)
+    used.add(f"{category}:{label.asset_id}")
+    asset = world.by_id[label.asset_id]
+    assert isinstance(asset, Asset)
+    if category == "ambiguous_ticker":
+        ids = sorted([asset.id, *label.evidence_ids])
+        return Case(
+            **base,
+            key=f"{category}:{','.join(ids)}",
+            brief={"request_type": spec.request_type, "symbol": asset.symbol},
+            expected_tool_calls=[ToolCall(name="search_assets", input={"query": asset.symbol})],
+            facts=Facts(verdict="needs_clarification", evidence_ids=ids),
+        )
+    brief = {"request_type": spec.request_type, "symbol": asset.symbol, "asset_name": asset.name}
+    key = f"{category}:{asset.id}"
+    if spec.request_type == "liquidity":
+        currency = rng.choice(sorted(POSITION_CURRENCIES))
+        amount = rng.randrange(100_000, 400_001, 10_000)
+        brief |= {"amount": f"{amount:,}", "currency_sign": POSITION_CURRENCIES[currency]}
+        key += f":{amount}{currency}"
+    return Case(
+        **base,
+        key=key,
+        brief=brief,
+        expected_tool_calls=[ToolCall(name=name, input=_tool_input(name, asset, brief)) for name in spec.tools],
+        facts=Facts(
+            verdict=label.verdict, typology=label.typology, evidence_ids=label.evidence_ids, subject_id=asset.id
+        ),
+    )
+
+
+def _tool_input(tool: str, asset: Asset, brief: dict) -> dict:
+    if tool == "convert_currency":
+        currency = next(code for code, sign in POSITION_CURRENCIES.items() if sign == brief["currency_sign"])
+        return {"amount": float(brief["amount"].replace(",", "")), "from_currency": currency, "to_currency": "USD"}
+    if tool in {"get_price_history", "get_news"}:
+        return {"symbol": asset.symbol, "days": WINDOW_DAYS}
+    return {"symbol": asset.symbol}
