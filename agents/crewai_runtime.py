@@ -129,15 +129,13 @@ def llm_for(model: RoleModel, output_model: type[BaseModel] | None = None) -> Ba
     inference = {k: config[k] for k in ("temperature", "max_tokens", "top_p") if config.get(k) is not None}
     provider = model.spec.partition(":")[0]
     if provider == "bedrock":
-        client = built.client
-        return LLM(
-            model=f"bedrock/{config['model_id']}",
-            region_name=client.meta.region_name,
-            endpoint_url=client.meta.endpoint_url,
-            **inference,
-        )
+        llm = LLM(model=f"bedrock/{config['model_id']}", region_name=built.client.meta.region_name, **inference)
+        # the strands model's boto3 client: its profile, endpoint, timeouts, adaptive retries and retry counting
+        llm._client = built.client
+        return llm
     params = {**config.get("params", {}), **inference}
-    return LLM(model=f"openai/{config['model_id']}", base_url=built.client_args.get("base_url"), **params)
+    client = built.client_args
+    return LLM(model=f"openai/{config['model_id']}", base_url=client.get("base_url"), api_key=client["api_key"], **params)
 
 
 # ---- tools --------------------------------------------------------------------------------------------
