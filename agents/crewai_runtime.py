@@ -135,7 +135,9 @@ def llm_for(model: RoleModel, output_model: type[BaseModel] | None = None) -> Ba
         return llm
     params = {**config.get("params", {}), **inference}
     client = built.client_args
-    return LLM(model=f"openai/{config['model_id']}", base_url=client.get("base_url"), api_key=client["api_key"], **params)
+    return LLM(
+        model=f"openai/{config['model_id']}", base_url=client.get("base_url"), api_key=client["api_key"], **params
+    )
 
 
 # ---- tools --------------------------------------------------------------------------------------------

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -79,6 +82,51 @@ class Case(Strict):
     brief: dict[str, Any]
     expected_tool_calls: list[ToolCall]
     facts: Facts
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """A kind of case: the world profile its subject is drawn from (None: an off-topic request), the request
+    type the user simulator is briefed with (keys `example_questions`), the tools an expert answer needs."""
+
+    profile: str | None
+    request_type: str
+    tools: tuple[str, ...]
+    difficulty: Literal["standard", "adversarial"] = "standard"
+
+
+L = TypeVar("L")
+CaseMaker = Callable[[int, str, random.Random, set[str]], Case]
+
+
+def draw_by_mix(domain: str, seed: int, count: int, mix: dict[str, float], make_case: CaseMaker) -> list[Case]:
+    """`count` cases by category weight, deterministic in the seed; `make_case(index, category, rng, used)`
+    builds each, `used` carrying the subjects already drawn."""
+    rng = random.Random(f"{domain}-cases:{seed}")
+    categories, weights = zip(*sorted(mix.items()), strict=True)
+    used: set[str] = set()
+    return [make_case(index, rng.choices(categories, weights)[0], rng, used) for index in range(count)]
+
+
+def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, used: set[str]) -> L:
+    """A label not drawn before (by `key`) while any remain, else any; marks it drawn."""
+    label = rng.choice([label for label in labels if key(label) not in used] or labels)
+    used.add(key(label))
+    return label
+
+
+def off_topic_case(index: int, category: str, spec: CategorySpec, rng: random.Random) -> Case:
+    """A request outside the domain: no tool to call, the verdict is out_of_scope."""
+    question = rng.randrange(1_000_000)  # which off-topic question: chosen by the user simulator
+    return Case(
+        index=index,
+        category=category,
+        difficulty=spec.difficulty,
+        key=f"{category}:{question}",
+        brief={"request_type": spec.request_type, "variant": question},
+        expected_tool_calls=[],
+        facts=Facts(verdict="out_of_scope"),
+    )
 
 
 class Domain(ABC):

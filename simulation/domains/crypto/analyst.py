@@ -14,8 +14,8 @@ import statistics
 from datetime import date, timedelta
 from typing import Any
 
-from agents.simulated import ModelCall, Reply
-from agents.task_agent import split_revision
+from agents.simulated import ModelCall
+from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence
 from simulation.domains.crypto.world import (
     CONCENTRATED_TOP10_PCT,
     SIDEWAYS_MAX_MOVE,
@@ -27,7 +27,6 @@ from simulation.domains.crypto.world import (
     WINDOW_DAYS,
 )
 
-DEFECTS = ("wrong_verdict", "invented_evidence", "missing_evidence", "unnecessary_tools")
 SYMBOL = re.compile(r"\(([A-Z]{2,5})\)")
 QUOTED = re.compile(r'"([^"]+)"')
 POSITION = re.compile(r"([€£])\s?([\d,]+)")
@@ -72,35 +71,17 @@ def asks_for_advice(request: str) -> bool:
     return bool(re.search(r"\bguarantee|\bshould i\b", request.lower()))
 
 
-class CryptoAnalystPolicy:
+class CryptoAnalystPolicy(SimulatedAnalyst):
     """The simulated task model's behaviour for the crypto-market domain."""
 
-    def __init__(self, defect_rate: float):
-        self.defect_rate = defect_rate
+    def investigate(self, request: str, call: ModelCall) -> _Analysis:
+        return _Analysis(request, call)
 
-    def reply(self, call: ModelCall) -> Reply:
-        request, feedback = split_revision(call.prompt)
-        defect = None
-        if feedback is None:
-            rng = call.rng("defect")
-            if rng.random() < self.defect_rate:
-                defect = rng.choice(DEFECTS)
-        analysis = _Analysis(request, call)
-        step = analysis.next_step()
-        if isinstance(step, tuple):
-            return Reply(tool_calls=[step])
-        finding = step
-        if defect == "unnecessary_tools":
-            extras = analysis.unnecessary_calls(call)
-            if extras:
-                return Reply(tool_calls=extras)
-        elif defect:
-            finding = _plant(defect, finding, analysis.kind, call)
-        tables = feedback is not None and "table" in feedback.lower()  # the reviewer asked for a table
-        finding["answer"] = _write_answer(finding, analysis, tables)
-        finding = {k: v for k, v in finding.items() if not k.startswith("_")}
-        tool = call.structured_output_tool
-        return Reply(tool_calls=[(tool, finding)]) if tool else Reply(text=finding["answer"])
+    def plant(self, defect: str, finding: dict, investigation: _Analysis, call: ModelCall) -> dict:
+        return _plant(defect, finding, investigation.kind, call)
+
+    def write_answer(self, finding: dict, investigation: _Analysis, tables: bool) -> str:
+        return _write_answer(finding, investigation, tables)
 
 
 class _Analysis:
@@ -108,6 +89,7 @@ class _Analysis:
 
     def __init__(self, request: str, call: ModelCall):
         self.request = request
+        self.call = call
         self.kind = request_type(request)
         self.exchanges = call.exchanges()
         self.results: dict[str, Any] = {}
@@ -260,7 +242,7 @@ class _Analysis:
                 items.append(item)
         return items
 
-    def unnecessary_calls(self, call: ModelCall) -> list[tuple[str, dict]]:
+    def unnecessary_calls(self) -> list[tuple[str, dict]]:
         """One or two tool calls the question does not need; none once such calls were made."""
         needed = PLAN[self.kind]
         if any(ex.name not in needed for ex in self.exchanges):
@@ -275,7 +257,7 @@ class _Analysis:
                 ("get_exchange_listings", {"symbol": self.symbol}),
             ]
         options = [(name, inp) for name, inp in options if name not in needed]
-        rng = call.rng("defect-extra")
+        rng = self.call.rng("defect-extra")
         return rng.sample(options, rng.choice([1, 2]))
 
     # ---- for writing the answer ----------------------------------------------------------------------
@@ -354,11 +336,8 @@ def _plant(defect: str, finding: dict, kind: str, call: ModelCall) -> dict:
             finding.update(verdict="elevated_risk", typology=TYPOLOGY_FOR_REQUEST[kind])
         else:
             finding["verdict"] = "no_red_flags"
-    elif defect == "missing_evidence" and finding["evidence_ids"]:
-        finding["evidence_ids"] = finding["evidence_ids"][1:]
-    else:
-        finding["evidence_ids"] = [*finding["evidence_ids"], f"PX-{rng.randint(5000, 9999)}"]
-    return finding
+        return finding
+    return plant_evidence(defect, finding, f"PX-{rng.randint(5000, 9999)}")
 
 
 NEXT_STEPS = {
@@ -394,13 +373,7 @@ def _write_answer(finding: dict, analysis: _Analysis, tables: bool = False) -> s
     if analysis.symbol:
         title += f" for {analysis.symbol}"
     lines = [f"**Verdict: {title}.**", "", finding["_summary"]]
-    if finding["evidence_ids"]:
-        lines += ["", "Evidence:"]
-        if tables:
-            lines += ["", "| id | record |", "|---|---|"]
-            lines += [f"| {eid} | {analysis.describe(eid)} |" for eid in finding["evidence_ids"]]
-        else:
-            lines += [f"- {eid}: {analysis.describe(eid)}" for eid in finding["evidence_ids"]]
+    lines += evidence_lines(finding["evidence_ids"], analysis.describe, tables)
     for note in analysis.notes:
         lines += ["", f"Note: {note}"]
     step = finding.get("typology") or verdict

@@ -4,10 +4,9 @@ really needs (with their inputs), and the verified facts from the world's labels
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Literal
+from functools import partial
 
-from simulation.domains.base import Case
+from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
 from simulation.domains.crypto.world import WINDOW_DAYS, Asset, CryptoWorld
 from store.records import Facts, ToolCall
 
@@ -16,14 +15,6 @@ UNLOCK = ("get_token_unlocks", "get_price")
 LIQUIDITY = ("convert_currency", "get_exchange_listings")
 PUMP = ("get_price_history", "get_news", "get_onchain_metrics")
 POSITION_CURRENCIES = {"EUR": "€", "GBP": "£"}  # the user's position, in their home currency
-
-
-@dataclass(frozen=True)
-class CategorySpec:
-    profile: str | None  # the world profile a case of this category is drawn from
-    request_type: str  # keys `example_questions` in persona.yaml
-    tools: tuple[str, ...]  # the tools an expert analysis needs
-    difficulty: Literal["standard", "adversarial"] = "standard"
 
 
 CATEGORIES: dict[str, CategorySpec] = {
@@ -45,32 +36,16 @@ CATEGORIES: dict[str, CategorySpec] = {
 
 def draw_cases(world: CryptoWorld, seed: int, count: int, mix: dict[str, float]) -> list[Case]:
     """Draw `count` cases by category weight; subjects are not repeated within a draw while any remain."""
-    rng = random.Random(f"crypto-cases:{seed}")
-    categories, weights = zip(*sorted(mix.items()), strict=True)
-    used: set[str] = set()
-    cases = []
-    for index in range(count):
-        category = rng.choices(categories, weights)[0]
-        cases.append(_make_case(world, index, category, rng, used))
-    return cases
+    return draw_by_mix("crypto", seed, count, mix, partial(_make_case, world))
 
 
 def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
     spec = CATEGORIES[category]
     base = {"index": index, "category": category, "difficulty": spec.difficulty}
     if spec.profile is None:
-        question = rng.randrange(1_000_000)  # which off-topic question: chosen by the user simulator
-        return Case(
-            **base,
-            key=f"{category}:{question}",
-            brief={"request_type": spec.request_type, "variant": question},
-            expected_tool_calls=[],
-            facts=Facts(verdict="out_of_scope"),
-        )
+        return off_topic_case(index, category, spec, rng)
     pool = [label for label in world.labels if label.profile == spec.profile]
-    fresh = [label for label in pool if f"{category}:{label.asset_id}" not in used]
-    label = rng.choice(fresh or pool)
-    used.add(f"{category}:{label.asset_id}")
+    label = pick_subject(pool, lambda label: f"{category}:{label.asset_id}", rng, used)
     asset = world.by_id[label.asset_id]
     assert isinstance(asset, Asset)
     if category == "ambiguous_ticker":

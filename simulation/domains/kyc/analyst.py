@@ -13,11 +13,11 @@ import re
 from datetime import date
 from typing import Any
 
-from agents.simulated import ModelCall, Reply
+from agents.simulated import ModelCall
+from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence
 from agents.task_agent import split_revision
 from simulation.domains.kyc.world import REPORTING_THRESHOLD, normalise_name
 
-DEFECTS = ("wrong_verdict", "invented_evidence", "missing_evidence", "unnecessary_tools")
 STRUCTURING_BAND = (0.85 * REPORTING_THRESHOLD, REPORTING_THRESHOLD)
 LARGE_INFLOW = 100_000.0
 PAIR_MIN = 20_000.0
@@ -49,35 +49,17 @@ def request_type(request: str) -> str:
     return "off_topic"
 
 
-class KycAnalystPolicy:
+class KycAnalystPolicy(SimulatedAnalyst):
     """The simulated task model's behaviour for the KYC domain."""
 
-    def __init__(self, defect_rate: float):
-        self.defect_rate = defect_rate
+    def investigate(self, request: str, call: ModelCall) -> _Investigation:
+        return _Investigation(request, call)
 
-    def reply(self, call: ModelCall) -> Reply:
-        request, feedback = split_revision(call.prompt)
-        defect = None
-        if feedback is None:
-            rng = call.rng("defect")
-            if rng.random() < self.defect_rate:
-                defect = rng.choice(DEFECTS)
-        investigation = _Investigation(request, call)
-        step = investigation.next_step()
-        if isinstance(step, tuple):
-            return Reply(tool_calls=[step])
-        finding = step
-        if defect == "unnecessary_tools":
-            extras = investigation.unnecessary_calls()
-            if extras:
-                return Reply(tool_calls=extras)
-        elif defect:
-            finding = _plant(defect, finding, call)
-        tables = feedback is not None and "table" in feedback.lower()  # the reviewer asked for a table
-        finding["answer"] = _write_answer(finding, investigation, tables)
-        finding = {k: v for k, v in finding.items() if not k.startswith("_")}
-        tool = call.structured_output_tool
-        return Reply(tool_calls=[(tool, finding)]) if tool else Reply(text=finding["answer"])
+    def plant(self, defect: str, finding: dict, investigation: _Investigation, call: ModelCall) -> dict:
+        return _plant(defect, finding, call)
+
+    def write_answer(self, finding: dict, investigation: _Investigation, tables: bool) -> str:
+        return _write_answer(finding, investigation, tables)
 
 
 class _Investigation:
@@ -328,11 +310,8 @@ def _plant(defect: str, finding: dict, call: ModelCall) -> dict:
                 verdict="suspicious",
                 typology=TYPOLOGY_FOR_REQUEST.get(request_type(split_revision(call.prompt)[0]), "structuring"),
             )
-    elif defect == "missing_evidence" and finding["evidence_ids"]:
-        finding["evidence_ids"] = finding["evidence_ids"][1:]
-    else:
-        finding["evidence_ids"] = [*finding["evidence_ids"], f"TX-{rng.randint(900000, 999999)}"]
-    return finding
+        return finding
+    return plant_evidence(defect, finding, f"TX-{rng.randint(900000, 999999)}")
 
 
 NEXT_STEPS = {
@@ -385,13 +364,7 @@ def _write_answer(finding: dict, inv: _Investigation, tables: bool = False) -> s
         lines.insert(
             2, f"Customer {inv.customer_id}" + (f", account {inv.account_id}." if hasattr(inv, "account_id") else ".")
         )
-    if finding["evidence_ids"]:
-        lines += ["", "Evidence:"]
-        if tables:
-            lines += ["", "| id | record |", "|---|---|"]
-            lines += [f"| {eid} | {inv.describe(eid)} |" for eid in finding["evidence_ids"]]
-        else:
-            lines += [f"- {eid}: {inv.describe(eid)}" for eid in finding["evidence_ids"]]
+    lines += evidence_lines(finding["evidence_ids"], inv.describe, tables)
     for note in inv.notes:
         lines += ["", f"Note: {note}"]
     lines += ["", f"Recommended next step: {NEXT_STEPS[verdict]}"]

@@ -4,21 +4,11 @@ needs (with their inputs), and the verified facts from the world's labels."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Literal
+from functools import partial
 
-from simulation.domains.base import Case
+from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
 from simulation.domains.kyc.world import Customer, KycWorld
 from store.records import Facts, ToolCall
-
-
-@dataclass(frozen=True)
-class CategorySpec:
-    profile: str | None  # the world profile a case of this category is drawn from
-    request_type: str  # keys `example_questions` in persona.yaml
-    tools: tuple[str, ...]  # the tools an expert investigation needs
-    difficulty: Literal["standard", "adversarial"] = "standard"
-
 
 CATEGORIES: dict[str, CategorySpec] = {
     "structuring": CategorySpec("structuring", "cash_activity", ("get_customer_profile", "get_transactions")),
@@ -56,32 +46,16 @@ CATEGORIES: dict[str, CategorySpec] = {
 
 def draw_cases(world: KycWorld, seed: int, count: int, mix: dict[str, float]) -> list[Case]:
     """Draw `count` cases by category weight; subjects are not repeated within a draw while any remain."""
-    rng = random.Random(f"kyc-cases:{seed}")
-    categories, weights = zip(*sorted(mix.items()), strict=True)
-    used: set[str] = set()
-    cases = []
-    for index in range(count):
-        category = rng.choices(categories, weights)[0]
-        cases.append(_make_case(world, index, category, rng, used))
-    return cases
+    return draw_by_mix("kyc", seed, count, mix, partial(_make_case, world))
 
 
 def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
     spec = CATEGORIES[category]
     base = {"index": index, "category": category, "difficulty": spec.difficulty}
     if spec.profile is None:
-        question = rng.randrange(1_000_000)  # which off-topic question: chosen by the user simulator
-        return Case(
-            **base,
-            key=f"{category}:{question}",
-            brief={"request_type": spec.request_type, "variant": question},
-            expected_tool_calls=[],
-            facts=Facts(verdict="out_of_scope"),
-        )
+        return off_topic_case(index, category, spec, rng)
     pool = [label for label in world.labels if label.profile == spec.profile]
-    fresh = [label for label in pool if f"{category}:{label.customer_id}" not in used]
-    label = rng.choice(fresh or pool)
-    used.add(f"{category}:{label.customer_id}")
+    label = pick_subject(pool, lambda label: f"{category}:{label.customer_id}", rng, used)
     customer = world.by_id[label.customer_id]
     assert isinstance(customer, Customer)
     brief = {
