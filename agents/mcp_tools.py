@@ -4,11 +4,18 @@ through strands' MCP client: started once per run, its tools handed to every tas
 from __future__ import annotations
 
 import contextlib
+import logging
 import shlex
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from config import InputError
+
+# strands' MCP client, cleaning up after a server that failed to start, leaves this coroutine unawaited; the
+# failure itself is reported in one line
+warnings.filterwarnings("ignore", "coroutine 'MCPClient.stop.<locals>._set_close_event'", RuntimeWarning)
 
 
 class McpTools:
@@ -34,20 +41,23 @@ class McpTools:
         """Start the server (or connect to it) and list its tools; a server that cannot be reached is bad
         input, reported before any episode runs."""
         try:
-            self.client.start()
+            with _quiet(logging.getLogger("strands.tools.mcp")):  # it logs the traceback we report in one line
+                self.client.start()
         except Exception as exc:  # the client wraps every transport failure differently (and cleans up)
-            cause = exc.__cause__ or exc
-            raise InputError(f"{self.option}: cannot use the MCP server: {type(cause).__name__}: {cause}") from None
+            raise self._unusable(exc) from None
         try:
             tools = list(self.client.list_tools_sync())
         except Exception as exc:
             self.close()
-            cause = exc.__cause__ or exc
-            raise InputError(f"{self.option}: cannot use the MCP server: {type(cause).__name__}: {cause}") from None
+            raise self._unusable(exc) from None
         if not tools:
             self.close()
             raise InputError(f"{self.option}: the MCP server offers no tools")
         return tools
+
+    def _unusable(self, exc: BaseException) -> InputError:
+        cause = root_cause(exc)
+        return InputError(f"{self.option}: cannot use the MCP server: {type(cause).__name__}: {cause}")
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -55,3 +65,24 @@ class McpTools:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # already stopped, or never started
             self.client.stop(None, None, None)
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The error underneath the client's wrappers and anyio's exception groups."""
+    while True:
+        if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+            exc = exc.exceptions[0]
+        elif exc.__cause__ is not None:
+            exc = exc.__cause__
+        else:
+            return exc
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -70,6 +70,12 @@ class RunConfig(Strict):
         if self.mcp_server and self.mcp_url:
             raise InputError("--mcp-server / --mcp-url: give one or the other")
         if self.runtime == "crewai":
+            limits = [self.models.default_limit, *self.models.limits.values()]
+            if any(limit.rpm or limit.tpm for limit in limits):
+                raise InputError(
+                    "--rpm / --tpm (or goldsmith.yaml limits): client-side rate limits apply on the strands runtime "
+                    "only; on crewai, CrewAI retries throttled calls itself"
+                )
             for name in ("sim_malformed_rate", "sim_throttle_rate"):
                 if getattr(self, name):
                     raise InputError(

@@ -72,6 +72,7 @@ def test_crewai_runtime_gives_the_records_the_strands_runtime_gives(cli, tmp_pat
     [
         (["--sim-throttle-rate", "0.2"], "--sim-throttle-rate: simulated only on the strands runtime"),
         (["--sim-malformed-rate", "0.2"], "--sim-malformed-rate: simulated only on the strands runtime"),
+        (["--rpm", "30"], "--rpm / --tpm (or goldsmith.yaml limits): client-side rate limits apply on the strands"),
     ],
 )
 def test_options_the_crewai_runtime_cannot_honour_exit_2(cli, tmp_path, option, message):
@@ -161,8 +162,15 @@ def test_goldens_from_an_mcp_server_over_streamable_http(cli, tmp_path, world_db
     assert_tools_came_from_the_server([Example.model_validate(r) for r in export(cli, tmp_path, "kyc")])
 
 
-def test_an_mcp_server_that_cannot_start_exits_2_and_writes_nothing(cli, tmp_path):
-    result = cli("generate", "--mcp-server", "no-such-mcp-server --flag", "--count", "2")
+@pytest.mark.parametrize(
+    "server, cause",
+    [
+        ("no-such-mcp-server --flag", "FileNotFoundError: [Errno 2] No such file or directory"),
+        (f"{sys.executable} -c 'import sys; sys.exit(3)'", ""),  # starts, then exits before the handshake
+    ],
+)
+def test_an_mcp_server_that_cannot_be_used_exits_2_with_one_line_and_writes_nothing(cli, tmp_path, server, cause):
+    result = cli("generate", "--mcp-server", server, "--count", "2")
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("--mcp-server 'no-such-mcp-server --flag': cannot use the MCP server: ")
-    assert not output_exists(tmp_path)
+    assert result.output.startswith(f"--mcp-server {server!r}: cannot use the MCP server: {cause}"), result.output
+    assert len(result.output.splitlines()) == 1 and not output_exists(tmp_path)
