@@ -22,15 +22,17 @@ class McpTools:
     """One MCP server's tools for the length of a run (a context manager: the server stops on exit)."""
 
     def __init__(self, server: str | None = None, url: str | None = None):
+        """`server` (a command line, over stdio) or else `url` (streamable HTTP); the run config allows one."""
         from strands.tools.mcp import MCPClient
 
-        if bool(server) == bool(url):
-            raise InputError("--mcp-server / --mcp-url: give exactly one")
         self.option = f"--mcp-server {server!r}" if server else f"--mcp-url {url}"
         if server:
             from mcp import StdioServerParameters, stdio_client
 
-            command, *args = shlex.split(server) or [""]
+            try:
+                command, *args = shlex.split(server) or [""]
+            except ValueError as exc:  # e.g. an unclosed quote
+                raise InputError(f"{self.option}: {exc}") from None
             params = StdioServerParameters(command=command, args=args)
             # the server's stderr goes to the process's own (sys.stderr may be captured, with no file descriptor)
             self.client = MCPClient(lambda: stdio_client(params, errlog=sys.__stderr__))

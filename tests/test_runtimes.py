@@ -162,6 +162,12 @@ def test_goldens_from_an_mcp_server_over_streamable_http(cli, tmp_path, world_db
     assert_tools_came_from_the_server([Example.model_validate(r) for r in export(cli, tmp_path, "kyc")])
 
 
+def test_an_mcp_server_command_that_does_not_parse_exits_2(cli, tmp_path):
+    result = cli("generate", "--mcp-server", "server --name 'unclosed", "--count", "2")
+    assert result.exit_code == 2 and result.output == '--mcp-server "server --name \'unclosed": No closing quotation\n'
+    assert not output_exists(tmp_path)
+
+
 @pytest.mark.parametrize(
     "server, cause",
     [
