@@ -85,3 +85,11 @@ def evidence_lines(ids: list[str], describe: Callable[[str], str], tables: bool)
     if tables:
         return [*lines, "", "| id | record |", "|---|---|", *(f"| {i} | {describe(i)} |" for i in ids)]
     return [*lines, *(f"- {i}: {describe(i)}" for i in ids)]
+
+
+def verdict_title(finding: dict) -> str:
+    """The verdict in words, with the typology when there is one: "Suspicious (structuring)"."""
+    title = finding["verdict"].replace("_", " ").capitalize()
+    if finding.get("typology"):
+        title += f" ({finding['typology'].replace('_', ' ')})"
+    return title

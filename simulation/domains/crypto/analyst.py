@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from agents.simulated import ModelCall
-from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence
+from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence, verdict_title
 from simulation.domains.crypto.world import (
     CONCENTRATED_TOP10_PCT,
     SIDEWAYS_MAX_MOVE,
@@ -367,9 +367,7 @@ NEXT_STEPS = {
 
 def _write_answer(finding: dict, analysis: _Analysis, tables: bool = False) -> str:
     verdict = finding["verdict"]
-    title = verdict.replace("_", " ").capitalize()
-    if finding.get("typology"):
-        title += f" ({finding['typology'].replace('_', ' ')})"
+    title = verdict_title(finding)
     if analysis.symbol:
         title += f" for {analysis.symbol}"
     lines = [f"**Verdict: {title}.**", "", finding["_summary"]]

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from agents.simulated import ModelCall
-from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence
+from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence, verdict_title
 from agents.task_agent import split_revision
 from simulation.domains.kyc.world import REPORTING_THRESHOLD, normalise_name
 
@@ -347,9 +347,7 @@ SUMMARIES = {
 
 def _write_answer(finding: dict, inv: _Investigation, tables: bool = False) -> str:
     verdict = finding["verdict"]
-    title = verdict.replace("_", " ").capitalize()
-    if finding.get("typology"):
-        title += f" ({finding['typology'].replace('_', ' ')})"
+    title = verdict_title(finding)
     occupation = getattr(inv, "profile", {}).get("occupation", "")
     summary = SUMMARIES[finding["_summary"]].format(threshold=REPORTING_THRESHOLD, occupation=occupation)
     if finding["verdict"] != _honest_verdict(finding):
