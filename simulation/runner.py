@@ -29,16 +29,16 @@ from config import InputError, RunFailed
 from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
 from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_id, run_episode
+from simulation.plan import new_plan, resume
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
 from store.dedup import PromptIndex
-from store.journal import RunJournal
+from store.journal import RunJournal, RunLease
 from store.records import Strict
 
 DEFAULT_WORLD_SEED = 1
-# what may change when a run is resumed; everything else is its plan
-EXECUTION_FIELDS = frozenset({"run_id", "concurrency", "sim_latency_ms", "sim_malformed_rate", "sim_throttle_rate"})
+MAX_COUNT = 1_000_000
 
 
 class RunConfig(Strict):
@@ -47,7 +47,7 @@ class RunConfig(Strict):
     domain: str = "kyc"
     dataset: str | None = None
     output_dir: str = "output"
-    count: int = Field(20, ge=1)
+    count: int = Field(20, ge=1, le=MAX_COUNT)
     seed: int | None = None
     world_seed: int | None = None
     max_rounds: int = Field(3, ge=1)
@@ -85,29 +85,6 @@ class RunConfig(Strict):
         return self
 
 
-def resumed_config(run_id: str, stored: RunConfig, requested: RunConfig, explicit: set[str]) -> RunConfig:
-    """The config of a resumed run: its stored plan, with the execution settings given again on top. An
-    option given again with a different plan value is an InputError (`models` stands for any model flag:
-    the role models must match; rate limits, budget and endpoints may change)."""
-    update = {}
-    for name in sorted(explicit):
-        if name in EXECUTION_FIELDS:
-            update[name] = getattr(requested, name)
-        elif name == "models":
-            if requested.models.models != stored.models.models:
-                raise InputError(
-                    f"--model: run {run_id} was started with models {stored.models.models.as_record()}; "
-                    "a resumed run keeps its models"
-                )
-            update["models"] = requested.models
-        elif name in RunConfig.model_fields and getattr(requested, name) != getattr(stored, name):
-            raise InputError(
-                f"--{name.replace('_', '-')}: run {run_id} was started with {getattr(stored, name)}; "
-                "a resumed run keeps its plan (leave the option out, or start a new run)"
-            )
-    return stored.model_copy(update=update)
-
-
 class Run:
     """A prepared run: inputs validated, dataset bound, agents wired; no model has been called yet.
 
@@ -117,19 +94,22 @@ class Run:
         self.run_id = config.run_id or new_run_id()
         self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
         self.journal = RunJournal(self.dataset, self.run_id)
+        self.lease = RunLease(self.dataset, self.run_id)
+        if holder := self.lease.holder():  # checked again when taken; here, before any model is called
+            raise InputError(f"run {self.run_id} is being run by {holder}; wait for it to finish, or stop it first")
         plan = self.journal.plan()
         self.resumed = plan is not None
         if plan is not None:
-            config = resumed_config(self.run_id, RunConfig.model_validate(plan["config"]), config, explicit)
+            config = resume(self.journal.where, self.run_id, plan, config, explicit)
         self.config = config
         self.domain = get_domain(config.domain)
         rubric_path = config.rubric or BUNDLED / f"{config.domain}.yaml"
         self.rubric = load_rubric(rubric_path, domain=self.domain.name, categories=set(self.domain.categories))
         rubric_sha256 = hashlib.sha256(Path(rubric_path).read_bytes()).hexdigest()
-        if plan is not None and plan["rubric_sha256"] != rubric_sha256:
+        if plan is not None and plan.get("rubric_sha256") != rubric_sha256:
             raise InputError(
-                f"{rubric_path}: changed since run {self.run_id} started; a resumed run judges with the rubric "
-                "it started with (restore it, or start a new run)"
+                f"{rubric_path}: not the rubric run {self.run_id} started with (changed, or another file); a "
+                "resumed run judges with the rubric it started with (give that --rubric, or start a new run)"
             )
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         sim = SimSettings(
@@ -149,7 +129,7 @@ class Run:
             self.roles = self._roles(config)
             self._start(config, rubric_sha256)
         except BaseException:
-            self.resources.close()
+            self.close()
             raise
         self.draining = False  # Ctrl-C once: no new episodes, finish those in flight, commit
 
@@ -177,6 +157,7 @@ class Run:
             default_world_seed=DEFAULT_WORLD_SEED,
         )
         assert info.world_seed == self.world.world_seed
+        self.lease.acquire()
         models = config.models.models.as_record()
         if config.task_agent:
             models["task_agent"] = config.task_agent
@@ -192,17 +173,18 @@ class Run:
             max_rounds=config.max_rounds,
             runtime=config.runtime,
         )
-        self.journal.start(
-            {
-                "run_id": self.run_id,
-                "config": config.model_copy(update={"seed": self.seed}).model_dump(mode="json"),
-                "rubric_sha256": rubric_sha256,
-            }
-        )
+        self.journal.start(new_plan(self.run_id, config.model_copy(update={"seed": self.seed}), rubric_sha256))
         self.checkpoints = self.journal.load(Episode)
         for index, episode in self.checkpoints.items():
             if index >= len(self.cases) or episode.case.key != self.cases[index].key:
                 raise InputError(f"run {self.run_id}: checkpoint of episode {index} does not match the run's plan")
+
+    def close(self) -> None:
+        """Stop what the run holds open (an MCP server) and give up its lease."""
+        try:
+            self.resources.close()
+        finally:
+            self.lease.release()
 
     @property
     def budget_reached(self) -> bool:
@@ -288,14 +270,26 @@ class Run:
             on_result(result)
 
         try:
-            asyncio.run(self.episodes(pending, collect))
-        except asyncio.CancelledError:
-            raise RunFailed(
-                f"stopped: {len(finished)} of {self.config.count} episodes finished, nothing committed; "
-                f"resume with --run-id {self.run_id}"
-            ) from None
+            try:
+                asyncio.run(self.episodes(pending, collect))
+            except asyncio.CancelledError:
+                raise RunFailed(
+                    f"stopped: {len(finished)} of {self.config.count} episodes finished, nothing committed; "
+                    f"resume with --run-id {self.run_id}"
+                ) from None
+            finally:
+                self.resources.close()
+            return self._commit(finished, started)
         finally:
-            self.resources.close()
+            self.lease.release()
+
+    def _commit(self, finished: dict[int, Episode], started: float) -> RunSummary:
+        """Commit the accepted examples not committed yet, file the review queue, save the summary."""
+        if not self.lease.held():
+            raise RunFailed(
+                f"run {self.run_id} was taken over by another process while this one ran (its lease expired); "
+                "nothing was committed by this process"
+            )
         results = [finished[i] for i in sorted(finished)]
         committed = self.dataset.committed_by(self.run_id)
         examples = [r.example for r in results if r.example is not None and r.example.id not in committed]

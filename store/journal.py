@@ -1,15 +1,27 @@
 """A run's durable progress, kept beside its dataset so that a killed run can be resumed:
 
-    <name>/runs/<run>/plan.json              what the run is (its resolved settings); written once
+    <name>/runs/<run>/plan.json              what the run is (simulation/plan.py); written once
     <name>/runs/<run>/episodes/00042.json    the latest checkpoint of episode 42, replaced after each stage
+    <name>/runs/<run>/lease/000001.json      who is running it now (owner, heartbeat); one file per holder
 
 Each checkpoint is written whole and atomically (store/storage.py), so after a crash every episode's file
 is its last completed stage, never a torn one.
+
+One process at a time runs a run id: it holds a lease, a file it created exclusively (the storage's
+compare-and-swap, so also on S3) and rewrites every few seconds as a heartbeat. A second process finds a live
+lease and stops, naming the holder. A lease whose heartbeat is older than its time to live, or whose owner is a
+process on this machine that no longer exists, has expired: the next process takes the run over by creating
+the lease file of the next generation, which only one process can do.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import threading
+import time
+import uuid
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +41,11 @@ class RunJournal:
 
     def _key(self, *parts: str) -> str:
         return self.dataset.key("runs", self.run_id, *parts)
+
+    @property
+    def where(self) -> str:
+        """The plan file, for messages."""
+        return self.dataset.storage.url(self._key("plan.json"))
 
     def plan(self) -> dict[str, Any] | None:
         """The plan the run was started with, or None for a new run."""
@@ -61,3 +78,111 @@ class RunJournal:
                     f"{where}: not a checkpoint this Goldsmith can resume ({error.errors()[0]['msg']})"
                 ) from None
         return states
+
+
+LEASE_TTL_S = float(os.environ.get("GOLDSMITH_LEASE_TTL_S", "60"))
+
+
+class RunLease:
+    """The exclusive right to run one run id (see the module docstring); a context manager."""
+
+    def __init__(self, dataset: Dataset, run_id: str, ttl_s: float | None = None):
+        self.dataset = dataset
+        self.run_id = run_id
+        self.ttl_s = LEASE_TTL_S if ttl_s is None else ttl_s
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.token = uuid.uuid4().hex
+        self.generation: int | None = None
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def _key(self, generation: int) -> str:
+        return self.dataset.key("runs", self.run_id, "lease", f"{generation:06d}.json")
+
+    def _latest(self) -> tuple[int, dict[str, Any] | None]:
+        """The newest lease generation and its content (0, None when the run was never leased)."""
+        names = self.dataset.storage.children(self.dataset.key("runs", self.run_id, "lease"))
+        generations = sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+        if not generations:
+            return 0, None
+        data = self.dataset.storage.read(self._key(generations[-1]))
+        try:
+            return generations[-1], json.loads(data or b"")
+        except ValueError:
+            return generations[-1], None  # a torn lease is no lease
+
+    def holder(self) -> str | None:
+        """Who holds a live lease on the run now (None: nobody, or it expired)."""
+        _, lease = self._latest()
+        return None if lease is None or self._expired(lease) else f"{lease.get('owner')} since {lease.get('since')}"
+
+    def _expired(self, lease: dict[str, Any]) -> bool:
+        if lease.get("released"):
+            return True
+        host, _, pid = str(lease.get("owner", "")).rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            return True
+        return time.time() - float(lease.get("heartbeat", 0)) > float(lease.get("ttl_s", self.ttl_s))
+
+    def acquire(self) -> None:
+        """Take the lease, or raise InputError naming its live holder."""
+        generation, lease = self._latest()
+        if lease is not None and not self._expired(lease):
+            raise self._taken(lease)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._content = {"owner": self.owner, "token": self.token, "since": since, "ttl_s": self.ttl_s}
+        if not self.dataset.storage.create(self._key(generation + 1), self._encode(released=False)):
+            _, lease = self._latest()  # another process took it over at the same moment
+            raise self._taken(lease or {"owner": "another process"})
+        self.generation = generation + 1
+        self._beat = threading.Thread(target=self._heartbeat, name=f"lease-{self.run_id}", daemon=True)
+        self._beat.start()
+
+    def _taken(self, lease: dict[str, Any]) -> InputError:
+        return InputError(
+            f"run {self.run_id} is being run by {lease.get('owner')} (since {lease.get('since')}, heartbeat every "
+            f"{self.ttl_s / 4:g} s); wait for it to finish, or stop it first. A lease left by a stopped process "
+            f"expires {self.ttl_s:g} s after its last heartbeat"
+        )
+
+    def _encode(self, *, released: bool) -> bytes:
+        return json.dumps({**self._content, "heartbeat": time.time(), "released": released}).encode()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.ttl_s / 4):
+            try:
+                self.dataset.storage.write(self._key(self.generation or 0), self._encode(released=False))
+            except Exception:  # a missed heartbeat only shortens the lease; the commit checks ownership
+                continue
+
+    def held(self) -> bool:
+        """Whether this process still holds the newest lease (nobody took the run over)."""
+        generation, lease = self._latest()
+        return generation == self.generation and lease is not None and lease.get("token") == self.token
+
+    def release(self) -> None:
+        if self.generation is None:
+            return
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+        if self.held():
+            self.dataset.storage.write(self._key(self.generation), self._encode(released=True))
+        self.generation = None
+
+    def __enter__(self) -> RunLease:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -85,8 +85,8 @@ def test_a_resumed_run_refuses_a_changed_rubric(cli, tmp_path):
     rubric.write_text((ROOT / "rubrics" / "kyc.yaml").read_text())
     assert cli("generate", "--count", "1", "--seed", "4", "--run-id", "r1", "--rubric", str(rubric)).exit_code == 0
     rubric.write_text(rubric.read_text() + "\n# edited\n")
-    result = cli("generate", "--run-id", "r1")
-    assert result.exit_code == 2 and "changed since run r1 started" in result.output
+    result = cli("generate", "--run-id", "r1", "--rubric", str(rubric))
+    assert result.exit_code == 2 and "not the rubric run r1 started with" in result.output
 
 
 def generate(out: Path, *args: str) -> subprocess.Popen:
