@@ -207,6 +207,7 @@ def _example(
         id=example_id(settings, prompt),
         dataset=settings.dataset,
         domain=settings.domain,
+        case_key=case.key,
         category=case.category,
         difficulty=case.difficulty,
         persona=settings.persona,

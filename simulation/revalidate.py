@@ -25,8 +25,9 @@ from rubrics.model import load_rubric
 from simulation.domains import get_domain
 from simulation.episode import answer_fields
 from simulation.roles import make_roles, new_run_id, prepare_models
+from simulation.truth import WorldChecker, attempt_of
 from store.dataset import Dataset
-from store.records import Attempt, Example, ReviewItem, Strict, TokenUsage, utc_now
+from store.records import Attempt, Critique, Example, ReviewItem, Strict, TokenUsage, utc_now
 
 
 class RevalidateConfig(Strict):
@@ -91,21 +92,22 @@ class Revalidation:
         self.lineup = prepare_models(config.models, domain, SimSettings(seed=0, defect_rate=0.0))
         world = domain.build_world(info.world_seed)
         self.roles = make_roles(domain, world, self.rubric, self.lineup, config.judge_mode)
+        self.world_check = WorldChecker(domain, world, self.rubric)
         self.run_id = config.run_id or new_run_id()
 
     async def judge(self, record: Example) -> Outcome:
-        """Re-judge one stored example; repair it if asked and needed."""
-        attempt = Attempt(
-            round=record.critique.rounds,
-            finding={**record.reference_output, "answer": record.reference_answer},
-            answer=record.reference_answer,
-            tool_trace=record.tool_trace,
-        )
+        """Re-judge one stored example against the truth its world gives (never the record's own); repair it if
+        asked and needed. A record whose claims the world contradicts is removed, not repaired."""
+        attempt = attempt_of(record)
+        claims = self.world_check.claims(record)
+        if claims.case is None or claims.claims:
+            review = self._review(record, [attempt], [], ["truth"], error="; ".join(claims.problems))
+            return Outcome(record, "removed", ["truth"], Spend(), review=review)
         context = {
             "category": record.category,
             "request": record.prompt,
-            "facts": record.facts,
-            "expected_tool_calls": record.expected_tool_calls,
+            "facts": claims.case.facts,
+            "expected_tool_calls": claims.case.expected_tool_calls,
         }
         critique, spend = await self.roles.critic.review(attempt=attempt, **context)
         failed = critique.failed_criteria()
@@ -126,21 +128,32 @@ class Revalidation:
             if critique.passed:
                 repaired = record.model_copy(update={**answer_fields(record.prompt, revised), "critique": critique})
                 return Outcome(record, "repaired", failed, spend, example=repaired)
-        review = ReviewItem(
+        review = self._review(record, attempts, critiques, critiques[-1].failed_criteria())
+        return Outcome(record, "removed", failed, spend, review=review)
+
+    def _review(
+        self,
+        record: Example,
+        attempts: list[Attempt],
+        critiques: list[Critique],
+        reasons: list[str],
+        error: str | None = None,
+    ) -> ReviewItem:
+        return ReviewItem(
             dataset=self.dataset.name,
             run_id=self.run_id,
             episode=record.provenance.episode,
-            case_key=f"example:{record.id}",
+            case_key=record.case_key or f"example:{record.id}",
             category=record.category,
             difficulty=record.difficulty,
             status="rejected",
-            reasons=critiques[-1].failed_criteria(),
+            reasons=reasons,
             prompt=record.prompt,
             attempts=attempts,
             critiques=critiques,
+            error=error,
             created_at=utc_now(),
         )
-        return Outcome(record, "removed", failed, spend, review=review)
 
     async def _all(self, records: list[Example], on_result: Callable[[Outcome], None]) -> list[Outcome]:
         gate = asyncio.Semaphore(self.config.concurrency)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2  # 2: case_key; version 1 records (without it) are read as they are
 
 
 class Strict(BaseModel):
@@ -135,6 +135,7 @@ class Example(Strict):
     id: str
     dataset: str
     domain: str
+    case_key: str | None = Field(None, description="the case in the domain's world (None in version 1 records)")
     category: str
     difficulty: Literal["standard", "adversarial"]
     persona: str

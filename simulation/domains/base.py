@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from config import InputError, load_yaml_model
-from store.records import Facts, Strict, ToolCall
+from store.records import Example, Facts, Strict, ToolCall
 
 
 class World(Protocol):
@@ -115,9 +115,10 @@ def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, u
     return label
 
 
-def off_topic_case(index: int, category: str, spec: CategorySpec, rng: random.Random) -> Case:
-    """A request outside the domain: no tool to call, the verdict is out_of_scope."""
-    question = rng.randrange(1_000_000)  # which off-topic question: chosen by the user simulator
+def off_topic_case(index: int, category: str, spec: CategorySpec, rng: random.Random | int) -> Case:
+    """A request outside the domain: no tool to call, the verdict is out_of_scope. `rng` draws which off-topic
+    question (chosen by the user simulator), or is that number."""
+    question = rng if isinstance(rng, int) else rng.randrange(1_000_000)
     return Case(
         index=index,
         category=category,
@@ -158,6 +159,21 @@ class Domain(ABC):
     @abstractmethod
     def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
         """`count` cases, deterministic in (world, seed); a prefix of a longer draw with the same seed."""
+
+    @abstractmethod
+    def case_for_key(self, world: World, key: str) -> Case:
+        """The case with this key, rebuilt from the world alone (brief, expected tool calls, facts from the
+        world's labels); LookupError when the world has no such case. How imports and re-validation re-earn a
+        record's truth instead of trusting it."""
+
+    def case_key_of(self, record: Example) -> str:
+        """The case key of a stored record: its own, or for records written before they carried one, derived
+        from its category and subject."""
+        if record.case_key:
+            return record.case_key
+        facts = record.facts
+        subject = facts.subject_id or ",".join(sorted(facts.evidence_ids))
+        return f"{record.category}:{subject}"
 
     @abstractmethod
     def simulated_task_policy(self, defect_rate: float) -> Any:

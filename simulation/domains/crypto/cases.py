@@ -7,7 +7,7 @@ import random
 from functools import partial
 
 from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
-from simulation.domains.crypto.world import WINDOW_DAYS, Asset, CryptoWorld
+from simulation.domains.crypto.world import WINDOW_DAYS, Asset, CryptoWorld, Label
 from store.records import Facts, ToolCall
 
 TREND = ("get_price_history", "get_news")
@@ -41,11 +41,49 @@ def draw_cases(world: CryptoWorld, seed: int, count: int, mix: dict[str, float])
 
 def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
     spec = CATEGORIES[category]
-    base = {"index": index, "category": category, "difficulty": spec.difficulty}
     if spec.profile is None:
         return off_topic_case(index, category, spec, rng)
     pool = [label for label in world.labels if label.profile == spec.profile]
     label = pick_subject(pool, lambda label: f"{category}:{label.asset_id}", rng, used)
+    position = None
+    if spec.request_type == "liquidity":
+        currency = rng.choice(sorted(POSITION_CURRENCIES))
+        position = (rng.randrange(100_000, 400_001, 10_000), currency)
+    return _case(world, index, category, label, position)
+
+
+def case_for_key(world: CryptoWorld, key: str) -> Case:
+    """The case `key` names (`category:asset_id`, with `:amountCUR` for liquidity, `ambiguous_ticker:id,id`,
+    `out_of_scope:n`), from the world alone; LookupError when the world has none."""
+    category, _, subject = key.partition(":")
+    spec = CATEGORIES.get(category)
+    if spec is None:
+        raise LookupError(f"no category {category!r} in the crypto domain")
+    if spec.profile is None:
+        if not subject.isdigit():
+            raise LookupError(f"{key!r} is not an off-topic case key")
+        return off_topic_case(0, category, spec, int(subject))
+    asset_id, _, position_key = subject.partition(":")
+    asset_id = asset_id.split(",")[0]
+    label = next((la for la in world.labels if la.asset_id == asset_id and la.profile == spec.profile), None)
+    if label is None:
+        raise LookupError(f"the world has no {category} case about {asset_id}")
+    position = None
+    if spec.request_type == "liquidity":
+        amount, currency = position_key[:-3], position_key[-3:]
+        if not amount.isdigit() or currency not in POSITION_CURRENCIES:
+            raise LookupError(f"{key!r}: a liquidity case key ends with the position, e.g. :250000EUR")
+        position = (int(amount), currency)
+    case = _case(world, 0, category, label, position)
+    if case.key != key:
+        raise LookupError(f"the world has no case {key!r} (its {category} case is {case.key!r})")
+    return case
+
+
+def _case(world: CryptoWorld, index: int, category: str, label: Label, position: tuple[int, str] | None) -> Case:
+    """The case of `category` about the asset `label` labels; `position` (amount, currency) for liquidity."""
+    spec = CATEGORIES[category]
+    base = {"index": index, "category": category, "difficulty": spec.difficulty}
     asset = world.by_id[label.asset_id]
     assert isinstance(asset, Asset)
     if category == "ambiguous_ticker":
@@ -59,9 +97,8 @@ def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random
         )
     brief = {"request_type": spec.request_type, "symbol": asset.symbol, "asset_name": asset.name}
     key = f"{category}:{asset.id}"
-    if spec.request_type == "liquidity":
-        currency = rng.choice(sorted(POSITION_CURRENCIES))
-        amount = rng.randrange(100_000, 400_001, 10_000)
+    if position is not None:
+        amount, currency = position
         brief |= {"amount": f"{amount:,}", "currency_sign": POSITION_CURRENCIES[currency]}
         key += f":{amount}{currency}"
     return Case(

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from simulation.domains.base import Case, Domain, Finding, World
-from simulation.domains.kyc.cases import CATEGORIES, draw_cases
+from simulation.domains.kyc.cases import CATEGORIES, case_for_key, draw_cases
 from simulation.domains.kyc.world import DOMAIN_VERSION, KycWorld, build_world
 
 
@@ -44,6 +44,10 @@ class KycDomain(Domain):
     def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
         assert isinstance(world, KycWorld)
         return draw_cases(world, seed, count, self.card.category_mix)
+
+    def case_for_key(self, world: World, key: str) -> Case:
+        assert isinstance(world, KycWorld)
+        return case_for_key(world, key)
 
     def simulated_task_policy(self, defect_rate: float) -> Any:
         from simulation.domains.kyc.analyst import KycAnalystPolicy

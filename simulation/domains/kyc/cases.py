@@ -7,7 +7,7 @@ import random
 from functools import partial
 
 from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
-from simulation.domains.kyc.world import Customer, KycWorld
+from simulation.domains.kyc.world import Customer, KycWorld, Label
 from store.records import Facts, ToolCall
 
 CATEGORIES: dict[str, CategorySpec] = {
@@ -51,11 +51,36 @@ def draw_cases(world: KycWorld, seed: int, count: int, mix: dict[str, float]) ->
 
 def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
     spec = CATEGORIES[category]
-    base = {"index": index, "category": category, "difficulty": spec.difficulty}
     if spec.profile is None:
         return off_topic_case(index, category, spec, rng)
     pool = [label for label in world.labels if label.profile == spec.profile]
-    label = pick_subject(pool, lambda label: f"{category}:{label.customer_id}", rng, used)
+    return _case(world, index, category, pick_subject(pool, lambda label: f"{category}:{label.customer_id}", rng, used))
+
+
+def case_for_key(world: KycWorld, key: str) -> Case:
+    """The case `key` names (`category:customer_id`, `ambiguous_name:id,id`, `out_of_scope:n`), from the world
+    alone; LookupError when the world has none."""
+    category, _, subject = key.partition(":")
+    spec = CATEGORIES.get(category)
+    if spec is None:
+        raise LookupError(f"no category {category!r} in the kyc domain")
+    if spec.profile is None:
+        if not subject.isdigit():
+            raise LookupError(f"{key!r} is not an off-topic case key")
+        return off_topic_case(0, category, spec, int(subject))
+    label = world.label_by_customer.get(subject.split(",")[0])
+    if label is None or label.profile != spec.profile:
+        raise LookupError(f"the world has no {category} case about {subject}")
+    case = _case(world, 0, category, label)
+    if case.key != key:
+        raise LookupError(f"the world has no case {key!r} (its {category} case is {case.key!r})")
+    return case
+
+
+def _case(world: KycWorld, index: int, category: str, label: Label) -> Case:
+    """The case of `category` about the customer `label` labels."""
+    spec = CATEGORIES[category]
+    base = {"index": index, "category": category, "difficulty": spec.difficulty}
     customer = world.by_id[label.customer_id]
     assert isinstance(customer, Customer)
     brief = {

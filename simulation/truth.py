@@ -1,0 +1,160 @@
+"""Re-earning a stored record's truth from the dataset's world, never from the record itself.
+
+A record that comes from outside a run (`dataset import`) or is judged again (`revalidate`) claims a case, facts,
+expected tool calls and a tool trace. Each claim is checked against what the world says:
+
+- the case: the domain rebuilds it from its key and the world alone (brief, facts from the world's labels,
+  the tool calls the case needs); the record's facts and expected tool calls must equal the rebuilt ones;
+- the request names the case's subject (one of the brief's identifiers: an id, a name, a symbol);
+- the tool trace: every call is executed again against the world with the same input (through the domain's
+  real tools); a successful call must return what the record says it returned, a failed one must fail;
+- the rubric's programmatic criteria, run on the stored answer against the rebuilt facts.
+
+What no program can check (how well the answer explains itself) is left to the judge (`--judge`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rubrics.methods import Subject, run_check
+from rubrics.model import Rubric
+from simulation.domains.base import Case, Domain, World
+from store.records import Attempt, CriterionResult, Example
+
+MIN_IDENTIFIER_LENGTH = 3
+
+
+@dataclass
+class Recheck:
+    """The verdict on one stored record: the world's case (None if it has none) and what disagrees with it."""
+
+    record: Example
+    case: Case | None
+    claims: list[str] = field(default_factory=list)  # the record's claims the world contradicts
+    criteria: list[CriterionResult] = field(default_factory=list)  # the rubric criteria its answer fails
+
+    @property
+    def ok(self) -> bool:
+        return not self.claims and not self.criteria
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem as one line: `field: what is wrong`."""
+        return self.claims + [f"{c.id}: {c.rationale}" for c in self.criteria]
+
+    def reasons(self) -> list[str]:
+        """Review-queue reasons: `truth` when a claim is contradicted, and each failed criterion."""
+        return (["truth"] if self.claims else []) + [c.id for c in self.criteria]
+
+
+class WorldChecker:
+    """Checks stored records against one domain world (and a rubric's programmatic criteria)."""
+
+    def __init__(self, domain: Domain, world: World, rubric: Rubric):
+        from strands import Agent
+
+        self.domain = domain
+        self.world = world
+        self.rubric = rubric
+        # the domain's real tools, called directly through strands (no model is ever asked)
+        self.tools = Agent(
+            tools=domain.tools(world), callback_handler=None, model="unused", load_tools_from_directory=False
+        )
+        self.tool_names = set(self.tools.tool_names)
+
+    def case(self, record: Example) -> tuple[Case | None, str | None]:
+        """The world's case for a record, or None and why there is none."""
+        key = self.domain.case_key_of(record)
+        try:
+            return self.domain.case_for_key(self.world, key), None
+        except LookupError as exc:
+            return None, f"case: {exc}"
+
+    def check(self, record: Example) -> Recheck:
+        """Every claim of the record against the world, then the rubric's programmatic criteria."""
+        result = self.claims(record)
+        if result.case is None:
+            return result
+        case = result.case
+        subject = Subject(attempt_of(record), case.expected_tool_calls, case.facts, self.world.has_id)
+        for criterion in self.rubric.criteria_for(case.category):
+            if criterion.programmatic and not (checked := run_check(criterion, subject)).passed:
+                result.criteria.append(checked)
+        return result
+
+    def claims(self, record: Example) -> Recheck:
+        """The record's case, facts, expected tool calls, request and tool trace against the world."""
+        case, missing = self.case(record)
+        result = Recheck(record, case)
+        if case is None:
+            result.claims.append(missing or "case: not in the world")
+            return result
+        claims = (
+            ("category", record.category, case.category),
+            ("difficulty", record.difficulty, case.difficulty),
+            ("facts", record.facts, case.facts),
+            ("expected_tool_calls", record.expected_tool_calls, case.expected_tool_calls),
+        )
+        for name, claimed, true in claims:
+            if claimed != true:
+                result.claims.append(f"{name}: the record says {_short(claimed)}; the world says {_short(true)}")
+        identifiers = subject_identifiers(case)
+        prompt = record.prompt.casefold()
+        if identifiers and not any(i.casefold() in prompt for i in identifiers):
+            result.claims.append(f"prompt: names none of the case's subject ({', '.join(identifiers)})")
+        result.claims += self.trace_problems(record)
+        return result
+
+    def trace_problems(self, record: Example) -> list[str]:
+        """Tool-trace entries the world does not reproduce."""
+        from agents.messages import result_text
+
+        problems = []
+        for number, entry in enumerate(record.tool_trace, start=1):
+            where = f"tool_trace[{number}] {entry.name}"
+            if entry.name not in self.tool_names:
+                problems.append(f"{where}: no such tool in the {self.domain.name} domain")
+                continue
+            try:
+                result = getattr(self.tools.tool, entry.name)(**entry.input, record_direct_tool_call=False)
+            except Exception as exc:  # a tool input the tool cannot take at all
+                problems.append(f"{where}: cannot be called with {_short(entry.input)} ({type(exc).__name__})")
+                continue
+            status = "error" if result.get("status") == "error" else "success"
+            if status != entry.status:
+                problems.append(f"{where}: the record says it {_ended(entry.status)}; in the world it {_ended(status)}")
+            elif status == "success" and result_text(result) != entry.output:
+                problems.append(f"{where}: its output differs from what the tool returns in the dataset's world")
+        return problems
+
+
+def attempt_of(record: Example) -> Attempt:
+    """A stored record's answer as the attempt a critic reviews."""
+    return Attempt(
+        round=record.critique.rounds,
+        finding={**record.reference_output, "answer": record.reference_answer},
+        answer=record.reference_answer,
+        tool_trace=record.tool_trace,
+    )
+
+
+def subject_identifiers(case: Case) -> list[str]:
+    """The brief's identifying strings (ids, names, symbols): a request about the case names one of them."""
+    return [
+        str(value)
+        for key, value in case.brief.items()
+        if key not in {"request_type", "variant"} and isinstance(value, str) and len(value) >= MIN_IDENTIFIER_LENGTH
+    ]
+
+
+def _ended(status: str) -> str:
+    return "succeeded" if status == "success" else "failed"
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value.model_dump_json() if hasattr(value, "model_dump_json") else repr(value)
+    if isinstance(value, list) and value and hasattr(value[0], "model_dump"):
+        text = "[" + ", ".join(v.model_dump_json() for v in value) + "]"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
