@@ -1,11 +1,16 @@
 """Parse a YAML file into a pydantic model; every problem is reported as `file:line: field: message`.
 
 Line numbers come from the YAML node tree, so an SME sees where in *their* file the problem is.
+Input is bounded so that no file can hang or crash the loader: at most MAX_BYTES of UTF-8 text, nested
+at most MAX_DEPTH levels, at most MAX_VALUES values once every alias is expanded (an "alias bomb").
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import math
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,25 +21,114 @@ from config.errors import FieldError, InputError
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_BYTES = 128 * 1024  # the bundled files are under 7 KB; PyYAML reads 50-200 KB/s
+MAX_DEPTH = 50
+MAX_VALUES = 100_000
+# PyYAML would read these; refused so that every input file is UTF-8 (UTF-32 first: its LE mark starts like UTF-16's)
+_OTHER_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
     """Read `path` and validate it as `model`; raise InputError listing every problem with its line."""
     path = Path(path)
+    return parse_yaml_model(read_yaml_text(path), model, source=str(path))
+
+
+def read_yaml_text(path: Path) -> str:
+    """The text of a YAML file: at most MAX_BYTES, UTF-8 (a UTF-8 byte order mark is fine)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_yaml_model(text, model, source=str(path))
+    if len(data) > MAX_BYTES:
+        raise InputError(f"{path}: too large (more than {MAX_BYTES // 1024} KB); a YAML input file must be smaller")
+    encoding = next((name for bom, name in _OTHER_BOMS if data.startswith(bom)), None)
+    if encoding:
+        raise InputError(f"{path}:1: not UTF-8 text ({encoding}); save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8") from None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing (as it composes, before anything is expanded) nesting deeper than
+    MAX_DEPTH, a document of more than MAX_VALUES values once its aliases are expanded, and an alias
+    to the collection it is inside."""
+
+    def __init__(self, text: str, source: str):
+        super().__init__(text)
+        self.source = source
+        self.depth = 0
+        self.values = 0  # values in the document so far, every alias expanded
+        self.sizes: dict[int, int] = {}  # id(anchored node) → its values, expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self.sizes:
+                raise InputError(f"{self.source}:{line}: yaml: alias *{event.anchor} is inside the value it names")
+            self.values += self.sizes[id(node)]
+            if self.values > MAX_VALUES:
+                raise InputError(
+                    f"{self.source}:{line}: too many YAML aliases (they expand to more than {MAX_VALUES:,} values)"
+                )
+            return node
+        nested = isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent)
+        self.depth += nested
+        if self.depth > MAX_DEPTH:
+            raise InputError(f"{self.source}:{line}: too deeply nested (more than {MAX_DEPTH} levels)")
+        before = self.values
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise InputError(f"{self.source}:{line}: too many values (more than {MAX_VALUES:,})")
+        node = super().compose_node(parent, index)
+        self.depth -= nested
+        self.sizes[id(node)] = self.values - before
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as exc:  # a 5,000-digit integer, a date like 2024-13-45
+            kind = node.tag.rpartition(":")[2]
+            problem = f"not a valid {kind}: {exc}"
+            if kind == "int":
+                problem = f"a number with more than {sys.get_int_max_str_digits():,} digits"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def _load(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data of one YAML document."""
+    loader = None
+    try:
+        loader = _BoundedLoader(text, source)
+        root = loader.get_single_node()
+        return root, None if root is None else loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        line, message = _explain_syntax_error(exc, text)
+        raise InputError(f"{source}:{line}: yaml: {message}") from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. NUL in UTF-16 text without a byte order mark
+        line = text[: exc.position].count("\n") + 1
+        hint = "; is the file UTF-16? save it as UTF-8" if exc.character == 0 else ""
+        raise InputError(f"{source}:{line}: yaml: unacceptable character #x{exc.character:04x}{hint}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_yaml_model(text: str, model: type[M], *, source: str) -> M:
     """Validate YAML `text` as `model`; `source` names the file in error lines."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line, message = _explain_syntax_error(exc, text)
-        raise InputError(f"{source}:{line}: yaml: {message}") from None
+    root, data = _load(text, source)
     if root is None:
         raise InputError(f"{source}:1: (file): is empty")
     duplicates = list(_duplicate_keys(root, ()))
@@ -80,6 +174,8 @@ def _as_yaml(value: Any) -> str:
         return "nothing (an empty value)"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
     return repr(value)
 
 
@@ -143,8 +239,8 @@ def dotted_path(loc: tuple[Any, ...]) -> str:
 def line_for_path(path: str | Path, loc: tuple[Any, ...]) -> int:
     """The line of `loc` in the YAML file at `path` (1 when it cannot be found)."""
     try:
-        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
+        root, _ = _load(read_yaml_text(Path(path)), str(path))
+    except InputError:
         return 1
     return _line_for(root, loc) if root is not None else 1
 
@@ -172,8 +268,10 @@ def _line_for(node: yaml.Node, loc: tuple[Any, ...]) -> int:
 def _duplicate_keys(node: yaml.Node, loc: tuple[Any, ...]):
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
+        repeated: set[str] = set()  # each repeated key reported once, at its first repeat
         for key, value in node.value:
-            if key.value in seen:
+            if key.value in seen and key.value not in repeated:
+                repeated.add(key.value)
                 yield loc + (key.value,), key.start_mark.line + 1
             seen.add(key.value)
             yield from _duplicate_keys(value, loc + (key.value,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from functools import cached_property
 from pathlib import Path
@@ -33,11 +34,14 @@ def _identifier(extra: str, allowed: str):
 
 
 def _number(what: str):
-    """A YAML number: text (even '3' in quotes) and true/false are refused, with `what` a number must be."""
+    """A YAML number: text (even '3' in quotes), true/false, .inf and .nan are refused, with `what` a number
+    must be."""
 
     def check(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"must be {what}")
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number ({what})")
         return value
 
     return BeforeValidator(check)
@@ -72,6 +76,17 @@ METHOD_OPTIONS = {
 REQUIRED_OPTIONS = {"tool_calls": "min_f1", "facts": "check", "regex": "pattern", "json_schema": "json_schema"}
 
 
+def _check_schema(schema: dict[str, Any]) -> None:
+    """Refuse a schema the json_schema method could not run, naming the key inside it that is wrong."""
+    from jsonschema import Draft202012Validator  # the validator rubrics.methods runs it with
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise FieldError(f"not a valid JSON Schema: {exc.message}", "json_schema", *exc.path) from None
+
+
 class Criterion(Strict):
     """One thing a good answer must get right, and how it is checked."""
 
@@ -103,6 +118,8 @@ class Criterion(Strict):
                 re.compile(self.pattern)
             except re.error as exc:
                 raise FieldError(f"not a valid regular expression: {exc}", "pattern") from None
+        if self.json_schema is not None:
+            _check_schema(self.json_schema)
         return self
 
     @property

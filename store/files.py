@@ -1,22 +1,79 @@
-"""Durable file writes: temp file + fsync + rename, and exclusive creation (the version pointer's CAS)."""
+"""Durable file writes: temp file + fsync + rename, and exclusive creation (the version pointer's CAS).
+
+A write that fails (full disk, read-only file system, no permission) leaves no temp file behind and
+raises `WriteFailed`: one line naming the folder, the reason and what to do.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from config import InputError
 
 TEMP_PREFIX = ".tmp-"  # a write in progress (or one a crash left behind); never a file of the store
 
+_FREE_SPACE = "free space and run the same command again"
+_ELSEWHERE = "make it writable, or write to another location, and run the command again"
+ADVICE = {
+    errno.ENOSPC: _FREE_SPACE,
+    errno.EDQUOT: _FREE_SPACE,
+    errno.EROFS: "write to another location and run the command again",
+    errno.EACCES: _ELSEWHERE,
+    errno.EPERM: _ELSEWHERE,
+    errno.ENOTDIR: "part of this path is a file; write to another location",
+}
+
+
+class WriteFailed(InputError):
+    """A write the environment refused (full disk, read-only file system, no permission): exit code 2."""
+
+
+def os_error_line(exc: OSError, where: str | Path) -> str:
+    """`where: reason; what to do` for an OSError; `where` is used when the error names no file (or a temp file)."""
+    named = exc.filename if isinstance(exc.filename, str) else None
+    if named and not os.path.basename(named).startswith(TEMP_PREFIX):
+        where = named
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    advice = ADVICE.get(exc.errno) if exc.errno is not None else None
+    return f"{where}: {reason}" + (f"; {advice}" if advice else "")
+
+
+@contextmanager
+def _reported(directory: Path) -> Iterator[None]:
+    """Turn an OSError raised while writing into `directory` into WriteFailed."""
+    try:
+        yield
+    except OSError as exc:
+        raise WriteFailed(os_error_line(exc, directory)) from exc
+
+
+def _discard(path: Path) -> None:
+    with suppress(OSError):
+        path.unlink()
+
 
 def _write_temp(directory: Path, data: bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    """A synced temp file in `directory` holding `data`; removed again if anything fails."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder should be
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory)) from None
     fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
-    os.fchmod(fd, 0o644)  # mkstemp makes the file private; datasets and exports are meant to be shared
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes the file private; datasets and exports are shared
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        _discard(Path(name))
+        raise
     return Path(name)
 
 
@@ -30,19 +87,42 @@ def _sync_dir(directory: Path) -> None:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that readers see the old or the new content, never a torn file."""
-    tmp = _write_temp(path.parent, data)
-    os.replace(tmp, path)
-    _sync_dir(path.parent)
+    with _reported(path.parent):
+        tmp = _write_temp(path.parent, data)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _discard(tmp)
+            raise
+        _sync_dir(path.parent)
 
 
 def create_exclusive(path: Path, data: bytes) -> bool:
     """Create `path` with `data` only if it does not exist yet (atomically); False if someone else did."""
-    tmp = _write_temp(path.parent, data)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
-    _sync_dir(path.parent)
+    with _reported(path.parent):
+        tmp = _write_temp(path.parent, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            _discard(tmp)
+        _sync_dir(path.parent)
     return True
+
+
+def check_writable(directory: Path) -> None:
+    """Raise WriteFailed now if a file cannot be written in `directory` (or, when it does not exist yet, in its
+    nearest existing parent, so the check creates no folders): a block is written, synced and removed."""
+    while not directory.exists() and directory.parent != directory:
+        directory = directory.parent
+    with _reported(directory):
+        _discard(_write_temp(directory, b"\n" * 4096))
+
+
+def remove(path: Path) -> None:
+    """Remove `path` durably (nothing when it is already gone); only `dataset repair` removes files."""
+    with _reported(path.parent):
+        path.unlink(missing_ok=True)
+        if path.parent.is_dir():
+            _sync_dir(path.parent)

@@ -1,4 +1,5 @@
-"""A dataset's versions read back: verify every version against its manifest, and diff two versions."""
+"""A dataset's versions read back: verify every version against its manifest, repair a damaged dataset by
+setting its damaged versions aside, and diff two versions."""
 
 from __future__ import annotations
 
@@ -6,71 +7,157 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from config import InputError
 from store.dataset import BatchRef, Dataset, Manifest, batch_index, chain_digest
 from store.records import Example
 
 
+@dataclass
+class Verification:
+    """What `check` found: the problems in the order found, the versions they damage, and the index files
+    (derived data) that disagree with their sound batch."""
+
+    versions: list[int]
+    problems: list[str] = field(default_factory=list)
+    damaged: set[int] = field(default_factory=set)
+    stale_indexes: list[BatchRef] = field(default_factory=list)
+
+    @property
+    def last_good(self) -> int | None:
+        """The newest version that neither it nor any version before it is damaged; None when v1 is."""
+        first = min(self.damaged, default=None)
+        good = [v for v in self.versions if first is None or v < first]
+        return good[-1] if good else None
+
+
 def verify(dataset: Dataset) -> tuple[int, list[str]]:
-    """(versions checked, problems): every batch file's sha256 and line count, every manifest's chain digest
-    and lineage, every record's schema, and no id twice within a version."""
-    problems: list[str] = []
-    versions = dataset.versions()
+    """(versions checked, problems); see `check`."""
+    found = check(dataset)
+    return len(found.versions), found.problems
+
+
+def check(dataset: Dataset) -> Verification:
+    """Every manifest parses, every batch file's sha256 and line count, every manifest's chain digest and
+    lineage, every record's schema, and no id twice within a version. Reports damage, never raises on it."""
+    found = Verification(dataset.versions())
     manifests: dict[int, Manifest] = {}
     batch_ids: dict[str, list[str] | None] = {}  # per batch file, checked once: its ids, or None if it is bad
-    for number in versions:
-        where = f"{dataset.name}@v{number}"
+
+    def problem(number: int, text: str) -> None:
+        found.problems.append(f"{dataset.name}@v{number}: {text}")
+        found.damaged.add(number)
+
+    for number in found.versions:
         try:
-            manifest = manifests[number] = dataset.manifest(number)
-        except ValueError:
-            problems.append(f"{where}: the manifest is not valid JSON for a manifest")
+            manifest = manifests[number] = dataset.read_manifest(number)
+        except InputError:
+            url = dataset.storage.url(dataset.manifest_key(number))
+            problem(number, f"the manifest {url} is not a valid manifest (empty, truncated or changed)")
             continue
         for batch in manifest.batches:
             if batch.file not in batch_ids:
-                batch_ids[batch.file] = _check_batch(dataset, batch, problems, where)
+                batch_ids[batch.file] = _check_batch(dataset, batch, found, number)
+        if any(batch_ids[b.file] is None for b in manifest.batches):
+            found.damaged.add(number)
         parent = manifests.get(manifest.parent) if manifest.parent else None
         if manifest.parent is not None and parent is None:
-            problems.append(f"{where}: parent v{manifest.parent} is missing or unreadable")
+            problem(number, f"parent v{manifest.parent} is missing or unreadable")
             continue
         expected = chain_digest(parent.sha256 if parent else None, manifest.batches[-1].sha256)
         if manifest.sha256 != expected:
-            problems.append(f"{where}: sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
+            problem(number, f"sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
         if manifest.operation != "revalidate" and parent and manifest.batches[:-1] != parent.batches:
-            problems.append(f"{where}: an {manifest.operation} must keep its parent's batches unchanged")
+            problem(number, f"an {manifest.operation} must keep its parent's batches unchanged")
         if sum(b.records for b in manifest.batches) != manifest.records:
-            problems.append(f"{where}: manifest says {manifest.records} records, its batches hold a different number")
+            problem(number, f"manifest says {manifest.records} records, its batches hold a different number")
         if all(batch_ids[b.file] is not None for b in manifest.batches):
             ids = Counter(id_ for b in manifest.batches for id_ in batch_ids[b.file] or [])
             twice = sorted(i for i, n in ids.items() if n > 1)
             if twice:
-                problems.append(f"{where}: {len(twice)} ids appear more than once (first: {twice[0]})")
-    return len(versions), problems
+                problem(number, f"{len(twice)} ids appear more than once (first: {twice[0]})")
+    return found
 
 
-def _check_batch(dataset: Dataset, batch: BatchRef, problems: list[str], where: str) -> list[str] | None:
+def _check_batch(dataset: Dataset, batch: BatchRef, found: Verification, number: int) -> list[str] | None:
     """The ids of a batch whose digest, line count and records are all sound; None (and a problem) if not."""
+    where = f"{dataset.name}@v{number}"
     data = dataset.storage.read(dataset.key("batches", batch.file))
     if data is None:
-        problems.append(f"{where}: batch {batch.file} is missing")
+        found.problems.append(f"{where}: batch {batch.file} is missing")
         return None
     if hashlib.sha256(data).hexdigest() != batch.sha256:
-        problems.append(f"{where}: batch {batch.file} does not match its sha256 (changed or torn)")
+        found.problems.append(f"{where}: batch {batch.file} does not match its sha256 (changed or torn)")
         return None
     lines = data.splitlines()
     if len(lines) != batch.records:
-        problems.append(f"{where}: batch {batch.file} has {len(lines)} lines, the manifest says {batch.records}")
+        found.problems.append(f"{where}: batch {batch.file} has {len(lines)} lines, the manifest says {batch.records}")
         return None
     ids = []
     for n, line in enumerate(lines, 1):
         try:
             ids.append(Example.model_validate_json(line).id)
         except ValueError:
-            problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
+            found.problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
             return None
     index = dataset.storage.read(dataset.index_key(batch))
     if index is not None and index != batch_index(data):
-        problems.append(f"{where}: the index of batch {batch.file} does not match it (delete the .index file)")
+        found.problems.append(f"{where}: the index of batch {batch.file} does not match it (delete the .index file)")
+        found.stale_indexes.append(batch)
     return ids
+
+
+@dataclass
+class RepairPlan:
+    """What `repair` will do: set aside every version from the first damaged one on (a later version builds
+    on it), so the last good version becomes the latest, and rebuild index files that disagree with their
+    batch. Nothing is deleted: the manifests set aside are kept under `folder`, with the problems found."""
+
+    found: Verification
+    set_aside: list[int]
+    keep: Manifest | None  # the latest version after the repair; None when v1 itself is damaged
+    newest: Manifest | None  # the newest readable version set aside, for what the repair loses
+    folder: str  # the key of <name>/damaged/<timestamp>
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.set_aside or self.found.stale_indexes)
+
+
+def plan_repair(dataset: Dataset) -> RepairPlan:
+    """Find the damage (`check`) and what repairing it takes; changes nothing."""
+    found = check(dataset)
+    last_good = found.last_good  # the latest version when nothing is damaged
+    set_aside = [v for v in found.versions if last_good is None or v > last_good]
+    newest = None
+    for number in reversed(set_aside):
+        try:
+            newest = dataset.read_manifest(number)
+            break
+        except InputError:
+            continue
+    keep = dataset.read_manifest(last_good) if last_good is not None else None
+    folder = dataset.key("damaged", datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    return RepairPlan(found, set_aside, keep, newest, folder)
+
+
+def repair(dataset: Dataset, plan: RepairPlan) -> None:
+    """Do `plan`: copy each manifest set aside (and the problems found) into the plan's folder, then remove
+    the originals, newest first, so the versions left are always v1..vN; then rebuild stale index files."""
+    storage = dataset.storage
+    if plan.set_aside:
+        storage.write(f"{plan.folder}/problems.txt", "".join(p + "\n" for p in plan.found.problems).encode())
+        for number in plan.set_aside:
+            data = storage.read(dataset.manifest_key(number))
+            if data is not None:
+                storage.write(f"{plan.folder}/v{number:04d}.json", data)
+        for number in reversed(plan.set_aside):
+            storage.delete(dataset.manifest_key(number))
+    for batch in plan.found.stale_indexes:
+        data = storage.read(dataset.key("batches", batch.file))
+        if data is not None and hashlib.sha256(data).hexdigest() == batch.sha256:
+            storage.write(dataset.index_key(batch), batch_index(data))
 
 
 @dataclass

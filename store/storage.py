@@ -1,21 +1,24 @@
-"""Where datasets live: a local directory or an S3 prefix, behind the four operations the store needs.
+"""Where datasets live: a local directory or an S3 prefix, behind the few operations the store needs.
 
 Keys are `/`-separated paths relative to the location (`kyc/versions/v0001.json`). Both backends give
 the same guarantees: `write` replaces a key whole (readers never see a torn object), and `create` is an
 atomic create-if-absent, the compare-and-swap that makes each dataset version exactly one writer's.
 Locally that is temp file + fsync + rename (and link for `create`); on S3 a PUT is atomic and `create`
-is a conditional PUT (`If-None-Match: *`).
+is a conditional PUT (`If-None-Match: *`). `delete` exists only for `dataset repair`, which moves damaged
+manifests aside (copy, then delete); nothing else ever removes an object.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from config import InputError
-from store.files import TEMP_PREFIX, atomic_write, create_exclusive
+from store.files import TEMP_PREFIX, atomic_write, create_exclusive, os_error_line, remove
+from store.files import check_writable as check_folder_writable
 
 T = TypeVar("T")
 
@@ -33,8 +36,14 @@ class Storage(Protocol):
     def children(self, prefix: str) -> list[str]:
         """Names directly under `prefix` (files and folders), sorted; empty when there are none."""
 
+    def delete(self, key: str) -> None:
+        """Remove the object (nothing when there is none). Only `dataset repair` uses it."""
+
     def url(self, key: str = "") -> str:
         """Where `key` is, for messages."""
+
+    def check_writable(self, prefix: str = "") -> None:
+        """Raise an InputError now, before any paid model call, if objects under `prefix` cannot be written."""
 
 
 class LocalStorage:
@@ -46,6 +55,8 @@ class LocalStorage:
             return (self.root / key).read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise InputError(os_error_line(exc, self.root / key)) from None
 
     def write(self, key: str, data: bytes) -> None:
         atomic_write(self.root / key, data)
@@ -53,14 +64,23 @@ class LocalStorage:
     def create(self, key: str, data: bytes) -> bool:
         return create_exclusive(self.root / key, data)
 
+    def delete(self, key: str) -> None:
+        remove(self.root / key)
+
     def children(self, prefix: str) -> list[str]:
         try:
             return sorted(name for name in os.listdir(self.root / prefix) if not name.startswith(TEMP_PREFIX))
         except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as exc:
+            raise InputError(os_error_line(exc, self.root / prefix)) from None
 
     def url(self, key: str = "") -> str:
         return str(self.root / key) if key else str(self.root)
+
+    def check_writable(self, prefix: str = "") -> None:
+        """Write and remove a temp file in the folder (or its nearest existing parent: no folder is created)."""
+        check_folder_writable(self.root / prefix)
 
 
 class S3Storage:
@@ -120,6 +140,9 @@ class S3Storage:
         )
         return created is not None
 
+    def delete(self, key: str) -> None:
+        self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
+
     def children(self, prefix: str) -> list[str]:
         folder = prefix.strip("/")
         base = self._key(folder) if folder else self.prefix
@@ -134,10 +157,21 @@ class S3Storage:
                 names.update(item["Prefix"][len(base) :].rstrip("/") for item in page.get("CommonPrefixes", []))
             return names
 
-        return sorted(name for name in self._call(list_all) or () if name)
+        return sorted(name for name in self._call(list_all) or () if name and not name.startswith(TEMP_PREFIX))
 
     def url(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")
+
+    def check_writable(self, prefix: str = "") -> None:
+        """PUT an empty probe object under `prefix` and delete it: a missing bucket, missing credentials or a
+        denied PUT is one line now rather than after the paid calls. A denied DELETE is ignored (an append-only
+        policy may refuse it); the probe is one fixed key, skipped by `children`, so it never accumulates."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self._key("/".join(part for part in (prefix.strip("/"), f"{TEMP_PREFIX}write-check") if part))
+        self._call(lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=b""))
+        with suppress(BotoCoreError, ClientError):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
 def open_storage(location: str | Path) -> LocalStorage | S3Storage:
