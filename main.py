@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from config.errors import InputError, RunFailed
+from simulation.plan import MAX_COUNT
 
 output_dir_option = click.option(
     "--output-dir",
@@ -80,6 +81,10 @@ class _Cli(click.Group):
             for problem in exc.problems:
                 click.echo(problem, err=True)
             sys.exit(2)
+        except click.UsageError as exc:  # a bad option of a subcommand: one line, like every other bad input
+            where = exc.ctx.command_path if exc.ctx else "goldsmith"
+            click.echo(f"{where}: {exc.format_message()} (see {where} --help)", err=True)
+            sys.exit(2)
         except RunFailed as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
@@ -88,18 +93,42 @@ class _Cli(click.Group):
             sys.exit(130)
 
 
+def _version() -> str:
+    """The installed goldsmith's version; from pyproject.toml when running from a checkout that is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("goldsmith")
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(_version(), "--version", prog_name="goldsmith", message="%(prog)s %(version)s")
 def cli() -> None:
     """Goldsmith: generate validated, versioned golden datasets with a user simulator, a task agent with
     tools and a critic that judges every answer against SME-written rubrics.
 
     Runs offline on simulated models by default. Datasets land in ./output/<name>/.
+
+    \b
+    Exit codes:
+      0    ok
+      1    a run failed or was stopped (nothing committed), generate accepted no example,
+           revalidate could not judge an example, dataset verify found problems,
+           a rubric test had a surprise
+      2    bad input, damaged data or an environment problem (nothing was written)
+      130  interrupted (Ctrl-C); in generate, one Ctrl-C lets the episodes in flight finish
+           and commits them, and the codes above apply
     """
 
 
 @cli.command()
 @click.option("--domain", default="kyc", show_default=True, help="Domain pack to generate for.")
-@click.option("--count", default=20, show_default=True, type=click.IntRange(min=1), help="Episodes to run.")
+@click.option("--count", default=20, show_default=True, type=click.IntRange(1, MAX_COUNT), help="Episodes to run.")
 @click.option("--dataset", help="Dataset name  [default: the domain name]")
 @output_dir_option
 @click.option("--seed", type=int, help="Varies which cases are drawn and how they are phrased  [default: random]")
@@ -181,24 +210,44 @@ def generate(ctx: click.Context, **options) -> None:
 
     Every episode is checkpointed after each stage. Ctrl-C (or SIGTERM) once: no new episodes, those in
     flight finish and the accepted ones are committed. Twice: stop now. Either way, or after a crash,
-    `generate --run-id ID` resumes the run and commits each accepted example exactly once."""
+    `generate --run-id ID` resumes the run and commits each accepted example exactly once.
+
+    Exits 1, after the summary, when the run holds no accepted example at all. The agent frameworks' log
+    lines (throttling, retries) go to <output>/<dataset>/runs/<run>/run.log, not the console; with an
+    s3:// output, to <tmp>/goldsmith/<dataset>/runs/<run>/run.log."""
+    from collections import Counter
+
     from click.core import ParameterSource
 
+    from simulation.console import framework_logs, progress_note, run_log_path
     from simulation.runner import Run, RunConfig
-    from simulation.summary import progress_bar, render_summary
+    from simulation.summary import nothing_accepted, progress_bar, render_summary
+    from store.files import WriteFailed
 
     given = {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     explicit = {"models" if name in MODEL_FLAGS or name == "config_file" else name for name in given}
     run = Run(RunConfig(models=_model_settings(options), **options), explicit)
-    done = sum(e.finished for e in run.checkpoints.values())
-    start = f"resuming run {run.run_id} ({done} of {run.config.count} done)" if run.resumed else f"run {run.run_id}"
+    done = Counter(e.status for e in run.checkpoints.values() if e.finished)  # so the bar counts what the table does
+    start = (
+        f"resuming run {run.run_id} ({done.total()} of {run.config.count} done)" if run.resumed else f"run {run.run_id}"
+    )
     click.echo(
         f"{start}: {run.config.count} episodes of {run.domain.name} into {run.dataset.where} (seed {run.seed}, "
         f"world seed {run.settings.world_seed}, rubric {run.rubric.id}@{run.rubric.version})"
     )
-    with progress_bar(run.config.count, done=done) as on_result:
-        summary = run.execute(on_result)
-    render_summary(summary)
+    with framework_logs(run_log_path(run.dataset, run.run_id)) as log:
+
+        def note() -> str:
+            return progress_note(run.lineup.meters.stats(), log)
+
+        try:
+            with progress_bar(run.config.count, done=done, note=note) as on_result:
+                summary = run.execute(on_result)
+        except WriteFailed as exc:  # full disk, read-only: the checkpoints written so far let the run resume
+            raise InputError(f"{exc} (add --run-id {run.run_id} to resume)") from None
+    render_summary(summary, log=log.describe())
+    if problem := nothing_accepted(summary, run.config.output_dir):
+        raise RunFailed(problem)
 
 
 @cli.command()
@@ -225,18 +274,26 @@ def revalidate(name: str, **options) -> None:
     Examples that still pass are kept with their new critique; failing ones move to the review queue,
     or with --repair are revised by the task agent first. The user simulator and task agent are not re-run
     for passing examples."""
+    from simulation.console import framework_logs, progress_note, run_log_path
     from simulation.revalidate import RevalidateConfig, Revalidation
     from simulation.summary import progress_bar, render_revalidation
 
     job = Revalidation(RevalidateConfig(dataset=name, models=_model_settings(options), **options))
-    with progress_bar(job.source.records, "examples") as on_result:
-        summary = job.execute(on_result)
+    with framework_logs(run_log_path(job.dataset, job.run_id)) as log:
+
+        def note() -> str:
+            return progress_note(job.lineup.meters.stats(), log)
+
+        with progress_bar(job.source.records, "examples", note=note) as on_result:
+            summary = job.execute(on_result)
     render_revalidation(summary)
+    if described := log.describe():
+        click.echo(f"framework log: {described}")
 
 
 @cli.group()
 def dataset() -> None:
-    """List, show, diff, verify, export and import datasets."""
+    """List, show, diff, verify, repair, export and import datasets, and read their review queues."""
 
 
 EXPORT_FORMATS = ("jsonl", "bedrock", "bedrock-rag", "strands-evals", "deepeval", "ragas", "promptfoo")
@@ -298,19 +355,40 @@ def dataset_export(ref: str, fmt: str, out: str, output_dir: str, **options) -> 
 @dataset.command("import")
 @click.argument("source")
 @click.option("--into", "name", required=True, help="The dataset to import into (created when it does not exist).")
+@click.option(
+    "--rubric",
+    type=click.Path(path_type=Path),
+    help="Rubric whose programmatic criteria every record must pass  [default: rubrics/<domain>.yaml]",
+)
+@click.option("--judge", is_flag=True, help="Have the critic judge every record again too (model calls).")
+@model_options
 @output_dir_option
-def dataset_import(source: str, name: str, output_dir: str) -> None:
-    """Import Goldsmith records (a jsonl export; a path or s3://bucket/key) into a dataset as a new version."""
-    from store.dataset import Dataset
-    from store.imports import import_records
+def dataset_import(source: str, name: str, output_dir: str, rubric: Path | None, judge: bool, **options) -> None:
+    """Import Goldsmith records (a jsonl export; a path or s3://bucket/key) into a dataset as a new version.
 
-    manifest, read, skipped = import_records(Dataset(output_dir, name), source)
-    if manifest is None:
-        click.echo(f"nothing new: all {read} records of {source} are already in {name}")
-    else:
+    Nothing is taken on trust: each record's case is rebuilt from the dataset's world, its facts and expected
+    tool calls must equal the world's, its tool calls are replayed against the world, and its answer must pass
+    the rubric's programmatic criteria (with --judge, the judged criteria too). Records that fail go to the
+    review queue with their reasons (exit 1); the others are appended unchanged."""
+    from simulation.importer import import_file
+    from store.dataset import Dataset
+
+    result = import_file(Dataset(output_dir, name), source, rubric=rubric, judge=judge, models=_model_settings(options))
+    if result.manifest is not None:
         click.echo(
-            f"imported {manifest.added} records from {source} into {name}@v{manifest.version}"
-            + (f" ({len(skipped)} already there)" if skipped else "")
+            f"imported {result.manifest.added} records from {source} into {name}@v{result.manifest.version}"
+            + (f" ({len(result.skipped)} already there)" if result.skipped else "")
+        )
+    elif not result.rejected:
+        click.echo(f"nothing new: all {result.read} records of {source} are already in {name}")
+    for rejected in result.rejected:
+        click.echo(
+            f"{source}:{rejected.line}: {rejected.record.id}: rejected: {'; '.join(rejected.problems)}", err=True
+        )
+    if result.rejected:
+        raise RunFailed(
+            f"{len(result.rejected)} of {result.read} records rejected (not imported); they are in the review queue: "
+            f"python main.py dataset queue {name}"
         )
 
 
@@ -327,7 +405,11 @@ def dataset_list(output_dir: str) -> None:
         click.echo(f"no datasets in {storage.url()}")
     for name in names:
         data = Dataset(storage, name)
-        info, manifests = data.info(), [data.manifest(v) for v in data.versions()]
+        try:
+            info, manifests = data.info(), [data.manifest(v) for v in data.versions()]
+        except InputError as error:  # one damaged dataset does not hide the others
+            click.echo(f"{name}: damaged: {error.problems[0]}")
+            continue
         latest = manifests[-1] if manifests else None
         rubrics = sorted({f"{m.rubric.get('id')}@{m.rubric.get('version')}" for m in manifests})
         click.echo(
@@ -399,11 +481,87 @@ def dataset_verify(name: str, output_dir: str) -> None:
     from store.history import verify
 
     data = Dataset(output_dir, name)
-    data.manifest()  # no versions: a clear exit 2
+    if not data.versions():
+        raise InputError(f"dataset '{name}' has no versions in {data.storage.url()}")
     checked, problems = verify(data)
     if problems:
         raise RunFailed("\n".join([*problems, f"{name}: {len(problems)} problem(s) in {checked} versions"]))
     click.echo(f"{name}: {checked} versions verified (batch digests, sha256 chain, records, unique ids)")
+
+
+@dataset.command("repair")
+@click.argument("name")
+@output_dir_option
+@click.option("--yes", is_flag=True, help="Do the repair; without it, print what it would do and change nothing.")
+def dataset_repair(name: str, output_dir: str, yes: bool) -> None:
+    """Bring a damaged dataset back to its last good version: the versions from the first damaged one on
+    are set aside (their manifests move to NAME/damaged/<time>/, nothing is deleted) and stale index files
+    are rebuilt. Prints the plan; exits 1 without --yes when there is damage to repair."""
+    from store.dataset import Dataset
+    from store.history import check, plan_repair, repair
+
+    data = Dataset(output_dir, name)
+    if not data.versions():
+        raise InputError(f"dataset '{name}' has no versions in {data.storage.url()}")
+    plan = plan_repair(data)
+    if not plan.needed:
+        click.echo(f"{name}: {len(plan.found.versions)} versions verified, nothing to repair")
+        return
+    for problem in plan.found.problems:
+        click.echo(problem)
+    if plan.set_aside:
+        versions = ", ".join(f"{name}@v{v}" for v in plan.set_aside)
+        click.echo(f"set aside {versions} into {data.storage.url(plan.folder)}/ (kept, with problems.txt)")
+        if plan.keep is None:
+            outcome = f"{name} has no good version (v1 is damaged): the next generate starts it again at v1"
+        else:
+            outcome = f"{name}@v{plan.keep.version} ({plan.keep.records} records) becomes the latest version"
+        if plan.newest:
+            left = plan.newest.records - (plan.keep.records if plan.keep else 0)
+            outcome += f"; {name}@v{plan.newest.version} had {plan.newest.records} records"
+            outcome += f" ({left} fewer after the repair)" if left > 0 else ""
+        click.echo(outcome)
+    for batch in plan.found.stale_indexes:
+        click.echo(f"rebuild the index of batch {batch.file} from the batch")
+    where = "" if data.storage.url() == "output" else f" --output-dir {data.storage.url()}"
+    if not yes:
+        raise RunFailed(f"nothing changed; to do it: python main.py dataset repair {name}{where} --yes")
+    repair(data, plan)
+    after = check(Dataset(output_dir, name))
+    if after.problems:
+        raise RunFailed("\n".join(["repaired, but problems remain (was it written meanwhile?)", *after.problems]))
+    click.echo(f"repaired: {name} now has {len(after.versions)} versions, all verified")
+
+
+@dataset.command("queue")
+@click.argument("name")
+@output_dir_option
+@click.option("--run", help="Only the items of this run.")
+@click.option("--show", type=click.IntRange(min=1), metavar="N", help="Print item N of the list in full.")
+def dataset_queue(name: str, output_dir: str, run: str | None, show: int | None) -> None:
+    """List the review queue of dataset NAME: the episodes and re-validated examples that produced no golden
+    example, with their reasons. --show N prints one in full: the request, each attempt's answer and tool
+    calls, each critique's failed criteria with the critic's rationale, and the error."""
+    from simulation.console import item_lines, queue_command, queue_lines
+    from store.dataset import Dataset
+    from store.review import queue_items
+
+    data = Dataset(output_dir, name)
+    if data.info() is None:
+        raise InputError(f"no dataset '{name}' in {data.storage.url()}")
+    items = queue_items(data, run)
+    if not items:
+        click.echo(f"{name}: the review queue is empty" + (f" for run {run}" if run else ""))
+        return
+    if show is not None:
+        if show > len(items):
+            raise InputError(f"--show: there are {len(items)} items; give a number from 1 to {len(items)}")
+        click.echo("\n".join(item_lines(items[show - 1], show, len(items))))
+        return
+    runs = len({item.run_id for item in items})
+    click.echo(f"{name}: {len(items)} items in the review queue, from {runs} run{'s' if runs != 1 else ''}")
+    click.echo("\n".join(queue_lines(items)))
+    click.echo(f"print one in full: {queue_command(name, output_dir)}" + (f" --run {run}" if run else "") + " --show N")
 
 
 @cli.group()

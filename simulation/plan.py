@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from simulation.runner import RunConfig
 
 PLAN_SCHEMA_VERSION = 2
+MAX_COUNT = 1_000_000  # episodes per generate run; larger batches: run generate again (each appends a version)
 # the data of a run: safe to read back from its plan
 PLAN_FIELDS = (
     "domain",

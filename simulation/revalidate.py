@@ -89,6 +89,7 @@ class Revalidation:
         self.source = self.dataset.manifest()
         domain = get_domain(info.domain)
         self.rubric = load_rubric(config.rubric, domain=domain.name, categories=set(domain.categories))
+        self.dataset.storage.check_writable(self.dataset.name)  # a read-only store fails now, before any paid call
         self.lineup = prepare_models(config.models, domain, SimSettings(seed=0, defect_rate=0.0))
         world = domain.build_world(info.world_seed)
         self.roles = make_roles(domain, world, self.rubric, self.lineup, config.judge_mode)

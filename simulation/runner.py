@@ -14,8 +14,9 @@ import hashlib
 import secrets
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from itertools import islice
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -27,9 +28,9 @@ from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.model import BUNDLED, load_rubric
-from simulation.domains import get_domain
+from simulation.domains import Case, get_domain
 from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_id, run_episode
-from simulation.plan import new_plan, resume
+from simulation.plan import MAX_COUNT, new_plan, resume
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
@@ -38,7 +39,6 @@ from store.journal import RunJournal, RunLease
 from store.records import Strict
 
 DEFAULT_WORLD_SEED = 1
-MAX_COUNT = 1_000_000
 
 
 class RunConfig(Strict):
@@ -119,11 +119,11 @@ class Run:
             malformed_rate=config.sim_malformed_rate,
             throttle_rate=config.sim_throttle_rate,
         )
+        self.dataset.storage.check_writable(self.dataset.name)  # a read-only store fails now, before any paid call
         self.lineup = prepare_models(config.models, self.domain, sim, config.runtime)
         known = self.dataset.info()
         world_seed = known.world_seed if known else config.world_seed
         self.world = self.domain.build_world(DEFAULT_WORLD_SEED if world_seed is None else world_seed)
-        self.cases = self.domain.draw_cases(self.world, self.seed, config.count)
         self.resources = ExitStack()  # held open until the run ends: an MCP server
         try:
             self.roles = self._roles(config)
@@ -175,9 +175,17 @@ class Run:
         )
         self.journal.start(new_plan(self.run_id, config.model_copy(update={"seed": self.seed}), rubric_sha256))
         self.checkpoints = self.journal.load(Episode)
-        for index, episode in self.checkpoints.items():
-            if index >= len(self.cases) or episode.case.key != self.cases[index].key:
-                raise InputError(f"run {self.run_id}: checkpoint of episode {index} does not match the run's plan")
+        drawn = self.cases(max(self.checkpoints, default=-1) + 1)
+        for case in drawn:
+            episode = self.checkpoints.get(case.index)
+            if episode is not None and episode.case.key != case.key:
+                raise InputError(f"run {self.run_id}: checkpoint of episode {case.index} does not match the run's plan")
+        if self.checkpoints and max(self.checkpoints) >= config.count:
+            raise InputError(f"run {self.run_id}: has checkpoints beyond its {config.count} episodes")
+
+    def cases(self, count: int | None = None) -> Iterator[Case]:
+        """The run's cases, drawn one at a time as the run goes (a long run starts at once)."""
+        return islice(self.domain.iter_cases(self.world, self.seed), self.config.count if count is None else count)
 
     def close(self) -> None:
         """Stop what the run holds open (an MCP server) and give up its lease."""
@@ -199,7 +207,7 @@ class Run:
                 index.add(example_id(self.settings, episode.prompt), episode.prompt)
         return index
 
-    def screen(self, index: PromptIndex, screened: list[asyncio.Event]) -> Screen:
+    def screen(self, index: PromptIndex, screened: dict[int, asyncio.Event]) -> Screen:
         """Turn away a request that repeats one already indexed. Requests are screened in case order
         (each waits for the one before it), so which of two similar requests wins does not depend on
         scheduling: the same seed gives the same dataset at any concurrency."""
@@ -208,6 +216,7 @@ class Run:
             number = episode.case.index
             if number:
                 await screened[number - 1].wait()
+                screened.pop(number - 1)  # only this episode waits for that one
             match = index.match(prompt)
             if match is None:
                 index.add(example_id(self.settings, prompt), prompt)
@@ -216,43 +225,53 @@ class Run:
 
         return check
 
-    async def episodes(self, pending: list[Episode], on_result: Callable[[Episode], None]) -> None:
-        """Play `pending`, at most `concurrency` at a time, checkpointing every stage and reporting each
-        outcome as it lands. No new episode starts once the run is draining (Ctrl-C, SIGTERM) or the budget
-        is reached; those in flight finish. A second Ctrl-C cancels them (their checkpoints stay)."""
+    async def episodes(self, on_result: Callable[[Episode], None]) -> None:
+        """Play the run's unfinished episodes, drawing each case as a slot frees up (at most `concurrency` in
+        flight), checkpointing every stage and reporting each outcome as it lands. No new episode starts once the
+        run is draining (Ctrl-C, SIGTERM) or the budget is reached; those in flight finish. A second Ctrl-C
+        cancels them (their checkpoints stay)."""
         gate = asyncio.Semaphore(self.config.concurrency)
-        screened = [asyncio.Event() for _ in self.cases]  # set once an episode's request is screened, or can't be
-        for index, episode in self.checkpoints.items():
-            if episode.prompt is not None or episode.finished:
-                screened[index].set()
+        screened: dict[int, asyncio.Event] = {}  # set once an episode's request is screened, or can't be
         screen = self.screen(self.prompt_index(), screened)
         loop = asyncio.get_running_loop()
-        tasks: list[asyncio.Task] = []
+        live: set[asyncio.Task] = set()
 
         async def checkpoint(episode: Episode) -> None:
             await asyncio.to_thread(self.journal.save, episode.case.index, episode)
 
-        async def one(episode: Episode) -> None:
+        async def one(episode: Episode, ready: asyncio.Event) -> None:
             try:
-                async with gate:
-                    if self.draining or self.budget_reached:
-                        return
-                    result = await run_episode(episode, self.roles, self.settings, checkpoint=checkpoint, screen=screen)
+                result = await run_episode(episode, self.roles, self.settings, checkpoint=checkpoint, screen=screen)
             finally:
-                screened[episode.case.index].set()  # failed or skipped before screening: don't hold up the next
+                ready.set()  # failed before screening: don't hold up the next
+                gate.release()
             on_result(result)
 
         def interrupt() -> None:
             if self.draining:
-                for task in tasks:
+                for task in list(live):
                     task.cancel()
             self.draining = True
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, interrupt)
         try:
-            tasks += [asyncio.create_task(one(episode)) for episode in pending]
-            await asyncio.gather(*tasks)
+            for case in self.cases():
+                episode = self.checkpoints.get(case.index) or Episode(case=case)
+                ready = screened.setdefault(case.index, asyncio.Event())
+                if episode.finished or episode.prompt is not None:
+                    ready.set()
+                if episode.finished:
+                    continue
+                await gate.acquire()
+                if self.draining or self.budget_reached:
+                    gate.release()
+                    ready.set()
+                    break
+                task = asyncio.create_task(one(episode, ready))
+                live.add(task)
+                task.add_done_callback(live.discard)
+            await asyncio.gather(*list(live))
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
@@ -262,8 +281,6 @@ class Run:
         file the review queue, save the summary."""
         started = time.monotonic()
         finished = {i: e for i, e in self.checkpoints.items() if e.finished}
-        pending = [self.checkpoints.get(case.index) or Episode(case=case) for case in self.cases]
-        pending = [e for e in pending if not e.finished]
 
         def collect(result: Episode) -> None:
             finished[result.case.index] = result
@@ -271,7 +288,7 @@ class Run:
 
         try:
             try:
-                asyncio.run(self.episodes(pending, collect))
+                asyncio.run(self.episodes(collect))
             except asyncio.CancelledError:
                 raise RunFailed(
                     f"stopped: {len(finished)} of {self.config.count} episodes finished, nothing committed; "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agents.metering import ModelStats, Spend
 from rubrics.methods import tool_call_scores
+from simulation.console import DEFAULT_OUTPUT, queue_command
 from simulation.episode import Episode
 from store.records import Attempt, Strict, TokenUsage
 
@@ -170,30 +171,48 @@ def jury_agreement(results: list[Episode]) -> dict[str, float]:
 
 
 @contextmanager
-def progress_bar(total: int, label: str = "episodes", done: int = 0) -> Iterator[Callable[[Any], None]]:
-    """A Rich progress bar starting at `done`; yields the callback that advances it with an outcome (anything
-    with a `status`)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def progress_bar(
+    total: int,
+    label: str = "episodes",
+    done: Mapping[str, int] | None = None,
+    note: Callable[[], str] | None = None,
+) -> Iterator[Callable[[Any], None]]:
+    """A Rich progress bar; yields the callback that advances it with an outcome (anything with a `status`).
 
-    counts: Counter[str] = Counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-        task = bar.add_task(label, total=total, completed=done)
+    `done` counts the outcomes finished before this process started, by status (a resumed run's
+    checkpoints), so the bar counts what the summary counts. `note()`, if given, is shown after the bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class Note(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(note() if note else "", style="dim", no_wrap=True, overflow="ellipsis")
+
+    counts: Counter[str] = Counter(done or {})
+
+    def description() -> str:
+        return " · ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or label
+
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [MofNCompleteColumn(), TimeElapsedColumn(), *([Note()] if note else [])]
+    with Progress(*columns) as bar:
+        task = bar.add_task(description(), total=total, completed=sum(counts.values()))
 
         def advance(outcome: Any) -> None:
             counts[outcome.status] += 1
-            bar.update(task, advance=1, description=" · ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            bar.update(task, advance=1, description=description())
 
         yield advance
 
 
-def render_summary(summary: RunSummary) -> None:
-    """Print the run summary as a table."""
+def render_summary(summary: RunSummary, log: str | None = None) -> None:
+    """Print the run summary as a table; `log` describes the run's framework log, when warnings went to it."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"run {summary.run_id}", show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # long values wrap, never end in "…"
     version = f"{summary.dataset}@v{summary.version}" if summary.version else f"{summary.dataset} (no new version)"
     rows = [
         ("dataset", version),
@@ -234,11 +253,46 @@ def render_summary(summary: RunSummary) -> None:
             else []
         ),
         ("wall time", f"{summary.wall_time_s:.1f} s"),
-        ("review queue", summary.review_file or "-"),
+        ("review queue", _queue(summary)),
+        *([("framework log", log)] if log else []),
     ]
     for key, value in rows:
         table.add_row(key, value)
     Console().print(table)
+
+
+def _location(review_file: str, dataset: str) -> str:
+    """The --output-dir a review file is in (`<location>/<dataset>/review/<run>.jsonl`)."""
+    folder = f"/{dataset}/review/"
+    if folder in review_file:
+        return review_file[: review_file.rindex(folder)] or "/"
+    return "." if review_file.startswith(folder[1:]) else DEFAULT_OUTPUT
+
+
+def _queue(summary: RunSummary) -> str:
+    if not summary.review_file:
+        return "-"
+    items = summary.rejected + summary.failed
+    command = queue_command(summary.dataset, _location(summary.review_file, summary.dataset))
+    return f"{items} item{'s' if items != 1 else ''}: {command}"
+
+
+def nothing_accepted(summary: RunSummary, output_dir: str = DEFAULT_OUTPUT) -> str | None:
+    """Why a run that accepted no example at all (counting resumed episodes) failed, in one line; None when
+    something was accepted."""
+    if summary.accepted:
+        return None
+    if not summary.episodes:
+        why = f"none of {summary.planned} episodes finished"
+    else:
+        why = f"{summary.rejected + summary.failed} of {summary.episodes} episodes rejected or failed"
+        if summary.episodes < summary.planned:
+            why += f", {summary.planned - summary.episodes} not run"
+    reasons = ", ".join(f"{k} ×{v}" for k, v in list(summary.top_reasons.items())[:3])
+    line = f"no example accepted: {why}" + (f" (top reasons: {reasons})" if reasons else "")
+    if summary.review_file:
+        line += f"; see {queue_command(summary.dataset, output_dir)}"
+    return line
 
 
 def _mix(categories: dict[str, CategoryShare], adversarial: CategoryShare) -> str:
@@ -299,4 +353,5 @@ def render_revalidation(summary: RevalidationSummary) -> None:
             table.add_row(criterion, str(change.failed), str(change.repaired), str(change.removed))
         console.print(table)
     if summary.review_file:
-        console.print(f"removed examples and their reasons: {summary.review_file}")
+        command = queue_command(summary.dataset, _location(summary.review_file, summary.dataset))
+        console.print(f"removed examples and their reasons: {command}", soft_wrap=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -99,13 +100,14 @@ L = TypeVar("L")
 CaseMaker = Callable[[int, str, random.Random, set[str]], Case]
 
 
-def draw_by_mix(domain: str, seed: int, count: int, mix: dict[str, float], make_case: CaseMaker) -> list[Case]:
-    """`count` cases by category weight, deterministic in the seed; `make_case(index, category, rng, used)`
-    builds each, `used` carrying the subjects already drawn."""
+def draw_by_mix(domain: str, seed: int, mix: dict[str, float], make_case: CaseMaker) -> Iterator[Case]:
+    """Cases by category weight, one at a time and without end, deterministic in the seed;
+    `make_case(index, category, rng, used)` builds each, `used` carrying the subjects already drawn."""
     rng = random.Random(f"{domain}-cases:{seed}")
     categories, weights = zip(*sorted(mix.items()), strict=True)
     used: set[str] = set()
-    return [make_case(index, rng.choices(categories, weights)[0], rng, used) for index in range(count)]
+    for index in itertools.count():
+        yield make_case(index, rng.choices(categories, weights)[0], rng, used)
 
 
 def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, used: set[str]) -> L:
@@ -157,8 +159,12 @@ class Domain(ABC):
         """The task agent's tools, bound to `world`."""
 
     @abstractmethod
+    def iter_cases(self, world: World, seed: int) -> Iterator[Case]:
+        """The cases of a run, one at a time, deterministic in (world, seed); a run takes as many as it needs."""
+
     def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
-        """`count` cases, deterministic in (world, seed); a prefix of a longer draw with the same seed."""
+        """The first `count` cases of `iter_cases`."""
+        return list(itertools.islice(self.iter_cases(world, seed), count))
 
     @abstractmethod
     def case_for_key(self, world: World, key: str) -> Case:

@@ -186,7 +186,7 @@ def test_generate_then_export_gives_valid_grounded_records(cli, tmp_path):
 def test_every_draft_defective_and_no_revision_accepts_nothing(cli, tmp_path):
     args = ("--domain", "crypto", "--count", "12", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "1")
     result = cli("generate", *args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and "no example accepted: 12 of 12" in result.output, result.output
     assert not (tmp_path / "output" / "crypto" / "versions").exists()
     items = review_items(tmp_path)
     assert sorted(i.episode for i in items) == list(range(12))

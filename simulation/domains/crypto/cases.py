@@ -4,6 +4,7 @@ really needs (with their inputs), and the verified facts from the world's labels
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from functools import partial
 
 from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
@@ -34,16 +35,16 @@ CATEGORIES: dict[str, CategorySpec] = {
 }
 
 
-def draw_cases(world: CryptoWorld, seed: int, count: int, mix: dict[str, float]) -> list[Case]:
-    """Draw `count` cases by category weight; subjects are not repeated within a draw while any remain."""
-    return draw_by_mix("crypto", seed, count, mix, partial(_make_case, world))
+def iter_cases(world: CryptoWorld, seed: int, mix: dict[str, float]) -> Iterator[Case]:
+    """Cases by category weight, one at a time; subjects are not repeated within a draw while any remain."""
+    return draw_by_mix("crypto", seed, mix, partial(_make_case, world))
 
 
 def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
     spec = CATEGORIES[category]
     if spec.profile is None:
         return off_topic_case(index, category, spec, rng)
-    pool = [label for label in world.labels if label.profile == spec.profile]
+    pool = world.labels_by_profile[spec.profile]
     label = pick_subject(pool, lambda label: f"{category}:{label.asset_id}", rng, used)
     position = None
     if spec.request_type == "liquidity":

@@ -263,6 +263,13 @@ class CryptoWorld(_Model):
         return object_id in self.by_id
 
     @cached_property
+    def labels_by_profile(self) -> dict[str, list[Label]]:
+        out: dict[str, list[Label]] = {}
+        for label in self.labels:
+            out.setdefault(label.profile, []).append(label)
+        return out
+
+    @cached_property
     def prices_by_asset(self) -> dict[str, list[PriceBar]]:
         return _group(self.prices)
 

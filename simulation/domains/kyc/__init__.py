@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from simulation.domains.base import Case, Domain, Finding, World
-from simulation.domains.kyc.cases import CATEGORIES, case_for_key, draw_cases
+from simulation.domains.kyc.cases import CATEGORIES, case_for_key, iter_cases
 from simulation.domains.kyc.world import DOMAIN_VERSION, KycWorld, build_world
 
 
@@ -41,9 +42,9 @@ class KycDomain(Domain):
         assert isinstance(world, KycWorld)
         return build_tools(world)
 
-    def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
+    def iter_cases(self, world: World, seed: int) -> Iterator[Case]:
         assert isinstance(world, KycWorld)
-        return draw_cases(world, seed, count, self.card.category_mix)
+        return iter_cases(world, seed, self.card.category_mix)
 
     def case_for_key(self, world: World, key: str) -> Case:
         assert isinstance(world, KycWorld)

@@ -302,6 +302,13 @@ class KycWorld(_Model):
         return object_id in self.by_id
 
     @cached_property
+    def labels_by_profile(self) -> dict[str, list[Label]]:
+        out: dict[str, list[Label]] = {}
+        for label in self.labels:
+            out.setdefault(label.profile, []).append(label)
+        return out
+
+    @cached_property
     def transactions_by_account(self) -> dict[str, list[Transaction]]:
         out: dict[str, list[Transaction]] = {}
         for tx in self.transactions:
