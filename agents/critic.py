@@ -41,11 +41,16 @@ class Critic:
         attempt: Attempt,
         facts: Facts,
         expected_tool_calls: list[ToolCall],
+        allowed_tool_calls: list[ToolCall] = (),
         previous: tuple[Attempt, Critique] | None = None,
     ) -> tuple[Critique, Spend]:
         criteria = self.rubric.criteria_for(category)
         subject = Subject(
-            attempt=attempt, expected_tool_calls=expected_tool_calls, facts=facts, id_exists=self.id_exists
+            attempt=attempt,
+            expected_tool_calls=expected_tool_calls,
+            facts=facts,
+            id_exists=self.id_exists,
+            allowed_tool_calls=list(allowed_tool_calls),
         )
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]

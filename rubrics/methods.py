@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rubrics.model import Criterion
 from store.records import Attempt, CriterionResult, Facts, ToolCall
@@ -22,11 +22,16 @@ class Subject:
     expected_tool_calls: list[ToolCall]
     facts: Facts
     id_exists: Callable[[str], bool]
+    allowed_tool_calls: list[ToolCall] = field(default_factory=list)
 
 
-def tool_call_scores(expected: list[str], called: list[str]) -> tuple[float, float, float]:
-    """Precision, recall and F1 of the set of called tool names against the expected set."""
-    want, got = set(expected), set(called)
+def tool_call_scores(
+    expected: list[str], called: list[str], allowed: list[str] | tuple[str, ...] = ()
+) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the set of called tool names against the expected set. A call of an allowed
+    tool counts as neither a hit nor a miss: recall punishes a missing required call, precision only a call
+    that is neither required nor allowed."""
+    want, got = set(expected), set(called) - (set(allowed) - set(expected))
     if not want and not got:
         return 1.0, 1.0, 1.0
     hits = len(want & got)
@@ -53,10 +58,11 @@ def _result(
 
 def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
     expected = [c.name for c in subject.expected_tool_calls]
+    allowed = [c.name for c in subject.allowed_tool_calls]
     called = [t.name for t in subject.attempt.tool_trace]
-    precision, recall, f1 = tool_call_scores(expected, called)
+    precision, recall, f1 = tool_call_scores(expected, called, allowed)
     passed = f1 >= (criterion.min_f1 or 0)
-    extra = sorted(set(called) - set(expected))
+    extra = sorted(set(called) - set(expected) - set(allowed))
     missing = sorted(set(expected) - set(called))
     if passed:
         rationale = f"tool use F1 {f1:.2f} (precision {precision:.2f}, recall {recall:.2f})"

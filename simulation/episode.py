@@ -158,6 +158,7 @@ async def run_episode(
                     attempt=attempt,
                     facts=case.facts,
                     expected_tool_calls=case.expected_tool_calls,
+                    allowed_tool_calls=case.allowed_tool_calls,
                     previous=previous,
                 )
                 episode.critiques.append(critique)
@@ -208,11 +209,14 @@ def _example(
         dataset=settings.dataset,
         domain=settings.domain,
         case_key=case.key,
+        request_type=case.request_type,
         category=case.category,
         difficulty=case.difficulty,
         persona=settings.persona,
         prompt=prompt,
         expected_tool_calls=case.expected_tool_calls,
+        allowed_tool_calls=case.allowed_tool_calls,
+        tags=case.tags,
         facts=case.facts,
         **answer_fields(prompt, attempt),
         critique=critique,

@@ -142,6 +142,7 @@ def _judge(
             attempt=attempt_of(record),
             facts=case.facts,
             expected_tool_calls=case.expected_tool_calls,
+            allowed_tool_calls=case.allowed_tool_calls,
         )
         if not critique.passed:
             failed = [r for r in critique.criteria if not r.passed]

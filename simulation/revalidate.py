@@ -109,6 +109,7 @@ class Revalidation:
             "request": record.prompt,
             "facts": claims.case.facts,
             "expected_tool_calls": claims.case.expected_tool_calls,
+            "allowed_tool_calls": claims.case.allowed_tool_calls,
         }
         critique, spend = await self.roles.critic.review(attempt=attempt, **context)
         failed = critique.failed_criteria()

@@ -147,7 +147,11 @@ def tool_call_f1(results: list[Episode], accepted: list[Episode]) -> dict[str, F
 
     def distribution(pairs: list[tuple[Episode, Attempt]]) -> F1Distribution:
         scores = [
-            tool_call_scores([c.name for c in e.case.expected_tool_calls], [t.name for t in a.tool_trace])[2]
+            tool_call_scores(
+                [c.name for c in e.case.expected_tool_calls],
+                [t.name for t in a.tool_trace],
+                [c.name for c in e.case.allowed_tool_calls],
+            )[2]
             for e, a in pairs
         ]
         bands = dict.fromkeys((name for name, _ in F1_BANDS), 0)

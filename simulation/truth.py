@@ -78,7 +78,9 @@ class WorldChecker:
         if result.case is None:
             return result
         case = result.case
-        subject = Subject(attempt_of(record), case.expected_tool_calls, case.facts, self.world.has_id)
+        subject = Subject(
+            attempt_of(record), case.expected_tool_calls, case.facts, self.world.has_id, case.allowed_tool_calls
+        )
         for criterion in self.rubric.criteria_for(case.category):
             if criterion.programmatic and not (checked := run_check(criterion, subject)).passed:
                 result.criteria.append(checked)
@@ -97,6 +99,12 @@ class WorldChecker:
             ("facts", record.facts, case.facts),
             ("expected_tool_calls", record.expected_tool_calls, case.expected_tool_calls),
         )
+        if record.schema_version >= 2:  # fields version 1 records did not have
+            claims += (
+                ("request_type", record.request_type, case.request_type),
+                ("allowed_tool_calls", record.allowed_tool_calls, case.allowed_tool_calls),
+                ("tags", record.tags, case.tags),
+            )
         for name, claimed, true in claims:
             if claimed != true:
                 result.claims.append(f"{name}: the record says {_short(claimed)}; the world says {_short(true)}")

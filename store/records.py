@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RECORD_SCHEMA_VERSION = 2  # 2: case_key; version 1 records (without it) are read as they are
+RECORD_SCHEMA_VERSION = 2  # 2: case_key, request_type, tags, allowed_tool_calls; version 1 records are read as they are
 
 
 class Strict(BaseModel):
@@ -136,6 +136,7 @@ class Example(Strict):
     dataset: str
     domain: str
     case_key: str | None = Field(None, description="the case in the domain's world (None in version 1 records)")
+    request_type: str | None = Field(None, description="what the user asked for (None in version 1 records)")
     category: str
     difficulty: Literal["standard", "adversarial"]
     persona: str
@@ -143,7 +144,11 @@ class Example(Strict):
     prompt: str
     reference_answer: str = Field(min_length=1)
     reference_output: dict[str, Any]
-    expected_tool_calls: list[ToolCall]
+    expected_tool_calls: list[ToolCall] = Field(description="the calls an expert needs before knowing the answer")
+    allowed_tool_calls: list[ToolCall] = Field(
+        default_factory=list, description="calls an expert may make as well (not required, not penalised)"
+    )
+    tags: list[str] = Field(default_factory=list, description="what makes the case hard: near_threshold, pep, ...")
     tool_trace: list[ToolTraceEntry]
     facts: Facts
     critique: Critique

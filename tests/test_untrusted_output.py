@@ -200,8 +200,7 @@ def test_the_lease_is_a_compare_and_swap_on_s3_too(s3):
     from store.storage import S3Storage
 
     dataset = Dataset(S3Storage("goldens", "team", client=s3), "kyc")
-    with RunLease(dataset, "r9") as first:
-        with pytest.raises(Exception, match=f"run r9 is being run by {first.owner}"):
-            RunLease(dataset, "r9").acquire()
+    with RunLease(dataset, "r9") as first, pytest.raises(Exception, match=f"run r9 is being run by {first.owner}"):
+        RunLease(dataset, "r9").acquire()
     with RunLease(dataset, "r9") as second:  # released: the next generation
         assert second.generation == 2 and second.held()

@@ -74,14 +74,22 @@ class DomainCard(Strict):
 
 
 class Case(Strict):
-    """One drawn case: what the user simulator is briefed with, and the verified ground truth."""
+    """One drawn case: what the user simulator is briefed with, and the verified ground truth.
+
+    `key` identifies the case in its world (`category:subject`): a dataset holds each case once.
+    `expected_tool_calls` are the calls an expert needs *before* knowing the answer (the same tool names for
+    every case of a request type); `allowed_tool_calls` may be made too (e.g. looking up a counterparty after
+    a screening hit) and cost no precision. `tags` say what makes the case hard (`near_threshold`, `pep`, ...)."""
 
     index: int
     key: str
     category: str
+    request_type: str
     difficulty: Literal["standard", "adversarial"]
     brief: dict[str, Any]
     expected_tool_calls: list[ToolCall]
+    allowed_tool_calls: list[ToolCall] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
     facts: Facts
 
 
@@ -97,33 +105,59 @@ class CategorySpec:
 
 
 L = TypeVar("L")
-CaseMaker = Callable[[int, str, random.Random, set[str]], Case]
+CaseMaker = Callable[[int, str, random.Random, set[str]], "Case | None"]
 
 
-def draw_by_mix(domain: str, seed: int, mix: dict[str, float], make_case: CaseMaker) -> Iterator[Case]:
-    """Cases by category weight, one at a time and without end, deterministic in the seed;
-    `make_case(index, category, rng, used)` builds each, `used` carrying the subjects already drawn."""
+def draw_by_mix(
+    domain: str, seed: int, mix: dict[str, float], make_case: CaseMaker, exclude: frozenset[str] = frozenset()
+) -> Iterator[Case]:
+    """Distinct cases by category weight, one at a time, deterministic in the seed (and `exclude`);
+    `make_case(index, category, rng, used)` builds each, or returns None when the category has no case left
+    whose key is not in `used` (the keys drawn so far, and `exclude`: the cases a dataset already holds). An
+    exhausted category leaves the mix; the draw ends when every category is exhausted."""
     rng = random.Random(f"{domain}-cases:{seed}")
-    categories, weights = zip(*sorted(mix.items()), strict=True)
-    used: set[str] = set()
-    for index in itertools.count():
-        yield make_case(index, rng.choices(categories, weights)[0], rng, used)
+    weights = dict(sorted(mix.items()))
+    used: set[str] = set(exclude)
+    index = 0
+    while weights:
+        category = rng.choices(list(weights), list(weights.values()))[0]
+        case = make_case(index, category, rng, used)
+        if case is None:
+            del weights[category]
+            continue
+        used.add(case.key)
+        yield case
+        index += 1
 
 
-def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, used: set[str]) -> L:
-    """A label not drawn before (by `key`) while any remain, else any; marks it drawn."""
-    label = rng.choice([label for label in labels if key(label) not in used] or labels)
-    used.add(key(label))
-    return label
+def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, used: set[str]) -> L | None:
+    """A label whose case key (`key`) was not drawn before, or None when none is left."""
+    fresh = [label for label in labels if key(label) not in used]
+    return rng.choice(fresh) if fresh else None
 
 
-def off_topic_case(index: int, category: str, spec: CategorySpec, rng: random.Random | int) -> Case:
+OFF_TOPIC_VARIANTS = 1000
+
+
+def off_topic_case(
+    index: int, category: str, spec: CategorySpec, rng: random.Random | int, used: set[str] = frozenset()
+) -> Case | None:
     """A request outside the domain: no tool to call, the verdict is out_of_scope. `rng` draws which off-topic
-    question (chosen by the user simulator), or is that number."""
-    question = rng if isinstance(rng, int) else rng.randrange(1_000_000)
+    question (the user simulator picks one by this number) among those whose key is not `used`, or is that
+    number; None when none is left."""
+    if isinstance(rng, int):
+        question = rng
+    else:
+        question = rng.randrange(OFF_TOPIC_VARIANTS)
+        if f"{category}:{question}" in used:
+            fresh = [n for n in range(OFF_TOPIC_VARIANTS) if f"{category}:{n}" not in used]
+            if not fresh:
+                return None
+            question = rng.choice(fresh)
     return Case(
         index=index,
         category=category,
+        request_type=spec.request_type,
         difficulty=spec.difficulty,
         key=f"{category}:{question}",
         brief={"request_type": spec.request_type, "variant": question},
@@ -159,12 +193,14 @@ class Domain(ABC):
         """The task agent's tools, bound to `world`."""
 
     @abstractmethod
-    def iter_cases(self, world: World, seed: int) -> Iterator[Case]:
-        """The cases of a run, one at a time, deterministic in (world, seed); a run takes as many as it needs."""
+    def iter_cases(self, world: World, seed: int, exclude: frozenset[str] = frozenset()) -> Iterator[Case]:
+        """The cases of a run, one at a time and each once, deterministic in (world, seed, exclude), leaving out
+        the case keys in `exclude` (those the dataset holds); a run takes as many as it needs, and the draw ends
+        when the world has no case left."""
 
-    def draw_cases(self, world: World, seed: int, count: int) -> list[Case]:
+    def draw_cases(self, world: World, seed: int, count: int, exclude: frozenset[str] = frozenset()) -> list[Case]:
         """The first `count` cases of `iter_cases`."""
-        return list(itertools.islice(self.iter_cases(world, seed), count))
+        return list(itertools.islice(self.iter_cases(world, seed, exclude), count))
 
     @abstractmethod
     def case_for_key(self, world: World, key: str) -> Case:

@@ -35,27 +35,39 @@ CATEGORIES: dict[str, CategorySpec] = {
 }
 
 
-def iter_cases(world: CryptoWorld, seed: int, mix: dict[str, float]) -> Iterator[Case]:
-    """Cases by category weight, one at a time; subjects are not repeated within a draw while any remain."""
-    return draw_by_mix("crypto", seed, mix, partial(_make_case, world))
+def iter_cases(
+    world: CryptoWorld, seed: int, mix: dict[str, float], exclude: frozenset[str] = frozenset()
+) -> Iterator[Case]:
+    """Distinct cases by category weight, one at a time, leaving out the keys in `exclude`."""
+    return draw_by_mix("crypto", seed, mix, partial(_make_case, world), exclude)
 
 
-def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
+def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
     spec = CATEGORIES[category]
     if spec.profile is None:
-        return off_topic_case(index, category, spec, rng)
+        return off_topic_case(index, category, spec, rng, used)
     pool = world.labels_by_profile[spec.profile]
-    label = pick_subject(pool, lambda label: f"{category}:{label.asset_id}", rng, used)
-    position = None
-    if spec.request_type == "liquidity":
-        currency = rng.choice(sorted(POSITION_CURRENCIES))
-        position = (rng.randrange(100_000, 400_001, 10_000), currency)
-    return _case(world, index, category, label, position)
+    label = pick_subject(pool, partial(_key, category), rng, used)
+    return None if label is None else _case(world, index, category, label)
+
+
+def _key(category: str, label: Label) -> str:
+    """The key of the case of `category` about `label`'s asset (an ambiguous ticker: the pair)."""
+    if category == "ambiguous_ticker":
+        return f"{category}:{','.join(sorted([label.asset_id, *label.evidence_ids]))}"
+    return f"{category}:{label.asset_id}"
+
+
+def _position(key: str) -> tuple[int, str]:
+    """The user's position (amount, currency) in a liquidity case, fixed by the case's key."""
+    rng = random.Random(f"position:{key}")
+    currency = rng.choice(sorted(POSITION_CURRENCIES))
+    return rng.randrange(100_000, 400_001, 10_000), currency
 
 
 def case_for_key(world: CryptoWorld, key: str) -> Case:
-    """The case `key` names (`category:asset_id`, with `:amountCUR` for liquidity, `ambiguous_ticker:id,id`,
-    `out_of_scope:n`), from the world alone; LookupError when the world has none."""
+    """The case `key` names (`category:asset_id`, `ambiguous_ticker:id,id`, `out_of_scope:n`), from the world
+    alone; LookupError when the world has none."""
     category, _, subject = key.partition(":")
     spec = CATEGORIES.get(category)
     if spec is None:
@@ -64,27 +76,20 @@ def case_for_key(world: CryptoWorld, key: str) -> Case:
         if not subject.isdigit():
             raise LookupError(f"{key!r} is not an off-topic case key")
         return off_topic_case(0, category, spec, int(subject))
-    asset_id, _, position_key = subject.partition(":")
-    asset_id = asset_id.split(",")[0]
+    asset_id = subject.split(",")[0]
     label = next((la for la in world.labels if la.asset_id == asset_id and la.profile == spec.profile), None)
     if label is None:
         raise LookupError(f"the world has no {category} case about {asset_id}")
-    position = None
-    if spec.request_type == "liquidity":
-        amount, currency = position_key[:-3], position_key[-3:]
-        if not amount.isdigit() or currency not in POSITION_CURRENCIES:
-            raise LookupError(f"{key!r}: a liquidity case key ends with the position, e.g. :250000EUR")
-        position = (int(amount), currency)
-    case = _case(world, 0, category, label, position)
+    case = _case(world, 0, category, label)
     if case.key != key:
         raise LookupError(f"the world has no case {key!r} (its {category} case is {case.key!r})")
     return case
 
 
-def _case(world: CryptoWorld, index: int, category: str, label: Label, position: tuple[int, str] | None) -> Case:
-    """The case of `category` about the asset `label` labels; `position` (amount, currency) for liquidity."""
+def _case(world: CryptoWorld, index: int, category: str, label: Label) -> Case:
+    """The case of `category` about the asset `label` labels."""
     spec = CATEGORIES[category]
-    base = {"index": index, "category": category, "difficulty": spec.difficulty}
+    base = {"index": index, "category": category, "request_type": spec.request_type, "difficulty": spec.difficulty}
     asset = world.by_id[label.asset_id]
     assert isinstance(asset, Asset)
     if category == "ambiguous_ticker":
@@ -98,10 +103,9 @@ def _case(world: CryptoWorld, index: int, category: str, label: Label, position:
         )
     brief = {"request_type": spec.request_type, "symbol": asset.symbol, "asset_name": asset.name}
     key = f"{category}:{asset.id}"
-    if position is not None:
-        amount, currency = position
+    if spec.request_type == "liquidity":
+        amount, currency = _position(key)
         brief |= {"amount": f"{amount:,}", "currency_sign": POSITION_CURRENCIES[currency]}
-        key += f":{amount}{currency}"
     return Case(
         **base,
         key=key,

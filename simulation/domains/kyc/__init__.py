@@ -42,9 +42,9 @@ class KycDomain(Domain):
         assert isinstance(world, KycWorld)
         return build_tools(world)
 
-    def iter_cases(self, world: World, seed: int) -> Iterator[Case]:
+    def iter_cases(self, world: World, seed: int, exclude: frozenset[str] = frozenset()) -> Iterator[Case]:
         assert isinstance(world, KycWorld)
-        return iter_cases(world, seed, self.card.category_mix)
+        return iter_cases(world, seed, self.card.category_mix, exclude)
 
     def case_for_key(self, world: World, key: str) -> Case:
         assert isinstance(world, KycWorld)

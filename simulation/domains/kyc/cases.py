@@ -45,17 +45,27 @@ CATEGORIES: dict[str, CategorySpec] = {
 }
 
 
-def iter_cases(world: KycWorld, seed: int, mix: dict[str, float]) -> Iterator[Case]:
-    """Cases by category weight, one at a time; subjects are not repeated within a draw while any remain."""
-    return draw_by_mix("kyc", seed, mix, partial(_make_case, world))
+def iter_cases(
+    world: KycWorld, seed: int, mix: dict[str, float], exclude: frozenset[str] = frozenset()
+) -> Iterator[Case]:
+    """Distinct cases by category weight, one at a time, leaving out the keys in `exclude`."""
+    return draw_by_mix("kyc", seed, mix, partial(_make_case, world), exclude)
 
 
-def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case:
+def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
     spec = CATEGORIES[category]
     if spec.profile is None:
-        return off_topic_case(index, category, spec, rng)
+        return off_topic_case(index, category, spec, rng, used)
     pool = world.labels_by_profile[spec.profile]
-    return _case(world, index, category, pick_subject(pool, lambda label: f"{category}:{label.customer_id}", rng, used))
+    label = pick_subject(pool, partial(_key, category), rng, used)
+    return None if label is None else _case(world, index, category, label)
+
+
+def _key(category: str, label: Label) -> str:
+    """The key of the case of `category` about `label`'s customer (an ambiguous name: the pair)."""
+    if category == "ambiguous_name":
+        return f"{category}:{','.join(sorted([label.customer_id, *label.evidence_ids]))}"
+    return f"{category}:{label.customer_id}"
 
 
 def case_for_key(world: KycWorld, key: str) -> Case:
@@ -81,7 +91,7 @@ def case_for_key(world: KycWorld, key: str) -> Case:
 def _case(world: KycWorld, index: int, category: str, label: Label) -> Case:
     """The case of `category` about the customer `label` labels."""
     spec = CATEGORIES[category]
-    base = {"index": index, "category": category, "difficulty": spec.difficulty}
+    base = {"index": index, "category": category, "request_type": spec.request_type, "difficulty": spec.difficulty}
     customer = world.by_id[label.customer_id]
     assert isinstance(customer, Customer)
     brief = {
