@@ -40,6 +40,7 @@ PLAN_FIELDS = (
     "sim_defect_rate",
     "judge_mode",
     "runtime",
+    "base_version",
 )
 # settings that run code or send requests: always from the invocation, only their digests in the plan
 EXECUTED: dict[str, tuple[str, Callable[[RunConfig], Any]]] = {

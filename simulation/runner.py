@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from itertools import islice
@@ -53,6 +54,9 @@ class RunConfig(Strict):
     max_rounds: int = Field(3, ge=1)
     concurrency: int = Field(4, ge=1)
     rubric: Path | None = None
+    base_version: int | None = Field(
+        None, ge=0, description="the dataset version whose cases the run leaves out; set when the run starts"
+    )
     models: ModelSettings = Field(default_factory=ModelSettings)
     sim_defect_rate: float = Field(0.3, ge=0, le=1)
     sim_latency_ms: int = Field(0, ge=0)
@@ -132,6 +136,7 @@ class Run:
             self.close()
             raise
         self.draining = False  # Ctrl-C once: no new episodes, finish those in flight, commit
+        self.world_exhausted = False  # the draw ended before `count`: no distinct case left for this dataset
 
     def _roles(self, config: RunConfig) -> Roles:
         """The three roles, the task agent with the MCP server's tools or replaced by the user's own."""
@@ -158,6 +163,12 @@ class Run:
         )
         assert info.world_seed == self.world.world_seed
         self.lease.acquire()
+        if config.base_version is None:  # a new run: it draws cases the dataset does not hold yet
+            latest = self.dataset.latest()
+            config = self.config = config.model_copy(update={"base_version": latest.version if latest else 0})
+        self.exclude = frozenset(
+            self.dataset.case_keys(self.dataset.manifest(config.base_version)) if config.base_version else ()
+        )
         models = config.models.models.as_record()
         if config.task_agent:
             models["task_agent"] = config.task_agent
@@ -185,7 +196,8 @@ class Run:
 
     def cases(self, count: int | None = None) -> Iterator[Case]:
         """The run's cases, drawn one at a time as the run goes (a long run starts at once)."""
-        return islice(self.domain.iter_cases(self.world, self.seed), self.config.count if count is None else count)
+        cases = self.domain.iter_cases(self.world, self.seed, self.exclude)
+        return islice(cases, self.config.count if count is None else count)
 
     def close(self) -> None:
         """Stop what the run holds open (an MCP server) and give up its lease."""
@@ -193,6 +205,12 @@ class Run:
             self.resources.close()
         finally:
             self.lease.release()
+
+    def cases_left(self) -> dict[str, int]:
+        """Per category, the distinct cases of the world that the dataset does not hold yet."""
+        held = frozenset(self.dataset.case_keys(self.dataset.latest()))
+        left = Counter(case.category for case in self.domain.iter_cases(self.world, 0, held))
+        return {category: left.get(category, 0) for category in sorted(self.domain.categories)}
 
     @property
     def budget_reached(self) -> bool:
@@ -255,8 +273,10 @@ class Run:
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, interrupt)
+        drawn = 0
         try:
             for case in self.cases():
+                drawn += 1
                 episode = self.checkpoints.get(case.index) or Episode(case=case)
                 ready = screened.setdefault(case.index, asyncio.Event())
                 if episode.finished or episode.prompt is not None:
@@ -272,6 +292,7 @@ class Run:
                 live.add(task)
                 task.add_done_callback(live.discard)
             await asyncio.gather(*list(live))
+            self.world_exhausted = drawn < self.config.count and not (self.draining or self.budget_reached)
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
@@ -352,6 +373,8 @@ class Run:
             resumed=len(self.checkpoints),
             committed_before=len(committed),
             interrupted=self.draining,
+            world_exhausted=self.world_exhausted,
+            cases_left=self.cases_left(),
             budget_usd=self.config.models.budget_usd,
             stopped_by_budget=self.budget_reached and len(results) < self.config.count,
             model_stats=self.lineup.meters.stats(),

@@ -46,6 +46,8 @@ class RunSummary(Strict):
     resumed: int = 0  # episodes found checkpointed when the run started (resumed with --run-id)
     committed_before: int = 0  # accepted examples an earlier attempt of this run had already committed
     interrupted: bool = False
+    world_exhausted: bool = False  # the world had no more distinct cases for this dataset before `planned`
+    cases_left: dict[str, int] = {}  # per category: distinct cases of the world the dataset does not hold yet
     accepted: int
     rejected: int
     failed: int
@@ -209,6 +211,11 @@ def progress_bar(
         yield advance
 
 
+def _cases_left(left: dict[str, int]) -> str:
+    """How many distinct cases the world still offers, per category: when a dataset has to grow elsewhere."""
+    return f"{sum(left.values()):,} in all: " + " · ".join(f"{category} {n}" for category, n in left.items())
+
+
 def render_summary(summary: RunSummary, log: str | None = None) -> None:
     """Print the run summary as a table; `log` describes the run's framework log, when warnings went to it."""
     from rich.console import Console
@@ -224,7 +231,13 @@ def render_summary(summary: RunSummary, log: str | None = None) -> None:
             "episodes",
             f"{summary.episodes} of {summary.planned}"
             + (f" ({summary.resumed} from checkpoints)" if summary.resumed else "")
-            + (" (interrupted: finished ones kept; resume with --run-id)" if summary.interrupted else ""),
+            + (" (interrupted: finished ones kept; resume with --run-id)" if summary.interrupted else "")
+            + (
+                " (the world has no more distinct cases for this dataset: start another dataset with another "
+                "--world-seed)"
+                if summary.world_exhausted
+                else ""
+            ),
         ),
         (
             "accepted",
@@ -242,6 +255,7 @@ def render_summary(summary: RunSummary, log: str | None = None) -> None:
             if summary.category_mix and summary.adversarial_share
             else []
         ),
+        *([("cases left", _cases_left(summary.cases_left))] if summary.cases_left else []),
         ("tool calls", str(summary.tool_calls)),
         *([("tool-call F1", _f1(summary.tool_call_f1))] if summary.tool_call_f1 else []),
         (

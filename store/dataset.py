@@ -294,6 +294,17 @@ class Dataset:
     def ids(self, manifest: Manifest | None) -> set[str]:
         return {record_id for record_id, _ in self.index(manifest)}
 
+    def case_keys(self, manifest: Manifest | None) -> set[str]:
+        """The case keys of a version's records (records written before they carried one: `category:subject`)."""
+        keys: set[str] = set()
+        for chunk in self.iter_bytes(manifest) if manifest else []:
+            for line in chunk.splitlines():
+                row = json.loads(line)
+                facts = row.get("facts", {})
+                subject = facts.get("subject_id") or ",".join(sorted(facts.get("evidence_ids", [])))
+                keys.add(row.get("case_key") or f"{row['category']}:{subject}")
+        return keys
+
     def committed_by(self, run_id: str) -> set[str]:
         """Ids that appends of run `run_id` committed (a resumed run commits each example once)."""
         ids: set[str] = set()

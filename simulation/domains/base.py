@@ -136,7 +136,7 @@ def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, u
     return rng.choice(fresh) if fresh else None
 
 
-OFF_TOPIC_VARIANTS = 1000
+OFF_TOPIC_VARIANTS = 100  # off-topic requests a dataset may hold, per category
 
 
 def off_topic_case(
