@@ -489,6 +489,27 @@ def dataset_verify(name: str, output_dir: str) -> None:
     click.echo(f"{name}: {checked} versions verified (batch digests, sha256 chain, records, unique ids)")
 
 
+@dataset.command("audit")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the audit as JSON.")
+@output_dir_option
+def dataset_audit(ref: str, as_json: bool, output_dir: str) -> None:
+    """Is REF (NAME or NAME@vN) worth evaluating on? Per request type, the verdicts and how often always answering
+    the most common one is right (the shortcut score); distinct and repeated cases; hardness tags; configured vs
+    actual category mix; requests that are example questions filled in verbatim; request types whose expected
+    tools differ from case to case."""
+    from simulation.audit import audit
+    from simulation.console import print_audit
+    from store.dataset import Dataset, parse_ref
+
+    name, version = parse_ref(ref)
+    result = audit(Dataset(output_dir, name), version)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        print_audit(result)
+
+
 @dataset.command("repair")
 @click.argument("name")
 @output_dir_option

@@ -32,6 +32,10 @@ def user_instructions(card: UserSimulatorCard) -> Instructions:
     for kind, questions in card.example_questions.items():
         lines.append(f"[{kind}]")
         lines += [f"- {q}" for q in questions]
+    for kind, verb, phrases in (("openers", "open", card.openers), ("closers", "close", card.closers)):
+        if phrases:
+            lines += ["", f"Ways to {verb} a message (use one now and then, not always):", f"[{kind}]"]
+            lines += [f"- {p}" for p in phrases]
     return Instructions(role=card.name, goal=card.mission, backstory="\n".join(lines))
 
 

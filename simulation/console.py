@@ -19,6 +19,7 @@ from store.storage import LocalStorage
 
 if TYPE_CHECKING:
     from agents.metering import ModelStats
+    from simulation.audit import Audit
 
 # the loggers of the libraries under the agents; their records go to the run log, never to the console
 FRAMEWORK_LOGGERS = ("strands", "botocore", "boto3", "urllib3", "crewai", "LiteLLM", "httpx", "openai", "mcp")
@@ -192,3 +193,36 @@ def item_lines(item: ReviewItem, number: int, total: int) -> list[str]:
 
 def _indent(text: str, spaces: int) -> list[str]:
     return [" " * spaces + line if line.strip() else "" for line in text.splitlines() or [""]]
+
+
+def print_audit(audit: Audit) -> None:
+    """The audit as two tables: per request type (with the shortcut score), then the dataset's variety."""
+    from rich.console import Console
+    from rich.table import Table
+
+    types = Table(title=f"{audit.dataset}@v{audit.version}: {audit.records} records", title_justify="left")
+    for column in ("request type", "records", "verdicts (most common first)", "shortcut", "tool sets"):
+        types.add_column(column, overflow="fold")
+    for name, t in audit.request_types.items():
+        verdicts = ", ".join(f"{v} {n}" for v, n in t.verdicts.items())
+        label = f"{name} (adversarial)" if t.adversarial else name
+        types.add_row(label, str(t.records), verdicts, f"{t.majority_accuracy:.2f}", str(t.tool_sets))
+    variety = Table(show_header=False)
+    variety.add_column(style="bold")
+    variety.add_column(overflow="fold")
+    mix = "\n".join(f"{category} {share.configured:.0%} → {share.records:.0%}" for category, share in audit.mix.items())
+    tags = " · ".join(f"{t} {s:.0%}" for t, s in audit.tags.items()) or "-"
+    rows = [
+        ("shortcut", f"{audit.majority_accuracy:.2f} overall, {audit.majority_accuracy_standard:.2f} standard types"),
+        ("distinct cases", f"{audit.distinct_cases} ({audit.repeated_cases} repeated records)"),
+        ("tagged hard", f"{audit.tagged_share:.0%}: {tags}"),
+        ("category mix", f"configured → in the records\n{mix}"),
+        ("verbatim fills", f"{audit.verbatim_fill_share:.0%} of requests are an example question filled in"),
+        ("tool ambiguity", f"{audit.ambiguous_tool_share:.0%} of records are of a type with several tool sets"),
+    ]
+    for key, value in rows:
+        variety.add_row(key, value)
+    console = Console()
+    console.print(types)
+    console.print(variety)
+    console.print("shortcut: how often always giving a request type's most common verdict, calling no tool, is right")

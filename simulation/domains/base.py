@@ -47,6 +47,8 @@ class RoleCard(Strict):
 class UserSimulatorCard(RoleCard):
     name: str = Field(min_length=1, description="Persona label stored on every example")
     example_questions: dict[str, list[str]]
+    openers: list[str] = Field(default_factory=list, description="ways the persona opens a message")
+    closers: list[str] = Field(default_factory=list, description="ways the persona closes a message")
 
     @field_validator("example_questions")
     @classmethod
