@@ -33,8 +33,10 @@ def test_planted_near_duplicates_are_rejected_with_reason_near_duplicate(tmp_pat
     run(out, "probe")  # what this seed's requests will be
     probe = Dataset(out, "probe")
     accepted = list(probe.records(probe.latest()))
-    planted = [
-        e.model_copy(update={"id": f"planted{i:02d}", "dataset": "kyc", "prompt": paraphrase(e.prompt)})
+    planted = [  # other cases (keys), so the next run draws the probe's cases again
+        e.model_copy(
+            update={"id": f"planted{i:02d}", "dataset": "kyc", "prompt": paraphrase(e.prompt), "case_key": f"p:{i}"}
+        )
         for i, e in enumerate(accepted)
     ]
     target = Dataset(out, "kyc")
@@ -50,15 +52,30 @@ def test_planted_near_duplicates_are_rejected_with_reason_near_duplicate(tmp_pat
     assert summary.top_reasons == {"near_duplicate": len(planted)}
 
 
-def test_exact_duplicates_are_never_appended_twice_across_runs(tmp_path):
+def test_a_later_run_draws_cases_the_dataset_does_not_hold(tmp_path):
     out = tmp_path / "output"
     first = run(out, "kyc")
-    second = run(out, "kyc")  # same seed: the same requests again
-    assert first.added > 0 and second.added == 0 and second.version is None
-    assert second.top_reasons.get("duplicate") == first.accepted
     dataset = Dataset(out, "kyc")
-    ids = [r.id for r in dataset.records(dataset.latest())]
-    assert len(ids) == len(set(ids)) == first.added
+    before = {r.case_key for r in dataset.records(dataset.latest())}
+    second = run(out, "kyc")  # the same seed: it would draw the same cases, but the dataset holds them
+    assert first.added > 0 and second.added > 0 and "duplicate" not in second.top_reasons
+    records = list(dataset.records(dataset.latest()))
+    after = {r.case_key for r in records} - before
+    assert len(after) == second.added and not after & before
+    assert len({r.id for r in records}) == len(records) == first.added + second.added
+
+
+def test_an_exact_duplicate_request_is_turned_away(tmp_path):
+    out = tmp_path / "output"
+    run(out, "probe")
+    probe = Dataset(out, "probe")
+    accepted = list(probe.records(probe.latest()))
+    target = Dataset(out, "kyc")
+    target.bind(domain="kyc", domain_version=get_domain("kyc").version, world_seed=None, default_world_seed=1)
+    copies = [e.model_copy(update={"id": f"copy{i:02d}", "case_key": f"p:{i}"}) for i, e in enumerate(accepted)]
+    target.append(copies, run_id="copies", rubric={}, models={}, generation={})
+    summary = run(out, "kyc")  # the same cases, the same requests as the probe's
+    assert summary.added == 0 and summary.top_reasons == {"duplicate": len(accepted)}
 
 
 def test_the_summary_reports_the_category_mix_against_the_configured_mix(tmp_path):
@@ -79,7 +96,7 @@ def test_which_of_two_equal_requests_wins_does_not_depend_on_concurrency(tmp_pat
     outcomes = []
     for concurrency in (1, 8):
         name = f"c{concurrency}"
-        Run(RunConfig(output_dir=str(out), dataset=name, count=200, seed=1, concurrency=concurrency)).execute()
+        Run(RunConfig(output_dir=str(out), dataset=name, count=200, seed=3, concurrency=concurrency)).execute()
         dataset = Dataset(out, name)
         accepted = {(r.provenance.episode, r.id) for r in dataset.records(dataset.latest())}
         turned_away = {(item.episode, tuple(item.reasons)) for item in reviewed(out, name)}
