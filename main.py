@@ -593,11 +593,16 @@ def rubric() -> None:
 @rubric.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def rubric_check(files: tuple[Path, ...]) -> None:
-    """Validate rubric FILES: exit 0 with a summary each, or exit 2 with `file:line: field: problem` lines."""
-    from rubrics.check import check_files, describe
+    """Validate rubric FILES: exit 0 with a summary each, or exit 2 with `file:line: field: problem` lines.
+
+    Also warns when judged criteria that are not required can fail together while an attempt still passes
+    (the threshold leaves that much slack)."""
+    from rubrics.check import check_files, describe, slack_warnings
 
     for path, checked in check_files(list(files)):
         click.echo(f"{path}: ok, {describe(checked)}")
+        for warning in slack_warnings(path, checked):
+            click.echo(warning)
 
 
 @rubric.command("show")

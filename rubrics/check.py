@@ -36,6 +36,14 @@ def check_files(paths: list[Path]) -> list[tuple[Path, Rubric]]:
     return checked
 
 
+def slack_warnings(path: Path, rubric: Rubric) -> list[str]:
+    """Combinations of judged criteria the rubric lets fail together (rubrics/slack.py)."""
+    from rubrics.slack import warnings
+    from simulation.domains import get_domain
+
+    return warnings(rubric, sorted(get_domain(rubric.applies_to.domain).categories), str(path))
+
+
 def describe(rubric: Rubric) -> str:
     """One line: id, version, criteria by method, threshold."""
     methods: dict[str, int] = {}
