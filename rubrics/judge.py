@@ -17,9 +17,15 @@ SCALES = {"binary": "0 (fails) or 1 (meets it)", "1-5": "an integer from 1 (very
 
 class JudgedCriterion(BaseModel):
     id: str = Field(description="The criterion id, exactly as given.")
+    evidence: str = Field(
+        default="", description="First, a short quote from the answer that your score rests on ('' if none)."
+    )
     score: float = Field(description="The score on the criterion's scale.")
-    passed: bool = Field(description="Whether the answer meets the criterion.")
+    passed: bool = Field(description="Whether the answer meets the criterion (the score decides).")
     rationale: str = Field(description="One or two sentences: why, citing the answer.")
+    unscored: str = Field(
+        default="", description="Only when you cannot judge the criterion from what you were shown: why ('' else)."
+    )
 
 
 class JudgeVerdict(BaseModel):
@@ -39,7 +45,9 @@ def judge_instructions(rubric: Rubric) -> Instructions:
         f"Rubric: {rubric.title} ({rubric.id}, version {rubric.version}).",
         rubric.description.strip(),
         "",
-        "Judge each criterion you are asked about on its own, on its scale, from the answer as written.",
+        "Judge each criterion you are asked about on its own, on its scale, from the answer as written: first quote "
+        "the part of the answer your judgement rests on (evidence), then score it; do not restate the criterion as "
+        "your rationale. A criterion passes when its score reaches the middle of its scale.",
         "Programmatic checks (facts, tool use, patterns) have already been run; their results are shown to you "
         "for context and are final: do not re-judge them.",
         "When a previous attempt is shown, also say which attempt is better overall and why.",
@@ -88,8 +96,13 @@ def judge_request(
     )
 
 
+RESTATEMENT = 0.7  # a rationale sharing this much of its words with the criterion's description restates it
+
+
 def normalise(criterion: Criterion, judged: JudgedCriterion | None) -> CriterionResult:
-    """A judged score mapped to [0, 1]; a missing or off-scale reply is recorded as unscored, never defaulted."""
+    """A judged score mapped to [0, 1]; the score decides the pass (at the criterion's pass mark), not the judge's
+    flag. A missing, off-scale or declined reply is recorded as unscored, never defaulted. A flag that contradicts
+    the score is kept as `judge_inconsistent`, a rationale that only restates the criterion as `restated`."""
 
     def unscored(reason: str) -> CriterionResult:
         return CriterionResult(
@@ -105,19 +118,36 @@ def normalise(criterion: Criterion, judged: JudgedCriterion | None) -> Criterion
 
     if judged is None:
         return unscored("judge_parse_failure: the judge returned no verdict for this criterion")
+    if judged.unscored:
+        return unscored(judged.unscored)
     low, high = (0, 1) if criterion.scale == "binary" else (1, 5)
     if not low <= judged.score <= high:
         return unscored(f"judge_parse_failure: score {judged.score} is outside the {criterion.scale} scale")
+    score = round((judged.score - low) / (high - low), 4)
+    passed = score >= criterion.passing_score
+    details: dict[str, Any] = {"raw_score": judged.score}
+    if judged.evidence:
+        details["evidence"] = judged.evidence
+    if judged.passed != passed:
+        details["judge_inconsistent"] = f"the judge said passed={judged.passed} with score {judged.score}"
+    if _restates(judged.rationale, criterion.description):
+        details["restated"] = True
     return CriterionResult(
         id=criterion.id,
         method="judge",
         weight=criterion.weight,
         required=criterion.required,
-        score=round((judged.score - low) / (high - low), 4),
-        passed=judged.passed,
+        score=score,
+        passed=passed,
         rationale=judged.rationale,
-        details={"raw_score": judged.score},
+        details=details,
     )
+
+
+def _restates(rationale: str, description: str) -> bool:
+    """Whether a rationale is mostly the criterion's own words (a judge that explained nothing)."""
+    words, criterion = set(rationale.lower().split()), set(description.lower().split())
+    return bool(words) and len(words & criterion) / len(words) >= RESTATEMENT
 
 
 def combine_jurors(criterion: Criterion, results: list[CriterionResult], models: list[str]) -> CriterionResult:

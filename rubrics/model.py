@@ -71,7 +71,7 @@ METHOD_OPTIONS = {
     "facts": ("check",),
     "regex": ("pattern", "must_match"),
     "json_schema": ("json_schema",),
-    "judge": ("scale", "examples"),
+    "judge": ("scale", "examples", "pass_mark"),
 }
 REQUIRED_OPTIONS = {"tool_calls": "min_f1", "facts": "check", "regex": "pattern", "json_schema": "json_schema"}
 
@@ -96,6 +96,9 @@ class Criterion(Strict):
     weight: Weight
     required: bool = False
     scale: Literal["binary", "1-5"] = "binary"
+    pass_mark: Fraction | None = Field(
+        None, description="judge: the normalised score (0-1) a criterion passes at  [default: the scale's midpoint]"
+    )
     examples: Examples | None = None
     applies_to: list[str] | None = None
     min_f1: Fraction | None = None
@@ -126,6 +129,11 @@ class Criterion(Strict):
     def programmatic(self) -> bool:
         return self.method in PROGRAMMATIC
 
+    @property
+    def passing_score(self) -> float:
+        """The normalised score a judged criterion passes at: its pass mark, else the scale's midpoint."""
+        return 0.5 if self.pass_mark is None else self.pass_mark
+
 
 class Rubric(Strict):
     """A rubric: criteria, each weighted, some required, and the weighted score needed to pass."""
@@ -149,8 +157,11 @@ class Rubric(Strict):
 
     @cached_property
     def version(self) -> str:
-        """Hash of the normalised content: formatting and comments do not change it."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        """Hash of the normalised content: formatting and comments do not change it (nor an option left unset
+        that later Goldsmiths added, so a rubric keeps its version)."""
+        unset = {"criteria": {i: {"pass_mark"} for i, c in enumerate(self.criteria) if c.pass_mark is None}}
+        content = self.model_dump(mode="json", by_alias=True, exclude=unset)
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def snapshot(self) -> dict[str, Any]:

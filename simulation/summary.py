@@ -68,6 +68,7 @@ class RunSummary(Strict):
     stopped_by_budget: bool = False
     model_stats: dict[str, ModelStats] = {}
     jury_agreement: dict[str, float] = {}
+    judged: dict[str, int] = {}  # judged criterion scores: scored, unscored, inconsistent (flag vs score), restated
     wall_time_s: float
     review_file: str | None = None
 
@@ -91,7 +92,16 @@ def summarise(
     spend = Spend()
     for result in results:
         spend += result.spend
+    judged: Counter[str] = Counter()
+    for result in results:
+        for critique in result.critiques:
+            for r in critique.criteria:
+                if r.method == "judge":
+                    judged["unscored" if r.details.get("unscored") else "scored"] += 1
+                    judged["inconsistent"] += bool(r.details.get("judge_inconsistent"))
+                    judged["restated"] += bool(r.details.get("restated"))
     return RunSummary(
+        judged={k: judged.get(k, 0) for k in ("scored", "unscored", "inconsistent", "restated")},
         episodes=len(results),
         accepted=len(accepted),
         rejected=sum(r.status == "rejected" for r in results),
@@ -211,6 +221,18 @@ def progress_bar(
         yield advance
 
 
+def _judged(summary: RunSummary) -> str:
+    """How the judged criteria were scored, and how far to trust the scores."""
+    j = summary.judged
+    critic = summary.models.get("critic")
+    offline = "simulated" in (critic if isinstance(critic, list) else [critic])
+    how = " (the simulated judge's heuristic readings)" if offline else ""
+    return (
+        f"{j['scored']} scored{how} · {j['unscored']} unscored · {j['inconsistent']} with a pass flag the score "
+        f"contradicts · {j['restated']} rationales restating the criterion"
+    )
+
+
 def _cases_left(left: dict[str, int]) -> str:
     """How many distinct cases the world still offers, per category: when a dataset has to grow elsewhere."""
     return f"{sum(left.values()):,} in all: " + " · ".join(f"{category} {n}" for category, n in left.items())
@@ -270,6 +292,7 @@ def render_summary(summary: RunSummary, log: str | None = None) -> None:
             if summary.jury_agreement
             else []
         ),
+        *([("judged scores", _judged(summary))] if summary.judged else []),
         ("wall time", f"{summary.wall_time_s:.1f} s"),
         ("review queue", _queue(summary)),
         *([("framework log", log)] if log else []),
