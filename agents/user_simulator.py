@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from agents.outputs import ModelOutput
 from agents.runtime import Instructions
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from simulation.domains.base import UserSimulatorCard
 
 
-class SimulatedRequest(BaseModel):
+class SimulatedRequest(ModelOutput):
     """The message the simulated user sends to the assistant."""
 
     message: str = Field(min_length=1, description="The request, exactly as the user would type it.")

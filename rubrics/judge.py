@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from agents.outputs import ModelOutput
 from agents.runtime import Instructions
 from rubrics.model import Criterion, Rubric
 from store.records import Attempt, CriterionResult
@@ -15,7 +16,7 @@ from store.records import Attempt, CriterionResult
 SCALES = {"binary": "0 (fails) or 1 (meets it)", "1-5": "an integer from 1 (very poor) to 5 (excellent)"}
 
 
-class JudgedCriterion(BaseModel):
+class JudgedCriterion(ModelOutput):
     id: str = Field(description="The criterion id, exactly as given.")
     evidence: str = Field(
         default="", description="First, a short quote from the answer that your score rests on ('' if none)."
@@ -28,7 +29,7 @@ class JudgedCriterion(BaseModel):
     )
 
 
-class JudgeVerdict(BaseModel):
+class JudgeVerdict(ModelOutput):
     """Your judgement of the answer: one entry per criterion you were asked to judge."""
 
     criteria: list[JudgedCriterion]

@@ -12,8 +12,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from agents.outputs import ModelOutput
 from config import InputError, load_yaml_model
 from store.records import Example, Facts, Strict, ToolCall
 
@@ -28,7 +29,7 @@ class World(Protocol):
     def model_dump(self, *, mode: str = "python") -> dict[str, Any]: ...
 
 
-class Finding(BaseModel):
+class Finding(ModelOutput):
     """The task agent's final answer: the text for the user plus the conclusions a checker can verify."""
 
     answer: str = Field(min_length=1, description="The complete answer to the user, in Markdown.")
