@@ -45,9 +45,11 @@ def result_text(result: ToolResult) -> str:
     )
 
 
-def usage_of(result: Any) -> TokenUsage:
-    """Token usage of one agent invocation, from the provider's usage metadata."""
-    usage = result.metrics.accumulated_usage
+def usage_of(source: Any) -> TokenUsage:
+    """Token usage from the provider's usage metadata: of one agent invocation (its result), or all an agent
+    has used so far (the agent, e.g. after an invocation failed)."""
+    metrics = getattr(source, "metrics", None) or source.event_loop_metrics
+    usage = metrics.accumulated_usage
     return TokenUsage(
         input=usage.get("inputTokens", 0),
         output=usage.get("outputTokens", 0),

@@ -22,14 +22,29 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+# OpenAI client errors worth retrying (by name: the openai package is only imported for openai: models)
+TRANSIENT_CLIENT_ERRORS = frozenset({"APITimeoutError", "APIConnectionError"})
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Throttling (any provider), or a Bedrock / HTTP error that says "try again"."""
-    if isinstance(exc, ModelThrottledException):
+    """Throttling (any provider), a timeout or dropped connection, or a Bedrock / HTTP error that says "try
+    again"."""
+    if isinstance(exc, ModelThrottledException) or type(exc).__name__ in TRANSIENT_CLIENT_ERRORS:
         return True
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and response.get("Error", {}).get("Code") in TRANSIENT_CODES:
         return True
     return getattr(exc, "status_code", None) in {500, 502, 503, 504, 529}
+
+
+def uncached_input(spec: str, usage: TokenUsage) -> TokenUsage:
+    """Usage in Goldsmith's accounting, where `input` counts the uncached input tokens only (as Bedrock reports
+    them), so each token is priced once. OpenAI-compatible servers count cached tokens inside `prompt_tokens`
+    (`prompt_tokens_details.cached_tokens`): those are taken out of `input`."""
+    if not spec.startswith("openai:"):
+        return usage
+    cached = usage.cache_read + usage.cache_write
+    return usage.model_copy(update={"input": max(0, usage.input - cached)})
 
 
 @dataclass
@@ -88,6 +103,10 @@ class ModelMeter:
             max_delay=self.retry.max_delay_s,  # type: ignore[arg-type]
         )
 
+    def charge_reported(self, usage: TokenUsage) -> Spend:
+        """Record usage as strands read it from this model's provider (see `uncached_input`)."""
+        return self.charge(uncached_input(self.spec, usage))
+
     def count_client_retries(self, attempts: int) -> None:
         with self._lock:
             self.stats.client_retries += attempts
@@ -97,7 +116,7 @@ class ModelMeter:
         return self.stats.model_copy(update={"rate_limit_wait_s": round(self.limiter.waited_s, 3)})
 
     def charge(self, usage: TokenUsage) -> Spend:
-        """Record `usage` against this model; its estimated cost (0 when the model has no price)."""
+        """Record `usage` (Goldsmith's accounting) against this model; its estimated cost (0 when unpriced)."""
         cost = self.price.cost(usage) if self.price else 0.0
         self.stats.tokens += usage
         self.stats.cost_usd += cost

@@ -61,8 +61,12 @@ class RoleModel:
 
     async def invoke(self, agent: Any, prompt: str, output_model: type) -> tuple[Any, Spend]:
         """Run `agent` on `prompt` to a structured `output_model`; the result and what it cost."""
-        result = await agent.invoke_async(prompt, structured_output_model=output_model)
-        return result, self.meter.charge(usage_of(result))
+        try:
+            result = await agent.invoke_async(prompt, structured_output_model=output_model)
+        except BaseException:  # the calls that answered were paid for
+            self.meter.charge_reported(usage_of(agent))
+            raise
+        return result, self.meter.charge_reported(usage_of(result))
 
 
 @dataclass
@@ -181,7 +185,7 @@ def _openai(model_id: str, role: Role, settings: ModelSettings, **_: Any) -> Mod
             raise InputError(f"openai:{model_id}: set {cfg.api_key_env}, or --base-url for a local server")
         api_key = "not-needed"  # local OpenAI-compatible servers take any key
     model = OpenAIModel(
-        client_args={"api_key": api_key, "base_url": cfg.base_url, "max_retries": 0},
+        client_args={"api_key": api_key, "base_url": cfg.base_url, "max_retries": 0, "timeout": cfg.timeout_s},
         model_id=model_id,
         params=settings.inference[role].model_dump(exclude_none=True),
         stream=False,

@@ -88,6 +88,9 @@ class Bedrock(Strict):
 class OpenAI(Strict):
     base_url: str | None = Field(None, description="any OpenAI-compatible server: vLLM, Ollama, LM Studio")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    timeout_s: float = Field(
+        300, gt=0, allow_inf_nan=False, description="per request; a timed-out request is retried by `retry`"
+    )
 
 
 class Retry(Strict):

@@ -68,8 +68,12 @@ class StrandsRuntime:
         agent.hooks.add_hook(recorder)
         if not metered:
             agent.hooks.add_hook(meter)
-        result = await agent.invoke_async(prompt, structured_output_model=output_model)
-        return Outcome(result.structured_output, recorder.trace, meter.charge(usage_of(result)))
+        try:
+            result = await agent.invoke_async(prompt, structured_output_model=output_model)
+        except BaseException:  # the calls that did answer were paid for: count them, then fail
+            meter.charge_reported(usage_of(agent))
+            raise
+        return Outcome(result.structured_output, recorder.trace, meter.charge_reported(usage_of(result)))
 
 
 def runtime(**_: Any) -> StrandsRuntime:

@@ -13,6 +13,7 @@ from agents.providers import RoleModel
 from agents.ratelimit import RateLimiter
 from agents.settings import Retry
 from agents.simulated.model import ModelCall, Reply, SimulatedModel
+from store.records import TokenUsage
 
 
 def client_error(code: str) -> ClientError:
@@ -88,3 +89,37 @@ def test_the_rate_limit_is_applied_to_every_model_call_of_every_agent_sharing_th
     assert meter.stats.calls == 3
     assert clock.sleeps == [60.0]  # the third call waited for the first to leave the minute
     assert meter.snapshot().rate_limit_wait_s == 60.0
+
+
+def test_a_failed_invocation_still_counts_the_tokens_of_the_calls_that_answered():
+    from agents.output_guard import MalformedOutput
+    from tests.agents.test_malformed_output import Answer as Total
+    from tests.agents.test_malformed_output import Recorder
+
+    meter = ModelMeter("m", Price(input=2, output=10), RateLimiter(), Retry(initial_delay_s=0.01))
+    model = RoleModel("m", "task", lambda: SimulatedModel(Recorder(lambda n: {"total": "never a number"})), meter, 2)
+    with pytest.raises(MalformedOutput):
+        asyncio.run(model.invoke(model.agent(), "go", Total))
+    assert meter.stats.calls == 3 and meter.stats.tokens.input > 0 and meter.stats.tokens.output > 0
+    assert meter.stats.cost_usd > 0
+
+
+def test_cached_prompt_tokens_are_priced_once_on_openai_compatible_servers():
+    """prompt_tokens includes prompt_tokens_details.cached_tokens there; Bedrock reports them apart."""
+    price = Price(input=2, output=10, cache_read=0.2)
+    reported = TokenUsage(input=1000, output=100, cache_read=800)
+    openai = ModelMeter("openai:m", price, RateLimiter(), Retry()).charge_reported(reported)
+    assert openai.tokens == TokenUsage(input=200, output=100, cache_read=800)
+    assert openai.cost_usd == pytest.approx((200 * 2 + 100 * 10 + 800 * 0.2) / 1e6)
+    bedrock = ModelMeter("bedrock:m", price, RateLimiter(), Retry()).charge_reported(reported)
+    assert bedrock.tokens == reported
+
+
+def test_timeouts_and_dropped_connections_are_retried():
+    class APITimeoutError(Exception):
+        pass
+
+    class APIConnectionError(Exception):
+        pass
+
+    assert is_transient(APITimeoutError()) and is_transient(APIConnectionError()) and not is_transient(ValueError())
