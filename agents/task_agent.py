@@ -1,16 +1,20 @@
 """The task agent: investigates a request with the domain's tools and returns a structured finding.
 
-Each attempt is a fresh agent run, so the tool trace of an attempt is exactly the tools that attempt
-needed; a revision sees the original request, its previous answer and the critic's feedback. The agent is
-Goldsmith's own (in the run's runtime), or one the user brings (agents/custom_task_agent.py).
+Each attempt is a fresh agent run. A revision continues the investigation: it sees the original request, the
+tool results the previous attempt had (less the calls the reviewer found unnecessary), its previous answer and
+the critic's feedback line by line, and may call tools again. Its tool trace is the whole investigation: the
+results it was given, then its own calls (a call it repeats with the same input counts once), so the tool-call
+check scores the investigation the final answer rests on. The agent is Goldsmith's own (in the run's runtime),
+or one the user brings (agents/custom_task_agent.py); both get the same prompt.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from agents.runtime import Instructions
-from store.records import Attempt
+from store.records import Attempt, ToolTraceEntry
 
 if TYPE_CHECKING:
     from agents.custom_task_agent import CustomTaskAgent
@@ -19,21 +23,40 @@ if TYPE_CHECKING:
     from simulation.domains.base import RoleCard
 
 REVISION_MARKER = "\n\n--- REVIEWER FEEDBACK ---\n"
+FEEDBACK_HEADING = "A reviewer found these problems:\n"
+CLOSING = "\n\nInvestigate further with the tools"
 
 
-def revision_prompt(request: str, previous_answer: str, feedback: str) -> str:
-    """The prompt for a revision: the request, then the previous answer and what the reviewer found."""
+def revision_prompt(request: str, previous_answer: str, feedback: str, results: list[ToolTraceEntry]) -> str:
+    """The prompt for a revision: the request, then the tool results so far, the previous answer and what the
+    reviewer found."""
+    seen = "\n".join(
+        f"- {entry.name}({json.dumps(entry.input, sort_keys=True)}) -> {entry.status}: {entry.output}"
+        for entry in results
+    )
     return (
-        f"{request}{REVISION_MARKER}Your previous answer:\n{previous_answer}\n\n"
-        f"A reviewer found these problems:\n{feedback}\n\n"
-        "Investigate again as needed and give a corrected finding."
+        f"{request}{REVISION_MARKER}"
+        + (f"Tool results of your investigation so far:\n{seen}\n\n" if results else "")
+        + f"Your previous answer:\n{previous_answer}\n\n{FEEDBACK_HEADING}{feedback}{CLOSING} as needed (the results "
+        "above stay available) and give a corrected finding."
     )
 
 
+def continued_trace(given: list[ToolTraceEntry], own: list[ToolTraceEntry]) -> list[ToolTraceEntry]:
+    """The investigation after a revision: the results it was given, then its own calls; a call repeated with the
+    same input counts once (its latest result)."""
+    key = lambda entry: (entry.name, json.dumps(entry.input, sort_keys=True))  # noqa: E731
+    repeated = {key(entry) for entry in own}
+    return [entry for entry in given if key(entry) not in repeated] + own
+
+
 def split_revision(prompt: str) -> tuple[str, str | None]:
-    """(request, feedback) from a task prompt; feedback is None for a first attempt."""
+    """(request, the reviewer's feedback) from a task prompt; feedback is None for a first attempt."""
     request, marker, rest = prompt.partition(REVISION_MARKER)
-    return (request, rest) if marker else (prompt, None)
+    if not marker:
+        return prompt, None
+    feedback = rest.partition(FEEDBACK_HEADING)[2].partition(CLOSING)[0]
+    return request, feedback
 
 
 def task_instructions(domain: str, card: RoleCard, finding_model: type) -> Instructions:
@@ -66,15 +89,21 @@ class TaskAgent:
         self.custom = custom
 
     async def attempt(
-        self, request: str, round: int, previous: Attempt | None = None, feedback: str | None = None
+        self,
+        request: str,
+        round: int,
+        previous: Attempt | None = None,
+        feedback: str | None = None,
+        unnecessary: set[str] = frozenset(),
     ) -> tuple[Attempt, Spend]:
-        prompt = request if previous is None else revision_prompt(request, previous.answer, feedback or "")
+        """One attempt; a revision (`previous`) is given its tool results, less calls of the `unnecessary` tools."""
+        given = [] if previous is None else [e for e in previous.tool_trace if e.name not in unnecessary]
+        prompt = request if previous is None else revision_prompt(request, previous.answer, feedback or "", given)
         if self.custom is not None:
             outcome = await self.custom.run(prompt, self.finding_model)
         else:
             outcome = await self.model.run(self.instructions, prompt, self.finding_model, self.tools)
         finding = outcome.output
-        attempt = Attempt(
-            round=round, finding=finding.model_dump(mode="json"), answer=finding.answer, tool_trace=outcome.tool_trace
-        )
+        trace = continued_trace(given, outcome.tool_trace)
+        attempt = Attempt(round=round, finding=finding.model_dump(mode="json"), answer=finding.answer, tool_trace=trace)
         return attempt, outcome.spend

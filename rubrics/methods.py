@@ -83,6 +83,7 @@ def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
         f1=f1,
         called=called,
         expected=expected,
+        unnecessary=extra,
     )
 
 

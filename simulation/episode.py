@@ -147,6 +147,7 @@ async def run_episode(
                     len(episode.attempts) + 1,
                     previous=previous,
                     feedback=episode.critiques[-1].feedback if previous else None,
+                    unnecessary=episode.critiques[-1].unnecessary_tools() if previous else frozenset(),
                 )
                 episode.attempts.append(attempt)
             else:  # next: the critique of the latest attempt

@@ -118,7 +118,11 @@ class Revalidation:
         attempts, critiques = [attempt], [critique]
         for _ in range(self.config.max_rounds if self.config.repair else 0):
             revised, used = await self.roles.task.attempt(
-                record.prompt, attempts[-1].round + 1, previous=attempts[-1], feedback=critiques[-1].feedback
+                record.prompt,
+                attempts[-1].round + 1,
+                previous=attempts[-1],
+                feedback=critiques[-1].feedback,
+                unnecessary=critiques[-1].unnecessary_tools(),
             )
             spend += used
             critique, used = await self.roles.critic.review(

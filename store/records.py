@@ -101,6 +101,10 @@ class Critique(Strict):
     feedback: str = ""
     jury: Jury | None = None
 
+    def unnecessary_tools(self) -> set[str]:
+        """The tools the tool-call check found called without need."""
+        return {name for r in self.criteria if r.method == "tool_calls" for name in r.details.get("unnecessary", [])}
+
     def failed_criteria(self) -> list[str]:
         """Ids of the criteria this attempt failed (`below_threshold` when only the total fell short)."""
         return [r.id for r in self.criteria if not r.passed] or ([] if self.passed else ["below_threshold"])
