@@ -68,6 +68,7 @@ class ModelStats(Strict):
     tokens: TokenUsage = TokenUsage()
     cost_usd: float = 0.0
     priced: bool = True
+    structured_output: dict[str, int] = {}  # openai: models: which mechanism answered (agents/structured.py)
 
 
 class ModelMeter:
@@ -106,6 +107,11 @@ class ModelMeter:
     def charge_reported(self, usage: TokenUsage) -> Spend:
         """Record usage as strands read it from this model's provider (see `uncached_input`)."""
         return self.charge(uncached_input(self.spec, usage))
+
+    def count_mechanism(self, name: str) -> None:
+        """Count the mechanism that answered a call (tool_call, response_format, text_parse, text)."""
+        with self._lock:
+            self.stats.structured_output[name] = self.stats.structured_output.get(name, 0) + 1
 
     def count_client_retries(self, attempts: int) -> None:
         with self._lock:

@@ -173,10 +173,11 @@ def caches(model_id: str, cfg: Bedrock) -> bool:
     return cfg.prompt_caching and any(name in model_id.lower() for name in ("claude", "anthropic"))
 
 
-def _openai(model_id: str, role: Role, settings: ModelSettings, **_: Any) -> ModelFactory:
-    """strands' OpenAIModel; the client itself does not retry (max_retries=0), strands' strategy does, so
+def _openai(model_id: str, role: Role, settings: ModelSettings, *, meter: ModelMeter, **_: Any) -> ModelFactory:
+    """strands' OpenAIModel, tolerant of servers that refuse a named tool_choice or models that write tool calls
+    as text (agents/structured.py); the client itself does not retry (max_retries=0), strands' strategy does, so
     every retry is counted."""
-    from strands.models.openai import OpenAIModel
+    from agents.structured import TolerantOpenAIModel
 
     cfg = settings.openai
     api_key = os.environ.get(cfg.api_key_env)
@@ -184,7 +185,8 @@ def _openai(model_id: str, role: Role, settings: ModelSettings, **_: Any) -> Mod
         if cfg.base_url is None:
             raise InputError(f"openai:{model_id}: set {cfg.api_key_env}, or --base-url for a local server")
         api_key = "not-needed"  # local OpenAI-compatible servers take any key
-    model = OpenAIModel(
+    model = TolerantOpenAIModel(
+        on_mechanism=meter.count_mechanism,
         client_args={"api_key": api_key, "base_url": cfg.base_url, "max_retries": 0, "timeout": cfg.timeout_s},
         model_id=model_id,
         params=settings.inference[role].model_dump(exclude_none=True),
