@@ -153,3 +153,60 @@ def test_budget_needs_a_price_for_every_model(cli, tmp_path, serve):
     result = cli("generate", "--budget-usd", "1", "--model", "bedrock:my.custom-model-v1:0", "--endpoint-url", url)
     assert result.exit_code == 2
     assert "--budget-usd: no price for bedrock:my.custom-model-v1:0" in result.output
+
+
+@pytest.mark.parametrize(
+    ("quirks", "mechanism"),
+    [
+        ({"tool_calls_as": "hermes"}, "text_parse"),
+        ({"tool_calls_as": "fenced"}, "text_parse"),
+        ({"tool_calls_as": "bare"}, "text_parse"),
+        ({"named_tool_choice": False, "tool_calls_as": "hermes"}, "text_parse"),
+        ({"nulls": True}, "tool_call"),
+    ],
+    ids=["hermes-tags", "fenced-json", "bare-json", "named-choice-refused", "null-fields"],
+)
+def test_structured_output_survives_how_real_servers_and_small_models_answer(cli, tmp_path, serve, quirks, mechanism):
+    """Tool calls written as text, a refused named tool_choice, null for every optional field: no episode fails
+    on output parsing, and the summary says which mechanism answered."""
+    url, _ = serve("openai", **quirks)
+    result = cli("generate", "--count", "4", "--seed", "2", "--model", "openai:small", "--base-url", f"{url}/v1")
+    assert result.exit_code == 0, result.output
+    records, summary = stored(tmp_path)
+    assert summary["failed"] == 0 and len(records) == summary["accepted"] > 0, summary["top_reasons"]
+    mechanisms = summary["model_stats"]["openai:small"]["structured_output"]
+    assert mechanisms.get(mechanism, 0) > 0, mechanisms
+
+
+def test_a_refused_named_tool_choice_falls_back_to_the_json_schema(serve):
+    """A forced structured output, on a server that refuses a named tool_choice: asked with response_format."""
+    import asyncio
+
+    from agents.metering import ModelMeter
+    from agents.ratelimit import RateLimiter
+    from agents.settings import Retry
+    from agents.structured import TolerantOpenAIModel
+    from agents.user_simulator import SimulatedRequest, user_instructions
+    from simulation.domains import get_domain
+
+    url, provider = serve("openai", named_tool_choice=False)
+    meter = ModelMeter("openai:small", None, RateLimiter(), Retry())
+    model = TolerantOpenAIModel(
+        on_mechanism=meter.count_mechanism,
+        client_args={"api_key": "x", "base_url": f"{url}/v1", "max_retries": 0},
+        model_id="small",
+        stream=False,
+    )
+    system = user_instructions(get_domain("kyc").card.user_simulator).system_prompt
+    brief = [{"role": "user", "content": [{"text": '```json\n{"request_type": "off_topic", "variant": 3}\n```'}]}]
+    spec = {"name": "SimulatedRequest", "description": "The message.",
+            "inputSchema": {"json": SimulatedRequest.model_json_schema()}}  # fmt: skip
+
+    async def ask():
+        forced = {"tool": {"name": "SimulatedRequest"}}
+        return [event async for event in model.stream(brief, [spec], system, tool_choice=forced)]
+
+    events = asyncio.run(ask())
+    starts = [e["contentBlockStart"]["start"]["toolUse"]["name"] for e in events if "contentBlockStart" in e]
+    assert starts == ["SimulatedRequest"] and meter.stats.structured_output == {"response_format": 1}
+    assert model.named_choice is False

@@ -26,7 +26,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from agents.simulated.model import ModelCall, Policy, Reply, SimSettings, estimate_tokens, reply_message, reply_usage
+from agents.simulated.model import (
+    STRUCTURED_OUTPUT_MARK,
+    ModelCall,
+    Policy,
+    Reply,
+    SimSettings,
+    estimate_tokens,
+    reply_message,
+    reply_usage,
+)
 
 ROLE_BY_OUTPUT = {"SimulatedRequest": "user", "JudgeVerdict": "critic"}
 
@@ -41,6 +50,11 @@ class SimulatedProvider:
     known_models: set[str] | None = None  # None: every model id exists
     denied_models: set[str] = field(default_factory=set)
     seed: int = 0
+    # how real servers and small models misbehave (openai only): tool calls written as text ("hermes", "fenced",
+    # "bare"), a named tool_choice refused (as llama.cpp does), null sent for every optional field left empty
+    tool_calls_as: str = "native"
+    named_tool_choice: bool = True
+    nulls: bool = False
     counts: Counter[str] = field(default_factory=Counter)
     _cached: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -186,14 +200,28 @@ class OpenAIHandler(_Handler):
             return self._send(
                 200, _chat_response(body["model"], Reply(text="OK"), {"inputTokens": 8, "outputTokens": 1})
             )
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and not self.provider.named_tool_choice:
+            message = "Unsupported tool_choice: only 'auto', 'none' and 'required' are supported"
+            return self._send(400, {"error": {"message": message, "type": "invalid_request_error", "code": 400}})
         system, messages = _from_openai_messages(body["messages"])
         tools = [
             {"name": t["function"]["name"], "description": t["function"].get("description", ""),
              "inputSchema": {"json": t["function"].get("parameters", {})}}
             for t in body.get("tools", [])
         ]  # fmt: skip
+        schema = (body.get("response_format") or {}).get("json_schema")
+        if schema:  # the answer must be this schema's JSON: offer it as the structured-output tool to the policy
+            mark = f"{STRUCTURED_OUTPUT_MARK} (response_format)"
+            tools.append({"name": schema["name"], "description": mark, "inputSchema": {"json": schema["schema"]}})
         call = ModelCall(system_prompt=system, messages=messages, tool_specs=tools, seed=self.provider.sim.seed)
         reply, usage = self.provider.answer(call, system or None)
+        if self.provider.nulls:
+            reply = _with_nulls(reply, tools)
+        if schema:
+            reply = Reply(text=json.dumps(reply.tool_calls[0][1]) if reply.tool_calls else reply.text)
+        elif self.provider.tool_calls_as != "native" and reply.tool_calls:
+            reply = Reply(text=_as_text(reply, self.provider.tool_calls_as))
         self._send(200, _chat_response(body["model"], reply, usage, turn=len(messages)))
 
 
@@ -217,6 +245,27 @@ def _from_openai_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dic
                 )
             converted.append({"role": message["role"], "content": blocks})
     return "\n".join(system), converted
+
+
+def _as_text(reply: Reply, how: str) -> str:
+    """Tool calls written as text, the ways small models write them."""
+    calls = [{"name": name, "arguments": args} for name, args in reply.tool_calls]
+    if how == "hermes":
+        return "".join(f"<tool_call>\n{json.dumps(c)}\n</tool_call>\n" for c in calls)
+    if how == "fenced":
+        return "I'll call the tool now.\n" + "".join(f"```json\n{json.dumps(c)}\n```\n" for c in calls)
+    return "Here is the call: " + " ".join(json.dumps(c) for c in calls)
+
+
+def _with_nulls(reply: Reply, tools: list[dict[str, Any]]) -> Reply:
+    """The reply with null for every property of a structured output that it left out."""
+    schemas = {
+        t["name"]: t["inputSchema"]["json"].get("properties", {})
+        for t in tools
+        if STRUCTURED_OUTPUT_MARK in t.get("description", "")
+    }
+    calls = [(name, {**dict.fromkeys(schemas.get(name, {})), **args}) for name, args in reply.tool_calls]
+    return Reply(text=reply.text, tool_calls=calls)
 
 
 def _chat_response(model: str, reply: Reply, usage: dict[str, int], turn: int = 0) -> dict[str, Any]:
