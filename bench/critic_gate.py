@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from simulation.domains import get_domain  # noqa: E402
 from simulation.domains.kyc.world import build_world  # noqa: E402
 from simulation.runner import Run, RunConfig  # noqa: E402
 
@@ -33,9 +34,7 @@ def main() -> None:
     for rate in (0.0, 0.3, 0.5, 1.0):
         with tempfile.TemporaryDirectory() as out:
             run = Run(
-                RunConfig(
-                    count=args.episodes, seed=args.seed, output_dir=Path(out), concurrency=8, sim_defect_rate=rate
-                )
+                RunConfig(count=args.episodes, seed=args.seed, output_dir=str(out), concurrency=8, sim_defect_rate=rate)
             )
             results: list = []
             summary = run.execute(results.append)
@@ -51,12 +50,12 @@ def main() -> None:
 
 
 def _agrees(world, example) -> bool:
-    finding, facts = example.reference_output, example.facts
-    if facts.subject_id:
-        label = world.label_by_customer[facts.subject_id]
-        if (finding["verdict"], finding["typology"]) != (label.verdict, label.typology):
-            return False
-    return all(world.has_id(i) for i in finding["evidence_ids"]) and set(facts.evidence_ids) <= set(
+    """The accepted answer against the world's own case for its key (rebuilt from the labels, not the record)."""
+    finding = example.reference_output
+    truth = get_domain("kyc").case_for_key(world, example.case_key).facts
+    if (finding["verdict"], finding.get("typology")) != (truth.verdict, truth.typology):
+        return False
+    return all(world.has_id(i) for i in finding["evidence_ids"]) and set(truth.evidence_ids) <= set(
         finding["evidence_ids"]
     )
 

@@ -93,10 +93,10 @@ def run(roles: str, base_url: str, count: int, domain: str, out: str) -> Outcome
     for record in run.dataset.records(latest) if latest else []:
         if claims := checker.claims(record).claims:
             result.problems.append(f"{record.id}: disagrees with the world: {claims[0]}")
-        for criterion in record.critique.criteria:
-            if criterion.method == "judge" and not criterion.details.get("unscored"):
-                if criterion.passed != (criterion.score >= 0.5):
-                    result.problems.append(f"{record.id}: {criterion.id} score {criterion.score} vs {criterion.passed}")
+        for c in record.critique.criteria:
+            scored = c.method == "judge" and not c.details.get("unscored")
+            if scored and c.passed != (c.score >= 0.5):
+                result.problems.append(f"{record.id}: {c.id} score {c.score} but passed={c.passed}")
     if result.parse_failures:
         result.problems.append(f"{result.parse_failures} episodes failed on output parsing")
     if stats and result.counted != result.server:
@@ -121,8 +121,10 @@ def main() -> None:
             mechanisms = ", ".join(f"{k} {v}" for k, v in sorted(r.mechanisms.items())) or "-"
             ours = f"{r.counted.get('prompt', 0)}+{r.counted.get('predicted', 0)}"
             tokens = f"{ours} = {r.server['prompt']}+{r.server['predicted']}"
-            print(f"{roles:<11} {r.episodes:>8} {r.accepted:>8} {r.parse_failures:>11}  {mechanisms:<32} {r.calls:>5}  "
-                  f"{tokens:<25} {r.revisions:>4} ({r.revision_tool_calls})          {r.seconds_per_episode:>9}")  # fmt: skip
+            print(
+                f"{roles:<11} {r.episodes:>8} {r.accepted:>8} {r.parse_failures:>11}  {mechanisms:<32} {r.calls:>5}  "
+                f"{tokens:<25} {r.revisions:>4} ({r.revision_tool_calls}){'':>10} {r.seconds_per_episode:>9}"
+            )
             for problem in r.problems:
                 print(f"  problem: {problem}")
             if r.reasons:
