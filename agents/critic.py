@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from agents.metering import Spend
 from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_instructions, judge_request, normalise
-from rubrics.methods import Subject, run_check
+from rubrics.methods import Subject, Vocabulary, run_check
 from rubrics.model import Criterion, Rubric
 from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, Jury, ToolCall
 
@@ -26,10 +26,12 @@ class Critic:
         rubric: Rubric,
         id_exists: Callable[[str], bool],
         judge_mode: JudgeMode = "together",
+        vocabulary: Vocabulary | None = None,
     ):
         self.judges = judges
         self.rubric = rubric
         self.id_exists = id_exists
+        self.vocabulary = vocabulary or Vocabulary()
         self.judge_mode = judge_mode
         self.instructions = judge_instructions(rubric)
 
@@ -51,6 +53,7 @@ class Critic:
             facts=facts,
             id_exists=self.id_exists,
             allowed_tool_calls=list(allowed_tool_calls),
+            vocabulary=self.vocabulary,
         )
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]

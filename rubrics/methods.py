@@ -15,6 +15,31 @@ from store.records import Attempt, CriterionResult, Facts, ToolCall
 
 
 @dataclass(frozen=True)
+class Vocabulary:
+    """The words a domain's findings use: its verdicts and typologies (from the finding model's allowed values)."""
+
+    verdicts: tuple[str, ...] = ()
+    typologies: tuple[str, ...] = ()
+
+
+def vocabulary_of(finding_model: type) -> Vocabulary:
+    """The allowed values of a finding model's `verdict` and `typology` fields."""
+    import typing
+
+    def values(name: str) -> tuple[str, ...]:
+        field_info = finding_model.model_fields.get(name)
+        found: list[str] = []
+        stack = [field_info.annotation] if field_info else []
+        while stack:
+            annotation = stack.pop()
+            for arg in typing.get_args(annotation):
+                (found.append(arg) if isinstance(arg, str) else stack.append(arg))
+        return tuple(found)
+
+    return Vocabulary(values("verdict"), values("typology"))
+
+
+@dataclass(frozen=True)
 class Subject:
     """What programmatic checks look at: the attempt, and the case's verified ground truth."""
 
@@ -23,6 +48,7 @@ class Subject:
     facts: Facts
     id_exists: Callable[[str], bool]
     allowed_tool_calls: list[ToolCall] = field(default_factory=list)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
 
 def tool_call_scores(
@@ -148,7 +174,49 @@ def check_json_schema(criterion: Criterion, subject: Subject) -> CriterionResult
     return _result(criterion, passed, rationale, errors=len(errors))
 
 
+NEGATIONS = {"not", "no", "never", "without", "nor", "isn't", "wasn't", "aren't", "don't", "doesn't", "cannot"}
+
+
+def stated(text: str, phrase: str) -> bool:
+    """Whether `text` asserts `phrase`: it appears, and not right after a negation ("not suspicious" does not
+    state "suspicious"; "no sign of structuring" does not state "structuring")."""
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    target = phrase.lower().replace("_", " ").split()
+    for i in range(len(words) - len(target) + 1):
+        if words[i : i + len(target)] == target:
+            before = words[max(0, i - 4) : i]
+            if not NEGATIONS & set(before) and not any(w.endswith("n't") for w in before):
+                return True
+    return False
+
+
+def check_consistency(criterion: Criterion, subject: Subject) -> CriterionResult:
+    """The answer text states the finding's verdict (and typology), and no other verdict or typology."""
+    text, finding = subject.attempt.answer, subject.attempt.finding
+    verdict, typology = finding.get("verdict"), finding.get("typology")
+    vocabulary = subject.vocabulary
+    verdicts = [v for v in vocabulary.verdicts or ([verdict] if verdict else []) if stated(text, v)]
+    # "not suspicious" also contains "suspicious": a verdict whose words sit inside a stated longer one is not stated
+    verdicts = [v for v in verdicts if not any(v != o and v.replace("_", " ") in o.replace("_", " ") for o in verdicts)]
+    typologies = [t for t in vocabulary.typologies if stated(text, t)]
+    problems = []
+    if verdict and verdict not in verdicts:
+        problems.append(f"the text never states the finding's verdict ({verdict.replace('_', ' ')})")
+    others = [v for v in verdicts if v != verdict]
+    if others:
+        problems.append(f"the text states {', '.join(o.replace('_', ' ') for o in others)}, the finding says {verdict}")
+    if typology and typology not in typologies:
+        problems.append(f"the text does not name the typology ({typology.replace('_', ' ')})")
+    wrong = [t for t in typologies if t != typology]
+    if wrong:
+        problems.append(f"the text names {', '.join(t.replace('_', ' ') for t in wrong)}, the finding does not")
+    passed = not problems
+    rationale = "the text states the finding's conclusion" if passed else "; ".join(problems)
+    return _result(criterion, passed, rationale, stated_verdicts=verdicts, stated_typologies=typologies)
+
+
 METHODS: dict[str, Callable[[Criterion, Subject], CriterionResult]] = {
+    "consistency": check_consistency,
     "tool_calls": check_tool_calls,
     "facts": check_facts,
     "regex": check_regex,

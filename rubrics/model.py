@@ -18,8 +18,8 @@ from config.yamlfile import dotted_path, line_for_path
 from store.records import CriterionResult, Strict
 
 BUNDLED = Path(__file__).resolve().parent  # the rubric for domain D is BUNDLED / "D.yaml"
-PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema")
-Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema"]
+PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema", "consistency")
+Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema", "consistency"]
 
 
 def _identifier(extra: str, allowed: str):

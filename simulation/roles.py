@@ -14,6 +14,7 @@ from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from agents.task_agent import TaskAgent, task_instructions
 from agents.user_simulator import UserSimulator
+from rubrics.methods import vocabulary_of
 from rubrics.model import Rubric
 from simulation.domains.base import Domain, World
 from simulation.episode import Roles
@@ -57,5 +58,5 @@ def make_roles(
     return Roles(
         user=UserSimulator(lineup.user, card.user_simulator),
         task=TaskAgent(lineup.task, instructions, tools=tools, finding_model=domain.finding_model, custom=custom),
-        critic=Critic(lineup.critic, rubric, world.has_id, judge_mode),
+        critic=Critic(lineup.critic, rubric, world.has_id, judge_mode, vocabulary_of(domain.finding_model)),
     )

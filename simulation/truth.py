@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rubrics.methods import Subject, run_check
+from rubrics.methods import Subject, run_check, vocabulary_of
 from rubrics.model import Rubric
 from simulation.domains.base import Case, Domain, World
 from store.records import Attempt, CriterionResult, Example
@@ -79,7 +79,12 @@ class WorldChecker:
             return result
         case = result.case
         subject = Subject(
-            attempt_of(record), case.expected_tool_calls, case.facts, self.world.has_id, case.allowed_tool_calls
+            attempt_of(record),
+            case.expected_tool_calls,
+            case.facts,
+            self.world.has_id,
+            case.allowed_tool_calls,
+            vocabulary_of(self.domain.finding_model),
         )
         for criterion in self.rubric.criteria_for(case.category):
             if criterion.programmatic and not (checked := run_check(criterion, subject)).passed:

@@ -1,0 +1,28 @@
+"""A real small model (Qwen2.5-Coder-1.5B-Instruct on llama.cpp, from the package registries; bench/llama.py), with
+no proxy in between, as the user simulator, the task agent and the critic, alone and all together. What must hold
+for any model: no episode fails on output parsing, every accepted example agrees with the world, every judged score
+agrees with its pass flag, and the tokens Goldsmith counts equal the server's own counts."""
+
+import pytest
+
+from bench.llama import Unavailable, serve
+from bench.real_model import run
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    try:
+        with serve() as url:
+            yield url
+    except Unavailable as exc:
+        pytest.skip(f"no real model here: {exc}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("roles", ["user", "task", "critic", "all"])
+def test_the_real_model_plays_each_role(base_url, roles, tmp_path):
+    outcome = run(roles, base_url, count=1, domain="kyc", out=str(tmp_path))
+    assert outcome.episodes == 1 and outcome.calls > 0
+    assert outcome.parse_failures == 0, outcome.reasons
+    assert outcome.problems == [], outcome.problems
+    assert outcome.counted == outcome.server
