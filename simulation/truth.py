@@ -24,6 +24,7 @@ from simulation.domains.base import Case, Domain, World
 from store.records import Attempt, CriterionResult, Example
 
 MIN_IDENTIFIER_LENGTH = 3
+NOT_IDENTIFIERS = {"request_type", "variant", "alert_reason", "period"}  # brief keys that name no subject
 
 
 @dataclass
@@ -158,7 +159,7 @@ def subject_identifiers(case: Case) -> list[str]:
     return [
         str(value)
         for key, value in case.brief.items()
-        if key not in {"request_type", "variant"} and isinstance(value, str) and len(value) >= MIN_IDENTIFIER_LENGTH
+        if key not in NOT_IDENTIFIERS and isinstance(value, str) and len(value) >= MIN_IDENTIFIER_LENGTH
     ]
 
 

@@ -14,6 +14,9 @@ from agents.simulated.model import ModelCall, Reply
 _JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 SPECIAL = ("openers", "closers")  # sections of the persona's ways to open and close a message
+STARTERS = {"can", "could", "please", "what", "is", "are", "do", "does", "how", "which", "would", "we", "our", "the",
+            "this", "there", "quick", "should", "any", "anything", "will", "when", "where", "why", "give", "tell",
+            "check", "look", "review", "run", "pull"}  # fmt: skip
 CONTEXT = {  # how a user mentions what they know about the case, by brief key
     "alert_reason": ("Context: {alert_reason}.", "The alert was about {alert_reason}.", "Flagged for {alert_reason}."),
     "period": ("Period: {period}.", "Look at {period}.", "I care about {period}."),
@@ -67,7 +70,10 @@ class SimulatedUserPolicy:
             key = rng.choice(known)
             message = f"{message} {rng.choice(CONTEXT[key]).format_map(brief)}"
         if sections.get("openers") and rng.random() < 0.5:
-            message = f"{rng.choice(sections['openers'])} {message[0].lower()}{message[1:]}"
+            first, _, rest = message.partition(" ")
+            if first.lower() in STARTERS:  # "Can you..." → "Hi, can you..."; never "i" or a name
+                message = f"{first.lower()} {rest}"
+            message = f"{rng.choice(sections['openers'])} {message}"
         if sections.get("closers") and rng.random() < 0.4:
             message = f"{message} {rng.choice(sections['closers'])}"
         return message
