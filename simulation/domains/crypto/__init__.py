@@ -17,13 +17,20 @@ class CryptoFinding(Finding):
     """Your finding on the user's question: verdict, typology, supporting record ids and the written answer."""
 
     verdict: Literal[
-        "uptrend", "downtrend", "sideways", "elevated_risk", "no_red_flags", "needs_clarification", "out_of_scope"
+        "uptrend",
+        "downtrend",
+        "sideways",
+        "elevated_risk",
+        "moderate_risk",
+        "no_red_flags",
+        "needs_clarification",
+        "out_of_scope",
     ] = Field(
-        description="uptrend, downtrend or sideways for questions about price moves; elevated_risk or no_red_flags "
-        "for risk checks; needs_clarification (e.g. a ticker shared by several assets) or out_of_scope."
+        description="uptrend, downtrend or sideways for questions about price moves; elevated_risk, moderate_risk or "
+        "no_red_flags for risk checks; needs_clarification (e.g. a ticker shared by several assets) or out_of_scope."
     )
     typology: Literal["unlock_risk", "liquidity_risk", "pump_and_dump"] | None = Field(
-        default=None, description="The risk found, when the verdict is elevated_risk."
+        default=None, description="The risk found, when the verdict is elevated_risk or moderate_risk."
     )
 
 

@@ -27,7 +27,7 @@ def build_tools(world: CryptoWorld) -> list[Any]:
         by_id = world.by_id.get(key)
         if isinstance(by_id, Asset):
             return by_id
-        matches = [a for a in world.assets if a.symbol == key.upper()]
+        matches = world.assets_by_symbol.get(key.upper(), [])
         if not matches:
             raise ValueError(f"no asset with ticker or id {symbol!r}")
         if len(matches) > 1:
@@ -60,7 +60,7 @@ def build_tools(world: CryptoWorld) -> list[Any]:
         by several assets or you only know part of a name.
 
         Args:
-            query: A ticker (e.g. HLX), an asset id (e.g. AS-07) or words of the asset's name.
+            query: A ticker (e.g. HLX), an asset id (e.g. AS-0007) or words of the asset's name.
         """
         words = query.casefold().split()
         return [
@@ -78,7 +78,7 @@ def build_tools(world: CryptoWorld) -> list[Any]:
         maximum supply.
 
         Args:
-            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-07).
+            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
             currency: Fiat currency to quote in: USD, EUR, GBP, CHF or JPY.
         """
         asset = asset_for(symbol)
@@ -101,15 +101,16 @@ def build_tools(world: CryptoWorld) -> list[Any]:
 
     @tool
     def get_price_history(symbol: str, days: int = 30) -> list[dict]:
-        """Get an asset's daily closing prices (USD) and traded volume (USD, all venues) for the last `days`
-        days, oldest first.
+        """Get an asset's daily closing prices (USD) and traded volume (USD, all venues) over the last `days`
+        days, oldest first: the close `days` days ago and every close since (days + 1 bars), so the move over
+        the period is the last close against the first.
 
         Args:
-            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-07).
+            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
             days: How many days back, 1 to 90.
         """
         check_days(days)
-        bars = world.prices_by_asset[asset_for(symbol).id][-days:]
+        bars = world.prices_by_asset[asset_for(symbol).id][-days - 1 :]
         return [b.model_dump(exclude={"asset_id"}) for b in bars]
 
     @tool
@@ -141,10 +142,11 @@ def build_tools(world: CryptoWorld) -> list[Any]:
     @tool
     def get_exchange_listings(symbol: str) -> list[dict]:
         """List the exchanges where an asset trades or used to trade: pair, status, average daily volume over
-        30 days, and bid depth (the USD that can be sold within 2% of the mid price).
+        30 days, and bid depth (the USD that can be sold within 2% of the mid price). A delisted market shows
+        the figures last recorded before it closed (`delisted_on`); its bids are no longer there.
 
         Args:
-            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-07).
+            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
         """
         rows = world.listings_by_asset.get(asset_for(symbol).id, [])
         return [{"exchange": exchange_names[row.exchange_id], **row.model_dump(exclude={"asset_id"})} for row in rows]
@@ -169,7 +171,7 @@ def build_tools(world: CryptoWorld) -> list[Any]:
         soonest first. The share given is of the maximum supply; use get_price for the circulating supply.
 
         Args:
-            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-07).
+            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
             include_past: Also list unlocks that already happened.
         """
         rows = world.unlocks_by_asset.get(asset_for(symbol).id, [])
@@ -187,7 +189,7 @@ def build_tools(world: CryptoWorld) -> list[Any]:
         """Get news about an asset from the last `days` days, newest first, with each item's sentiment.
 
         Args:
-            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-07).
+            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
             days: How many days back, 1 to 90.
         """
         check_days(days)
@@ -202,7 +204,7 @@ def build_tools(world: CryptoWorld) -> list[Any]:
         tokens moving onto exchanges).
 
         Args:
-            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-07).
+            symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
         """
         asset = asset_for(symbol)
         return {"symbol": asset.symbol, **world.onchain_by_asset[asset.id].model_dump()}
