@@ -184,35 +184,47 @@ def stated(text: str, phrase: str) -> bool:
     target = phrase.lower().replace("_", " ").split()
     for i in range(len(words) - len(target) + 1):
         if words[i : i + len(target)] == target:
-            before = words[max(0, i - 4) : i]
+            before = words[max(0, i - 3) : i]
             if not NEGATIONS & set(before) and not any(w.endswith("n't") for w in before):
                 return True
     return False
 
 
+def conclusion(text: str) -> str:
+    """The sentence that states the answer's conclusion: its "Verdict: ..." line, else its first sentence. (An
+    answer may well name other verdicts when it explains a rule: "5% or more is an elevated risk".)"""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    marked = next((line for line in lines if "verdict" in line.lower()), None)
+    if marked is not None:
+        return marked
+    return re.split(r"(?<=[.!?])\s", " ".join(lines), maxsplit=1)[0] if lines else ""
+
+
 def check_consistency(criterion: Criterion, subject: Subject) -> CriterionResult:
-    """The answer text states the finding's verdict (and typology), and no other verdict or typology."""
+    """The answer's conclusion states the finding's verdict and no other; the text names the finding's typology,
+    and a conclusion that names no typology in the finding names none either."""
     text, finding = subject.attempt.answer, subject.attempt.finding
     verdict, typology = finding.get("verdict"), finding.get("typology")
     vocabulary = subject.vocabulary
-    verdicts = [v for v in vocabulary.verdicts or ([verdict] if verdict else []) if stated(text, v)]
+    statement = conclusion(text)
+    verdicts = [v for v in vocabulary.verdicts or ([verdict] if verdict else []) if stated(statement, v)]
     # "not suspicious" also contains "suspicious": a verdict whose words sit inside a stated longer one is not stated
     verdicts = [v for v in verdicts if not any(v != o and v.replace("_", " ") in o.replace("_", " ") for o in verdicts)]
-    typologies = [t for t in vocabulary.typologies if stated(text, t)]
     problems = []
     if verdict and verdict not in verdicts:
-        problems.append(f"the text never states the finding's verdict ({verdict.replace('_', ' ')})")
+        problems.append(f"the conclusion never states the finding's verdict ({verdict.replace('_', ' ')})")
     others = [v for v in verdicts if v != verdict]
     if others:
-        problems.append(f"the text states {', '.join(o.replace('_', ' ') for o in others)}, the finding says {verdict}")
-    if typology and typology not in typologies:
+        words = ", ".join(o.replace("_", " ") for o in others)
+        problems.append(f"the conclusion states {words}, the finding says {verdict}")
+    if typology and not stated(text, typology):
         problems.append(f"the text does not name the typology ({typology.replace('_', ' ')})")
-    wrong = [t for t in typologies if t != typology]
+    wrong = [t for t in vocabulary.typologies if t != typology and stated(statement, t)]
     if wrong:
-        problems.append(f"the text names {', '.join(t.replace('_', ' ') for t in wrong)}, the finding does not")
+        problems.append(f"the conclusion names {', '.join(t.replace('_', ' ') for t in wrong)}, the finding does not")
     passed = not problems
-    rationale = "the text states the finding's conclusion" if passed else "; ".join(problems)
-    return _result(criterion, passed, rationale, stated_verdicts=verdicts, stated_typologies=typologies)
+    rationale = f"the conclusion states the finding: {statement[:80]}" if passed else "; ".join(problems)
+    return _result(criterion, passed, rationale, conclusion=statement[:200], stated_verdicts=verdicts)
 
 
 METHODS: dict[str, Callable[[Criterion, Subject], CriterionResult]] = {

@@ -23,7 +23,7 @@ def judge(answer: str, verdict: str, typology: str | None = None):
     ("answer", "verdict", "typology", "problem"),
     [
         ("Not suspicious: routine takings.", "suspicious", "structuring", "never states the finding's verdict"),
-        ("Verdict: not suspicious. The deposits look like structuring.", "not_suspicious", None, "names structuring"),
+        ("Verdict: not suspicious, it is structuring.", "not_suspicious", None, "names structuring"),
         ("See the finding.", "suspicious", "structuring", "never states the finding's verdict"),
         ("Suspicious, though it could also be not suspicious.", "suspicious", None, "states not suspicious"),
         ("Verdict: suspicious.", "suspicious", "structuring", "does not name the typology"),
@@ -41,6 +41,7 @@ def test_an_answer_that_disagrees_with_its_finding_fails(answer, verdict, typolo
         ("Verdict: Suspicious (structuring). Five deposits just under the threshold.", "suspicious", "structuring"),
         ("Verdict: Not suspicious. No sign of structuring: the deposits are takings.", "not_suspicious", None),
         ("I cannot tell which customer you mean: this needs clarification.", "needs_clarification", None),
+        ("Verdict: not suspicious.\nSuspicious would need five deposits; I found one.", "not_suspicious", None),
     ],
 )
 def test_an_answer_that_states_its_finding_passes(answer, verdict, typology):
