@@ -1,4 +1,4 @@
-"""A bound on malformed structured output.
+"""Bounds on an invocation: malformed structured output, and tool calls.
 
 strands validates a structured output (a critic verdict, a finding, a request) in its structured-output
 tool; when pydantic rejects it, the tool's error result ("Validation failed for X. Please fix the following
@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from strands.hooks import AfterToolCallEvent, BeforeInvocationEvent, BeforeModelCallEvent, HookRegistry
+from strands.hooks import (
+    AfterToolCallEvent,
+    BeforeInvocationEvent,
+    BeforeModelCallEvent,
+    BeforeToolCallEvent,
+    HookRegistry,
+)
 from strands.tools.structured_output.structured_output_tool import StructuredOutputTool
 from strands.types.exceptions import StructuredOutputException
 
@@ -83,3 +89,30 @@ def _error_line(result: Any) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     detail = next((line.removeprefix("- ") for line in lines if line.startswith("- ")), None)
     return detail or (lines[0] if lines else "no error text")
+
+
+class ToolBudget:
+    """strands hook provider: at most `limit` tool calls per invocation (the structured output not counted).
+    A call beyond it is not run: its result asks the model to give its answer with what it has, so a model that
+    keeps calling tools still ends with an answer the critic can judge."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.calls = 0
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeInvocationEvent, self._reset)
+        registry.add_callback(BeforeToolCallEvent, self._before_tool)
+
+    def _reset(self, event: BeforeInvocationEvent) -> None:
+        self.calls = 0
+
+    def _before_tool(self, event: BeforeToolCallEvent) -> None:
+        if isinstance(event.selected_tool, StructuredOutputTool):
+            return
+        self.calls += 1
+        if self.calls > self.limit:
+            event.cancel_tool = (
+                f"tool budget reached ({self.limit} calls): no more tool calls; give your final answer now, "
+                "from the results you already have"
+            )

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from agents.messages import usage_of
 from agents.metering import Meters, ModelMeter, Spend
-from agents.output_guard import OutputGuard
+from agents.output_guard import OutputGuard, ToolBudget
 from agents.pricing import load_prices
 from agents.ratelimit import RateLimiter
 from agents.runtime import Instructions, Outcome, Runtime, RuntimeName, load_runtime
@@ -38,6 +38,7 @@ class RoleModel:
     meter: ModelMeter
     output_retries: int = 2
     runtime: Runtime | None = None  # None: strands
+    tool_budget: int = 16
 
     async def run(
         self, instructions: Instructions, prompt: str, output_model: type[T], tools: Sequence[Any] = ()
@@ -53,7 +54,7 @@ class RoleModel:
 
         return Agent(
             model=self.build(),
-            hooks=[OutputGuard(self.output_retries), self.meter],
+            hooks=[OutputGuard(self.output_retries), ToolBudget(self.tool_budget), self.meter],
             retry_strategy=self.meter.retry_strategy(),
             callback_handler=None,
             **kwargs,
@@ -108,7 +109,7 @@ def build_lineup(
     def slot(spec: str, role: Role) -> RoleModel:
         prefix, _, name = spec.partition(":")
         build = PROVIDERS[prefix](name, role, settings, meter=meters[spec], sim=sim, task_policy=task_policy)
-        return RoleModel(spec, role, build, meters[spec], settings.output_retries, agents)
+        return RoleModel(spec, role, build, meters[spec], settings.output_retries, agents, settings.tool_budget)
 
     return Lineup(
         user=slot(settings.models.user, "user"),

@@ -120,6 +120,9 @@ class ModelSettings(Strict):
     default_limit: Limit = Field(default_factory=Limit, description="for every model not named in limits")
     prices: Path | None = Field(None, description="a price table merged over the bundled one")
     budget_usd: float | None = Field(None, gt=0)
+    tool_budget: int = Field(
+        16, ge=1, description="tool calls per task-agent attempt; beyond it the model is asked to answer"
+    )
     output_retries: int = Field(
         2,
         ge=0,

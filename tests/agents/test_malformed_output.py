@@ -194,3 +194,37 @@ def test_the_simulated_roles_answer_the_validation_error_with_the_same_structure
         [(a.finding, a.tool_trace) for a in e.attempts] for e in clean
     ]
     assert [[c.passed for c in e.critiques] for e in noisy] == [[c.passed for c in e.critiques] for e in clean]
+
+
+class KeepsCalling:
+    """Calls a tool on every turn until a tool result asks for the answer; then answers."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def reply(self, call: ModelCall) -> Reply:
+        last = call.messages[-1]["content"]
+        asked = any("tool budget reached" in str(block) for block in last)
+        if asked:
+            return Reply(tool_calls=[(call.structured_output_tool, {"total": self.calls})])
+        self.calls += 1
+        return Reply(tool_calls=[("lookup", {"n": self.calls})])
+
+
+def test_a_model_that_keeps_calling_tools_is_asked_for_its_answer_at_the_budget():
+    from strands import tool
+
+    @tool
+    def lookup(n: int) -> str:
+        """Look something up.
+
+        Args:
+            n: What to look up.
+        """
+        return f"result {n}"
+
+    policy = KeepsCalling()
+    meter = ModelMeter("m", None, RateLimiter(), Retry())
+    model = RoleModel("m", "task", lambda: SimulatedModel(policy), meter, 2, tool_budget=3)
+    result, _ = asyncio.run(model.invoke(model.agent(tools=[lookup]), "go", Answer))
+    assert result.structured_output == Answer(total=4)  # three calls ran, the fourth was refused
