@@ -49,3 +49,38 @@ def test_a_request_is_a_verbatim_fill_only_when_it_is_the_template_filled_in():
     assert pattern.fullmatch("Please review C-0042 for the last 90 days.")
     assert not pattern.fullmatch("Hi, please review C-0042 for the last 90 days.")
     assert not pattern.fullmatch("Please review C-0042 for the last 90 days. Thanks!")
+
+
+def generate_into(out, domain: str, count: int, seed: int):
+    from click.testing import CliRunner
+
+    from main import cli
+
+    args = ["generate", "--domain", domain, "--count", str(count), "--seed", str(seed), "--output-dir", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("domain", ["kyc", "crypto"])
+def test_a_300_case_dataset_is_worth_evaluating_on(domain, tmp_path):
+    """No request type gives its answer away, a fifth of the cases are hard, no case repeats, and most requests
+    are not an example question filled in; and three runs of 300 give 900 distinct cases."""
+    out = tmp_path / "output"
+    generate_into(out, domain, 300, 1)
+    dataset = Dataset(out, domain)
+    result = audit(dataset)
+    standard = {name: t for name, t in result.request_types.items() if not t.adversarial}
+    assert all(t.majority_accuracy <= 0.6 for t in standard.values()), standard
+    assert result.majority_accuracy <= 0.5
+    assert result.tagged_share >= 0.2
+    assert result.repeated_cases == 0
+    assert result.verbatim_fill_share <= 0.5
+    summary = json.loads(next((out / domain / "runs").glob("*/summary.json")).read_text())
+    assert summary["top_reasons"].get("duplicate", 0) + summary["top_reasons"].get("near_duplicate", 0) <= 30
+    for seed in (2, 3):
+        generate_into(out, domain, 300, seed)
+    everything = audit(Dataset(out, domain))
+    assert everything.records == everything.distinct_cases and everything.repeated_cases == 0
+    assert everything.distinct_cases >= 0.97 * 900  # a few requests per run can be turned away as duplicates
