@@ -43,6 +43,7 @@ params.use_jinja = True
 params.n_ctx = int(sys.argv[3])
 params.cpuparams.n_threads = int(sys.argv[4])
 params.endpoint_metrics = True
+params.sampling.seed = 42  # the same prompts give the same replies
 server = xllamacpp.Server(params)
 print("serving", flush=True)
 while True:

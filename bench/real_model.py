@@ -62,6 +62,7 @@ def run(roles: str, base_url: str, count: int, domain: str, out: str) -> Outcome
             "models": {"user": models["user"], "task": models["task"], "critic": [models["critic"]]},
             "openai": {"base_url": base_url, "timeout_s": 900},
             "retry": {"max_attempts": 2, "initial_delay_s": 1, "max_delay_s": 2},
+            "tool_budget": 8,
         }
     )
     config = RunConfig(domain=domain, dataset=roles, output_dir=out, count=count, seed=7, concurrency=1,
