@@ -7,9 +7,9 @@ or a bare JSON object) so the server returns no `tool_calls`. `TolerantOpenAIMod
 the endpoint supports and falls back in order:
 
 1. `tool_call`: a native tool call (forced by name when strands forces one);
-2. `response_format`: when the endpoint refuses a named `tool_choice`, the forced call is asked for with
-   `response_format` and the output model's JSON schema (servers enforce it, llama.cpp by a grammar), and the JSON
-   reply becomes the tool call;
+2. `response_format`: when the endpoint refuses a named `tool_choice`, or the model answers a forced call with
+   prose, the call is asked for again with `response_format` and the output model's JSON schema (servers enforce
+   it, llama.cpp by a grammar), and the JSON reply becomes the tool call;
 3. `text_parse`: a reply that writes tool calls as text is read leniently (Hermes tags, fenced JSON, one JSON
    object among prose) into tool calls of the tools that were offered; strands then validates them as usual.
 
@@ -119,29 +119,28 @@ class TolerantOpenAIModel(OpenAIModel):
         **kwargs: Any,
     ) -> AsyncGenerator[Any, None]:  # fmt: skip
         forced = forced_tool(tool_choice)
-        if forced and self.named_choice:
+        events = None
+        if not forced or self.named_choice:
             try:
                 events = await self._events(messages, tool_specs, system_prompt, tool_choice, **kwargs)
             except Exception as exc:
-                if "tool_choice" not in str(exc):
+                if not forced or "tool_choice" not in str(exc):
                     raise
-                self.named_choice = False
-        if forced and not self.named_choice:
-            spec = next(s for s in tool_specs or [] if s["name"] == forced)
-            events = await self._schema_events(messages, spec, system_prompt)
-            text = reply_text(events) or ""
-            calls = calls_in_text(text, [spec], forced)
-            if calls:
-                self.on_mechanism("response_format")
-                for event in as_tool_calls(events, calls[:1]):
+                self.named_choice = False  # the endpoint refuses a named tool_choice: ask with the schema instead
+        if events is not None:
+            text = reply_text(events)
+            calls = calls_in_text(text, tool_specs or [], forced) if text and tool_specs else []
+            if text is None or calls or not forced:
+                self.on_mechanism("text_parse" if calls else "tool_call" if text is None else "text")
+                for event in as_tool_calls(events, calls) if calls else events:
                     yield event
                 return
-        elif not forced:
-            events = await self._events(messages, tool_specs, system_prompt, tool_choice, **kwargs)
-        text = reply_text(events)
-        calls = calls_in_text(text, tool_specs or [], forced) if text and tool_specs else []
-        self.on_mechanism("text_parse" if calls else "tool_call" if text is None else "text")
-        for event in as_tool_calls(events, calls) if calls else events:
+        # a forced structured output the model did not give (or could not be asked for by name): the schema
+        spec = next(s for s in tool_specs or [] if s["name"] == forced)
+        events = await self._schema_events(messages, spec, system_prompt)
+        calls = calls_in_text(reply_text(events) or "", [spec], forced)
+        self.on_mechanism("response_format" if calls else "text")
+        for event in as_tool_calls(events, calls[:1]) if calls else events:
             yield event
 
     async def _events(self, messages: Any, tool_specs: Any, system_prompt: Any, tool_choice: Any, **kwargs: Any):

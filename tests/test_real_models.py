@@ -163,8 +163,9 @@ def test_budget_needs_a_price_for_every_model(cli, tmp_path, serve):
         ({"tool_calls_as": "bare"}, "text_parse"),
         ({"named_tool_choice": False, "tool_calls_as": "hermes"}, "text_parse"),
         ({"nulls": True}, "tool_call"),
+        ({"prose_for_output": True}, "response_format"),
     ],
-    ids=["hermes-tags", "fenced-json", "bare-json", "named-choice-refused", "null-fields"],
+    ids=["hermes-tags", "fenced-json", "bare-json", "named-choice-refused", "null-fields", "prose-for-the-answer"],
 )
 def test_structured_output_survives_how_real_servers_and_small_models_answer(cli, tmp_path, serve, quirks, mechanism):
     """Tool calls written as text, a refused named tool_choice, null for every optional field: no episode fails

@@ -54,6 +54,7 @@ class SimulatedProvider:
     # "bare"), a named tool_choice refused (as llama.cpp does), null sent for every optional field left empty
     tool_calls_as: str = "native"
     named_tool_choice: bool = True
+    prose_for_output: bool = False  # the structured output written as prose, even when forced by name
     nulls: bool = False
     counts: Counter[str] = field(default_factory=Counter)
     _cached: set[str] = field(default_factory=set)
@@ -218,7 +219,11 @@ class OpenAIHandler(_Handler):
         reply, usage = self.provider.answer(call, system or None)
         if self.provider.nulls:
             reply = _with_nulls(reply, tools)
-        if schema:
+        outputs = {t["name"] for t in tools if STRUCTURED_OUTPUT_MARK in t.get("description", "")}
+        gives_output = any(name in outputs for name, _ in reply.tool_calls)
+        if self.provider.prose_for_output and gives_output and not schema:
+            reply = Reply(text="I have finished; my conclusion is as described above.")
+        elif schema:
             reply = Reply(text=json.dumps(reply.tool_calls[0][1]) if reply.tool_calls else reply.text)
         elif self.provider.tool_calls_as != "native" and reply.tool_calls:
             reply = Reply(text=_as_text(reply, self.provider.tool_calls_as))
