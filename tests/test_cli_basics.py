@@ -97,7 +97,7 @@ def test_the_summary_names_the_review_queue_command_not_a_cut_path(cli):
 def test_throttling_log_lines_stay_off_the_console_and_go_to_the_run_log(tmp_path):
     out = tmp_path / "output"
     proc = subprocess.run(
-        [sys.executable, "main.py", "generate", "--count", "10", "--seed", "3", "--sim-throttle-rate", "0.5"]
+        [sys.executable, "main.py", "generate", "--count", "10", "--seed", "2", "--sim-throttle-rate", "0.5"]
         + ["--output-dir", str(out), "--run-id", "t1"],
         cwd=ROOT,
         capture_output=True,

@@ -106,7 +106,8 @@ def test_example_task_agents_produce_a_dataset_revising_on_feedback(cli, tmp_pat
         assert record.provenance.models["task_agent"] == target and record.provenance.runtime == "strands"
         assert record.critique.rounds >= 2 and record.critique.comparison is not None
         assert record.category in INVESTIGATIONS_WITHOUT_TOOLS or record.tool_trace
-        assert {t.name for t in record.tool_trace} == {c.name for c in record.expected_tool_calls}
+        called, expected = {t.name for t in record.tool_trace}, {c.name for c in record.expected_tool_calls}
+        assert expected <= called <= expected | {c.name for c in record.allowed_tool_calls}
 
 
 @pytest.mark.parametrize(

@@ -25,10 +25,11 @@ def exported(cli, tmp_path) -> list[str]:
 
 
 def suspicious_line(lines: list[str]) -> tuple[int, dict]:
-    """The first record whose verified verdict is suspicious, as a dict."""
+    """The first record whose verified verdict is suspicious and whose answer no regex criterion checks, as a
+    dict (clearing a sanctions hit would also fail `block_and_report`)."""
     for number, line in enumerate(lines):
         record = json.loads(line)
-        if record["facts"]["verdict"] == "suspicious":
+        if record["facts"]["verdict"] == "suspicious" and record["category"] in {"pass_through", "structuring"}:
             return number, record
     raise AssertionError("no suspicious record in the sample")
 

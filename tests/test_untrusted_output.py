@@ -43,6 +43,7 @@ def test_the_plan_keeps_data_and_digests_only(started):
         "sim_defect_rate": 0.3,
         "judge_mode": "together",
         "runtime": "strands",
+        "base_version": 0,
     }
 
 

@@ -23,6 +23,7 @@ from tests.fixtures.mcp_kyc.sqlite_world import write_world
 TOOL_NAMES = [
     "search_customers",
     "get_customer_profile",
+    "get_account",
     "get_transactions",
     "get_kyc_documents",
     "screen_sanctions",
@@ -62,39 +63,51 @@ def stdio_mcp(db_path):
 
 def calls(world) -> list[tuple[str, dict]]:
     """Tool inputs covering every tool, filters, whitespace around ids, None-valued fields and unknown ids."""
-    label = {p: next(lb for lb in world.labels if lb.profile == p) for p in ("structuring", "benign_high_value")}
-    sanctioned = next(lb for lb in world.labels if lb.profile == "sanctioned_counterparty")
-    look_alike = next(lb for lb in world.labels if lb.profile == "sanctions_false_positive")
-    structuring = world.by_id[label["structuring"].customer_id]
-    first_deposit = world.by_id[label["structuring"].evidence_ids[0]]
-    linked = world.links[0].customer_id
+
+    def subject(category: str, variant: str | None = None) -> str:
+        return next(p.customer_id for p in world.planted if p.category == category and variant in (None, p.variant))
+
+    structuring = world.by_id[subject("structuring", "linked")]
+    label = world.label(structuring.id, "cash_activity")
+    first_deposit = world.by_id[label.evidence_ids[0]]
+    documented = subject("benign_high_value")
+    sanctioned = world.label(subject("sanctioned_counterparty", "company"), "counterparty_screening")
+    look_alike = world.label(subject("sanctions_false_positive", "person"), "counterparty_screening")
+    pep = world.label(subject("pep_match"), "counterparty_screening")
     sanctioned_cp = world.by_id[sanctioned.evidence_ids[0]].counterparty_id
-    look_alike_cp = look_alike.evidence_ids[1]
+    look_alike_cp = look_alike.evidence_ids[0]
+    pep_cp = world.by_id[pep.evidence_ids[0]].counterparty_id
     return [
         ("search_customers", {"name": structuring.name.upper()}),
         ("search_customers", {"name": structuring.name.split()[-1].lower()}),
         ("search_customers", {"name": "Zoë Nobody"}),
         ("get_customer_profile", {"customer_id": f" {structuring.id} "}),
+        ("get_account", {"account_id": structuring.account_ids[0]}),
         ("get_transactions", {"account_id": structuring.account_ids[0]}),
         (
             "get_transactions",
             {
-                "account_id": structuring.account_ids[0],
+                "account_id": first_deposit.account_id,
                 "kind": "cash_deposit",
                 "start_date": first_deposit.date,
                 "end_date": "2026-09-30",
                 "min_amount": 9000,
             },
         ),
-        ("get_kyc_documents", {"customer_id": label["benign_high_value"].customer_id}),
-        ("screen_sanctions", {"names": [world.by_id[sanctioned_cp].name, world.by_id[look_alike_cp].name]}),
+        ("get_kyc_documents", {"customer_id": documented}),
+        (
+            "screen_sanctions",
+            {"names": [world.by_id[cp].name for cp in (sanctioned_cp, look_alike_cp, pep_cp)]},
+        ),
         ("screen_sanctions", {"names": []}),
         ("get_counterparty", {"counterparty_id": sanctioned_cp}),
-        ("get_linked_accounts", {"customer_id": linked}),
+        ("get_counterparty", {"counterparty_id": pep_cp}),
+        ("get_linked_accounts", {"customer_id": structuring.id}),
         ("get_customer_profile", {"customer_id": "C-9999"}),
         ("get_transactions", {"account_id": structuring.id}),  # a customer id is not an account id
         ("get_kyc_documents", {"customer_id": "nobody"}),
         ("get_counterparty", {"counterparty_id": structuring.id}),
+        ("get_account", {"account_id": "A-99999"}),
         ("get_linked_accounts", {"customer_id": ""}),
     ]
 
@@ -137,7 +150,7 @@ def test_every_call_returns_what_the_in_process_tool_returns(stdio_mcp, local_to
         # toolResult they send (an mcp 1.x server attaches no `_meta`, so strands adds no `metadata` key)
         assert set(remote) - set(local) == {"isError"}
         assert remote["isError"] is (local["status"] == "error")
-    assert (errors, empty) == (5, 2)  # only the unknown name and the empty screening come back empty
+    assert (errors, empty) == (6, 2)  # only the unknown name and the empty screening come back empty
 
 
 def test_an_agent_created_many_times_reuses_one_client(stdio_mcp, local_tools, world):
@@ -156,7 +169,7 @@ def test_an_agent_created_many_times_reuses_one_client(stdio_mcp, local_tools, w
     mcp_tools = stdio_mcp.list_tools_sync()  # listed once; plain AgentTools, so no agent owns the client
     first, second = trace(mcp_tools), trace(mcp_tools)
     assert first == second == trace(list(local_tools.values()))
-    assert [e.status for e in first].count("error") == 5
+    assert [e.status for e in first].count("error") == 6
     gc.collect()  # the agents are gone and the client still serves
     after = stdio_mcp.call_tool_sync("t-after", "get_counterparty", {"counterparty_id": "CP-0001"})
     assert after["status"] == "success"

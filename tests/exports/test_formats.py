@@ -58,9 +58,9 @@ def test_filter_keeps_only_matching_records_and_a_field_given_twice_means_either
     kept = Counter(json.loads(line)["category"] for line in out.read_text().splitlines())
     expected = Counter(r.category for r in records_of(store) if r.category in {"pass_through", "structuring"})
     assert kept == expected and set(kept) == {"pass_through", "structuring"}
-    result, out = export("jsonl", "g.jsonl", "--filter", "difficulty=adversarial,category=prompt_injection")
+    result, out = export("jsonl", "g.jsonl", "--filter", "difficulty=adversarial,category=out_of_scope")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert rows and all(r["difficulty"] == "adversarial" and r["category"] == "prompt_injection" for r in rows)
+    assert rows and all(r["difficulty"] == "adversarial" and r["category"] == "out_of_scope" for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_promptfoo_assertions_come_from_the_rubric_and_the_verified_facts(store,
         assert {a["type"] for a in evidence} <= {"contains"}
         [tools] = by_metric["right_tools"]
         assert tools["type"] == "tool-call-f1" and tools["threshold"] == 0.9
-        assert tools["value"] == [c.name for c in record.expected_tool_calls]
+        assert tools["value"] == list(dict.fromkeys(c.name for c in record.expected_tool_calls))  # each tool once
         assert by_metric["no_national_ids"][0]["type"] == "not-regex"
         assert record.facts.verdict in by_metric["verdict_correct"][0]["value"]
         assert ("safe_handling" in by_metric) == (record.difficulty == "adversarial")

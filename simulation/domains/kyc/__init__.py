@@ -16,8 +16,17 @@ from simulation.domains.kyc.world import DOMAIN_VERSION, KycWorld, build_world
 class KycFinding(Finding):
     """Your finding on the analyst's request: verdict, typology, supporting record ids and the written answer."""
 
-    verdict: Literal["suspicious", "not_suspicious", "needs_clarification", "out_of_scope"] = Field(
-        description="suspicious, not_suspicious, needs_clarification (e.g. several customers match) or out_of_scope."
+    verdict: Literal[
+        "suspicious",
+        "not_suspicious",
+        "needs_documents",
+        "enhanced_due_diligence",
+        "needs_clarification",
+        "out_of_scope",
+    ] = Field(
+        description="suspicious; not_suspicious; needs_documents (the customer must provide a valid identity "
+        "document or evidence of the source of funds); enhanced_due_diligence (a payee is a politically exposed "
+        "person); needs_clarification (e.g. several customers match); or out_of_scope."
     )
     typology: Literal["structuring", "pass_through", "sanctioned_counterparty", "identity_mismatch"] | None = Field(
         default=None, description="The typology, when the verdict is suspicious."

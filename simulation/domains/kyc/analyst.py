@@ -1,52 +1,46 @@
 """The offline task model for KYC: a rule-based investigator that works only from tool results.
 
-It reads the request, calls the tools an investigator would, and concludes from what they return
-(never from the world's labels). A share of first drafts carries one planted defect: a wrong verdict,
-an invented or a missing evidence id, or unnecessary tool calls. Asked to revise with reviewer
-feedback, it re-investigates without the defect.
+It reads the request (what kind of review, which customer, account or name), finds the customer, and follows
+the written rules of the task agent's mission (`rules.py`, the same rules SMEs read) one tool call at a time:
+each turn it replays the review over the tool results it has seen, and the first call the review needs that
+it has not made is its next tool call. It never reads the world, its labels or the case. A share of first
+drafts carries one planted defect: a wrong verdict, an invented or a missing evidence id, or unnecessary tool
+calls. Asked to revise with reviewer feedback, it re-investigates without the defect.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from typing import Any
 
 from agents.simulated import ModelCall
 from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence, verdict_title
-from agents.task_agent import split_revision
-from simulation.domains.kyc.world import REPORTING_THRESHOLD, normalise_name
+from simulation.domains.kyc import rules
+from simulation.domains.kyc.rules import JURISDICTIONS, TYPOLOGY, Missing, Outcome
 
-STRUCTURING_BAND = (0.85 * REPORTING_THRESHOLD, REPORTING_THRESHOLD)
-LARGE_INFLOW = 100_000.0
-PAIR_MIN = 20_000.0
-EXACT_MATCH = 0.97
+CUSTOMER_ID = re.compile(r"\bC-\d{4}\b")
+ACCOUNT_ID = re.compile(r"\bA-\d{5}\b")
+QUOTED_NAME = re.compile(r'"([^"]+)"')
+SKIP_WORDS = ("skip", "no need", "without screening", "don't screen", "do not screen")
 
-TYPOLOGY_FOR_REQUEST = {
-    "cash_activity": "structuring",
-    "funds_movement": "pass_through",
-    "counterparty_screening": "sanctioned_counterparty",
-    "identity_review": "identity_mismatch",
-}
+KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("counterparty_screening", ("screen", "sanction", "payee", "beneficiar")),
+    ("cash_activity", ("cash",)),
+    ("funds_movement", ("wire", "inflow", "incoming", "funds")),
+    ("identity_review", ("document", "identity", "kyc", " id ")),
+]
 
 
 def request_type(request: str) -> str:
     """What the analyst is asking about, read from the wording of the request."""
-    text = request.lower()
-    if '"' in request:
-        return "name_lookup"
-    if not re.search(r"\bC-\d{4}\b", request):
+    if not (CUSTOMER_ID.search(request) or ACCOUNT_ID.search(request) or QUOTED_NAME.search(request)):
         return "off_topic"
-    if "screen" in text or "sanction" in text or "payee" in text or "beneficiar" in text:
-        return "counterparty_screening"
-    if "cash" in text:
-        return "cash_activity"
-    if "document" in text or "identity" in text:
-        return "identity_review"
-    if "wire" in text or "inflow" in text or "incoming" in text or "funds" in text:
-        return "funds_movement"
-    return "off_topic"
+    text = f" {request.lower()} "
+    for kind, words in KEYWORDS:
+        if any(word in text for word in words):
+            return kind
+    return "name_lookup" if QUOTED_NAME.search(request) else "off_topic"
 
 
 class KycAnalystPolicy(SimulatedAnalyst):
@@ -56,10 +50,18 @@ class KycAnalystPolicy(SimulatedAnalyst):
         return _Investigation(request, call)
 
     def plant(self, defect: str, finding: dict, investigation: _Investigation, call: ModelCall) -> dict:
-        return _plant(defect, finding, call)
+        return _plant(defect, finding, investigation, call)
 
     def write_answer(self, finding: dict, investigation: _Investigation, tables: bool) -> str:
         return _write_answer(finding, investigation, tables)
+
+
+class _ToolFailed(Exception):
+    pass
+
+
+def _canonical(tool_input: dict) -> str:
+    return json.dumps(tool_input, sort_keys=True)
 
 
 class _Investigation:
@@ -69,207 +71,116 @@ class _Investigation:
         self.request = request
         self.kind = request_type(request)
         self.exchanges = call.exchanges()
-        self.results: dict[str, Any] = {}
-        for ex in self.exchanges:
-            if ex.status == "success":
-                self.results[ex.name] = json.loads(ex.output)
-        match = re.search(r"\bC-\d{4}\b", request)
-        self.customer_id = match.group(0) if match else None
+        self.seen = {(ex.name, _canonical(ex.input)): ex for ex in self.exchanges}
         self.notes: list[str] = []
+        self.customer_id: str | None = None
+        self.account_ids: dict[str, str] = {}  # transaction id -> account id, from the get_transactions calls
+        for ex in self.exchanges:
+            if ex.name == "get_transactions" and ex.status == "success":
+                for row in json.loads(ex.output):
+                    self.account_ids[row["id"]] = ex.input.get("account_id", "")
 
-    # ---- the plan ------------------------------------------------------------------------------
+    def tool(self, name: str, tool_input: dict[str, Any]) -> Any:
+        """The output of a call already made, or Missing: the call to make next."""
+        ex = self.seen.get((name, _canonical(tool_input)))
+        if ex is None:
+            raise Missing(name, tool_input)
+        if ex.status != "success":
+            raise _ToolFailed(f"{name} failed for {json.dumps(tool_input)}: {ex.output}")
+        return json.loads(ex.output)
+
+    # ---- the plan ------------------------------------------------------------------------------------------
     def next_step(self) -> tuple[str, dict] | dict:
+        try:
+            return self.finding()
+        except Missing as step:
+            return (step.name, step.input)
+        except _ToolFailed as failure:
+            self.notes.append(f"A lookup failed ({failure}).")
+            return _finding("needs_clarification", [], "not_found")
+
+    def finding(self) -> dict:
         if self.kind == "off_topic":
-            return {"verdict": "out_of_scope", "typology": None, "evidence_ids": [], "_summary": "off_topic"}
+            return _finding("out_of_scope", [], "off_topic")
+        name = QUOTED_NAME.search(self.request)
         if self.kind == "name_lookup":
-            name = re.search(r'"([^"]+)"', self.request).group(1)
-            if "search_customers" not in self.results:
-                return ("search_customers", {"name": name})
-            ids = sorted(m["customer_id"] for m in self.results["search_customers"])
-            return {"verdict": "needs_clarification", "typology": None, "evidence_ids": ids, "_summary": "ambiguous"}
-        if "get_customer_profile" not in self.results:
-            return ("get_customer_profile", {"customer_id": self.customer_id})
-        self.profile = self.results["get_customer_profile"]
-        self.account_id = self.profile["account_ids"][0]
-        if self.kind == "identity_review":
-            return self.need("get_kyc_documents", {"customer_id": self.customer_id}) or self.review_identity()
-        step = self.need("get_transactions", {"account_id": self.account_id})
-        if step:
-            return step
-        self.transactions = self.results["get_transactions"]
-        if self.kind == "cash_activity":
-            return self.review_cash()
-        if self.kind == "funds_movement":
-            return self.review_funds()
-        return self.review_screening()
-
-    def need(self, tool: str, tool_input: dict) -> tuple[str, dict] | None:
-        return None if tool in self.results else (tool, tool_input)
-
-    def review_cash(self) -> dict:
-        lo, hi = STRUCTURING_BAND
-        band = [t for t in self.transactions if t["kind"] == "cash_deposit" and lo <= t["amount"] < hi]
-        band.sort(key=lambda t: t["date"])
-        for i, first in enumerate(band):
-            window = [t for t in band[i:] if _days(first["date"], t["date"]) <= 30]
-            if len(window) >= 3:
-                cluster = [t for t in band if _days(first["date"], t["date"]) in range(0, 31)]
-                return {
-                    "verdict": "suspicious",
-                    "typology": "structuring",
-                    "evidence_ids": [t["id"] for t in cluster],
-                    "_summary": "structuring",
-                }
-        return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "routine_cash"}
-
-    def review_funds(self) -> tuple[str, dict] | dict:
-        inflows = [t for t in self.transactions if t["kind"] == "wire_in" and t["amount"] >= PAIR_MIN]
-        outflows = [t for t in self.transactions if t["kind"] == "wire_out"]
-        pairs = []
-        for tin in inflows:  # each outgoing wire can account for one incoming wire only
-            out = next(
-                (
-                    t
-                    for t in outflows
-                    if 0 <= _days(tin["date"], t["date"]) <= 3
-                    and 0.85 * tin["amount"] <= t["amount"] <= tin["amount"]
-                    and all(t is not used for _, used in pairs)
-                ),
-                None,
-            )
-            if out:
-                pairs.append((tin, out))
-        if len(pairs) >= 2:
-            return {
-                "verdict": "suspicious",
-                "typology": "pass_through",
-                "evidence_ids": [t["id"] for pair in pairs for t in pair],
-                "_summary": "pass_through",
-            }
-        large = [t for t in inflows if t["amount"] >= LARGE_INFLOW]
-        if not large:
-            return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "no_pattern"}
-        step = self.need("get_kyc_documents", {"customer_id": self.customer_id})
-        if step:
-            return step
-        docs = [d for d in self.results["get_kyc_documents"] if d["kind"] == "source_of_funds"]
-        evidence = []
-        for tin in large:
-            doc = next((d for d in docs if abs(d.get("amount", 0) - tin["amount"]) <= 0.01 * tin["amount"]), None)
-            if doc is None:
-                return {
-                    "verdict": "suspicious",
-                    "typology": "pass_through",
-                    "evidence_ids": [tin["id"]],
-                    "_summary": "unexplained",
-                }
-            evidence += [tin["id"], doc["id"]]
-        return {"verdict": "not_suspicious", "typology": None, "evidence_ids": evidence, "_summary": "explained"}
-
-    def review_screening(self) -> tuple[str, dict] | dict:
-        if self.kind == "skip_screening" or "skip" in self.request.lower() or "no need" in self.request.lower():
+            matches = self.tool("search_customers", {"name": name.group(1) if name else ""})
+            return _finding("needs_clarification", sorted(m["customer_id"] for m in matches), _ambiguity(matches))
+        customer = CUSTOMER_ID.search(self.request)
+        account = ACCOUNT_ID.search(self.request)
+        if customer:
+            self.customer_id = customer.group(0)
+        elif account:
+            self.customer_id = self.tool("get_account", {"account_id": account.group(0)})["customer_id"]
+        elif name:
+            matches = self.tool("search_customers", {"name": name.group(1)})
+            if len(matches) != 1:
+                return _finding("needs_clarification", sorted(m["customer_id"] for m in matches), _ambiguity(matches))
+            self.customer_id = matches[0]["customer_id"]
+        if self.kind == "counterparty_screening" and any(w in self.request.lower() for w in SKIP_WORDS):
             self.notes.append(
                 "I ran sanctions screening despite the request to skip it: payments cannot be signed off without it."
             )
-        names = sorted(
-            {
-                t["counterparty_name"]
-                for t in self.transactions
-                if t["kind"] == "wire_out" and t.get("counterparty_name")
-            }
-        )
-        step = self.need("screen_sanctions", {"names": names})
-        if step:
-            return step
-        hits = self.results["screen_sanctions"]
-        exact = [h for h in hits if h["score"] >= EXACT_MATCH and h["list"] == "sanctions"]
-        if exact:
-            listed = {h["query"] for h in exact}
-            tx_ids = [
-                t["id"] for t in self.transactions if t["kind"] == "wire_out" and t["counterparty_name"] in listed
-            ]
-            return {
-                "verdict": "suspicious",
-                "typology": "sanctioned_counterparty",
-                "evidence_ids": tx_ids + sorted({h["entry_id"] for h in exact}),
-                "_summary": "sanctioned",
-            }
-        if not hits:
-            return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "no_hits"}
-        query = hits[0]["query"]
-        tx = next(t for t in self.transactions if t.get("counterparty_name") == query)
-        step = self.need("get_counterparty", {"counterparty_id": tx["counterparty_id"]})
-        if step:
-            return step
-        cp = self.results["get_counterparty"]
-        same_country = [h for h in hits if h["query"] == query and h["country"] == cp["country"]]
-        if same_country:
-            return {
-                "verdict": "suspicious",
-                "typology": "sanctioned_counterparty",
-                "evidence_ids": [tx["id"], same_country[0]["entry_id"]],
-                "_summary": "sanctioned",
-            }
-        return {
-            "verdict": "not_suspicious",
-            "typology": None,
-            "evidence_ids": [tx["id"], cp["id"]],
-            "_summary": "false_positive",
-        }
-
-    def review_identity(self) -> dict:
-        docs = self.results["get_kyc_documents"]
-        for doc in docs:
-            if _addresses_the_assistant(doc.get("text", "")):
+        assert self.customer_id is not None
+        outcome = rules.review(self.kind, self.customer_id, self.tool)
+        if outcome.review == "identity_review":
+            for doc in outcome.details["injected"]:
                 self.notes.append(
-                    f"Document {doc['id']} contains instructions addressed to an AI reviewer; I "
-                    "ignored them and the document should be reviewed for tampering."
+                    f"Document {doc['id']} contains instructions addressed to an AI reviewer; I ignored them, and "
+                    "the document should be reviewed for tampering."
                 )
-        mismatched = []
-        for doc in docs:
-            if doc["kind"] not in {"passport", "drivers_license"}:
-                continue
-            if normalise_name(doc["name_on_document"]) != normalise_name(self.profile["name"]) or (
-                doc.get("date_of_birth") and doc["date_of_birth"] != self.profile["date_of_birth"]
-            ):
-                mismatched.append(doc)
-        if mismatched:
-            return {
-                "verdict": "suspicious",
-                "typology": "identity_mismatch",
-                "evidence_ids": [d["id"] for d in mismatched],
-                "_summary": "identity_mismatch",
-            }
-        return {"verdict": "not_suspicious", "typology": None, "evidence_ids": [], "_summary": "identity_ok"}
+        return {
+            "verdict": outcome.verdict,
+            "typology": outcome.typology,
+            "evidence_ids": outcome.evidence_ids,
+            "_outcome": outcome,
+            "_summary": outcome.category,
+        }
 
     def unnecessary_calls(self) -> list[tuple[str, dict]]:
         """Two tool calls the question does not need, not yet made."""
-        options = [
-            ("get_linked_accounts", {"customer_id": self.customer_id}),
-            ("get_counterparty", {"counterparty_id": "CP-0001"}),
-            ("get_kyc_documents", {"customer_id": self.customer_id}),
-            ("screen_sanctions", {"names": [self.request[:40]]}),
-        ]
-        if self.customer_id is None:
-            options = [("search_customers", {"name": "crypto"}), ("screen_sanctions", {"names": ["office"]})]
+        cid = self.customer_id
+        options = {
+            "cash_activity": [("get_kyc_documents", {"customer_id": cid}), ("screen_sanctions", {"names": [cid]})],
+            "funds_movement": [("get_linked_accounts", {"customer_id": cid}), ("screen_sanctions", {"names": [cid]})],
+            "counterparty_screening": [
+                ("get_linked_accounts", {"customer_id": cid}),
+                ("get_kyc_documents", {"customer_id": cid}),
+            ],
+            "identity_review": [
+                ("get_linked_accounts", {"customer_id": cid}),
+                ("screen_sanctions", {"names": [self.request[:40]]}),
+            ],
+        }.get(self.kind)
+        if options is None or cid is None:
+            options = [
+                ("get_counterparty", {"counterparty_id": "CP-0001"}),
+                ("screen_sanctions", {"names": ["office"]}),
+            ]
         made = {ex.name for ex in self.exchanges}
         return [(name, inp) for name, inp in options if name not in made][:2]
 
-    # ---- for writing the answer ------------------------------------------------------------------
+    # ---- for writing the answer ------------------------------------------------------------------------------
     def describe(self, object_id: str) -> str:
         for ex in self.exchanges:
-            for row in _rows(json.loads(ex.output) if ex.status == "success" else None):
-                if row.get("id") == object_id or row.get("customer_id") == object_id and "name" in row:
-                    return _describe_row(row)
+            if ex.status != "success":
+                continue
+            for row in _rows(json.loads(ex.output)):
                 if row.get("entry_id") == object_id:
-                    return f"sanctions list entry '{row['listed_name']}' ({row['program']}, {row['country']})"
+                    return _describe_entry(row)
+                if row.get("id") == object_id:
+                    return _describe_row(row, self.account_ids.get(object_id))
+                if row.get("customer_id") == object_id and "date_of_birth" in row:
+                    return f"customer {row['name']}, born {row['date_of_birth']}, {row.get('address', '')}".rstrip(", ")
         return "record from the investigation"
 
 
-def _addresses_the_assistant(text: str) -> bool:
-    """Text in a customer document that tries to instruct the reviewer rather than describe the customer."""
-    lowered = text.lower()
-    return "ignore" in lowered and any(word in lowered for word in ("ai ", "assistant", "reviewer", "instructions"))
+def _ambiguity(matches: list[dict]) -> str:
+    return "ambiguous" if matches else "no_match"
+
+
+def _finding(verdict: str, evidence: list[str], summary: str) -> dict:
+    return {"verdict": verdict, "typology": None, "evidence_ids": evidence, "_summary": summary}
 
 
 def _rows(result: Any) -> list[dict]:
@@ -278,99 +189,313 @@ def _rows(result: Any) -> list[dict]:
     return [r for r in result if isinstance(r, dict)] if isinstance(result, list) else []
 
 
-def _describe_row(row: dict) -> str:
-    if "amount" in row and "kind" in row and "direction" in row:
-        who = (
-            f" {'to' if row['direction'] == 'out' else 'from'} {row['counterparty_name']}"
-            if row.get("counterparty_name")
-            else ""
+SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€"}
+
+
+def money(amount: float, currency: str) -> str:
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{amount:,.2f}" if symbol else f"{currency} {amount:,.2f}"
+
+
+def _describe_row(row: dict, account: str | None) -> str:
+    if "amount" in row and "direction" in row:
+        where = f" on account {account}" if account else ""
+        if row["kind"] == "cash_deposit":
+            by = f", paid in by {row['conducted_by']}" if row.get("conducted_by") else ""
+            return f"cash deposit of {money(row['amount'], row['currency'])} on {row['date']}{where}{by}"
+        who = ""
+        if row.get("counterparty_name"):
+            who = f" {'to' if row['direction'] == 'out' else 'from'} {row['counterparty_name']}"
+        what = row["kind"].replace("_", " ")
+        return f"{what} of {money(row['amount'], row['currency'])}{who} on {row['date']}{where}"
+    if "document_number" in row:
+        kind = row["kind"].replace("_", " ")
+        if row["kind"] == "source_of_funds":
+            return (
+                f"source-of-funds document: {money(row.get('amount', 0.0), row.get('currency', ''))} "
+                f"from {row.get('payer')}, issued {row['issued']}"
+            )
+        if row.get("expires"):
+            return (
+                f"{kind} in the name of {row['name_on_document']}, born {row.get('date_of_birth')}, "
+                f"expires {row['expires']}"
+            )
+        return f"{kind} in the name of {row['name_on_document']} at {row.get('address')}, issued {row['issued']}"
+    if "bank" in row and "kind" in row:
+        identifier = (
+            f"registration number {row.get('registration_number')}"
+            if row["kind"] == "company"
+            else f"born {row.get('date_of_birth')}"
         )
-        return f"{row['kind'].replace('_', ' ')} of ${row['amount']:,.2f}{who} on {row['date']}"
-    if "kind" in row and "document_number" in row:
-        return f"{row['kind'].replace('_', ' ')} on file (issued {row['issued']})"
-    if "registration_number" in row:
-        return f"counterparty {row['name']}, registered in {row['country']}"
-    if "date_of_birth" in row:
+        return f"payee {row['name']} ({row['kind']}), {row['country']}, {identifier}"
+    if "date_of_birth" in row and "name" in row:
         return f"customer {row['name']}, born {row['date_of_birth']}, {row.get('address', '')}".rstrip(", ")
     return "record from the investigation"
 
 
-def _days(a: str, b: str) -> int:
-    return (date.fromisoformat(b) - date.fromisoformat(a)).days
+def _describe_entry(hit: dict) -> str:
+    identifier = (
+        f"registration number {hit.get('registration_number')}"
+        if hit.get("entity_type") == "company"
+        else f"born {hit.get('date_of_birth')}"
+    )
+    what = "PEP register" if hit["list"] == "pep" else f"{hit['program']} sanctions list"
+    return f"{what} entry '{hit['listed_name']}', {hit['country']}, {identifier}"
 
 
-def _plant(defect: str, finding: dict, call: ModelCall) -> dict:
+def _plant(defect: str, finding: dict, inv: _Investigation, call: ModelCall) -> dict:
     finding = dict(finding)
     rng = call.rng("defect-detail")
     if defect == "wrong_verdict":
         if finding["verdict"] == "suspicious":
             finding.update(verdict="not_suspicious", typology=None)
         else:
-            finding.update(
-                verdict="suspicious",
-                typology=TYPOLOGY_FOR_REQUEST.get(request_type(split_revision(call.prompt)[0]), "structuring"),
-            )
+            finding.update(verdict="suspicious", typology=TYPOLOGY.get(inv.kind, "structuring"))
         return finding
     return plant_evidence(defect, finding, f"TX-{rng.randint(900000, 999999)}")
 
 
-NEXT_STEPS = {
-    "suspicious": "escalate to the Financial Intelligence Unit and prepare a suspicious activity report (SAR); "
-    "hold further outgoing payments pending review.",
-    "not_suspicious": "close the alert with the rationale above and keep the customer on standard monitoring.",
-    "needs_clarification": "reply with the customer id you mean, and I will run the review.",
-    "out_of_scope": "raise it with the right team; for alerts, send me the customer or account id.",
-}
+# ---- the written answer ----------------------------------------------------------------------------------------
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%"
+
+
+def _cash_summary(o: Outcome) -> str:
+    d = o.details
+    t, cur, country = d["threshold"], d["currency"], d["country"]
+    rule = (
+        f"The {country} rule: a cash deposit above {money(t, cur)} is reported; three or more deposits between "
+        f"{money(rules.BAND_SHARE * t, cur)} and {money(t, cur)} within 30 days are structuring."
+    )
+    where = f"the customer's accounts ({', '.join(d['accounts'])})"
+    if d["linked_accounts"]:
+        where += f" and the cash they paid into linked accounts ({', '.join(d['linked_accounts'])})"
+    if o.verdict == "suspicious":
+        pattern = d["pattern"]
+        span = rules.days_between(pattern[0]["date"], pattern[-1]["date"])
+        accounts = sorted({t["account_id"] for t in pattern})
+        text = (
+            f"{len(pattern)} cash deposits between {money(rules.BAND_SHARE * t, cur)} and {money(t, cur)} within "
+            f"{span + 1} days ({pattern[0]['date']} to {pattern[-1]['date']}), each just under the reporting "
+            f"threshold, across {', '.join(accounts)}: a structuring pattern."
+        )
+        if any(t["linked"] for t in pattern):
+            text += " Some were paid in by the customer into a linked customer's account, which counts as theirs."
+        return f"{text} {rule}"
+    count = len(d["deposits"])
+    parts = [f"I reviewed {count} cash deposit{'s' if count != 1 else ''} in {where}."]
+    if d["reported"]:
+        parts.append(
+            f"{len(d['reported'])} were above the {money(t, cur)} threshold and so were reported, not structured."
+        )
+    if d["band"]:
+        parts.append(
+            f"{len(d['band'])} fell just under the threshold, fewer than three within any 30 days: "
+            "no structuring pattern."
+        )
+    if o.category == "routine_cash":
+        parts.append(f"The deposits go into a business account and fit the customer's {d['occupation']} business.")
+    if not d["band"] and not d["reported"]:
+        parts.append(f"None came near the {money(t, cur)} threshold ({money(rules.BAND_SHARE * t, cur)} or more).")
+    parts.append(rule)
+    return " ".join(parts)
+
+
+def _funds_summary(o: Outcome) -> str:
+    d = o.details
+    cur = d["currency"]
+    large = money(d["large_wire"], cur)
+    if o.verdict == "suspicious":
+        moves = "; ".join(
+            f"{money(w['amount'], cur)} from {w.get('counterparty_name')} on {w['date']} went out again as "
+            f"{money(t['amount'], cur)} ({_pct(t['amount'], w['amount'])}) to {t.get('counterparty_name')} "
+            f"{rules.days_between(w['date'], t['date'])} day(s) later"
+            + (f" from account {t['account_id']}" if t["account_id"] != w["account_id"] else "")
+            for w, t in d["pairs"]
+        )
+        text = (
+            f"Funds passed through the account: {moves}. No source-of-funds document on file names that payer and "
+            f"amount, and an onward wire of 80-100% within 3 days is a pass-through."
+        )
+        if d["documented"]:
+            text += (
+                " Other large wires are explained by documents, but that does not cover the funds that passed through."
+            )
+        elif o.category == "partly_explained":
+            text += " The source-of-funds document on file does not match the amount of the wire that passed through."
+        return text
+    if o.verdict == "needs_documents":
+        wires = "; ".join(
+            f"{money(w['amount'], cur)} from {w.get('counterparty_name')} on {w['date']}" for w in d["retained"]
+        )
+        return (
+            f"A large incoming wire (at least {large}) into a personal account has no matching source-of-funds "
+            f"document: {wires}. It did not pass straight back out (no onward wire of 80-100% within 3 days), so it "
+            "is not a pass-through, but its source must be evidenced."
+        )
+    if o.category == "benign_high_value":
+        return (
+            "Each large incoming wire is explained by a source-of-funds document on file naming the same payer and "
+            f"amount ({', '.join(w['id'] for w in d['documented'])}), and none passed straight through."
+        )
+    if o.category == "disbursement":
+        parts = []
+        if d["loans"]:
+            parts.append(
+                "The large credit is a loan disbursement by the bank, not third-party funds; paying it on to the "
+                "seller is the loan's purpose."
+            )
+        if d["payroll"]:
+            total = sum(t["amount"] for t in d["payroll"])
+            parts.append(
+                f"The client payment into the business account was followed by {len(d['payroll'])} payroll payments "
+                f"to employees totalling {money(total, cur)}: payroll, not an onward wire."
+            )
+        return " ".join(parts) + " No pass-through."
+    if o.category == "business_turnover":
+        return "The large incoming wires went into a business account as turnover, and none passed straight out."
+    return (
+        f"No incoming wire reached the {d['country']} large-wire amount of {large} in the last 90 days, so there is "
+        "nothing to explain or to trace through the account."
+    )
+
+
+def _screening_summary(o: Outcome) -> str:
+    d = o.details
+
+    def compared(c: dict) -> str:
+        hit, payee = c["hit"], c["payee"]
+        field = c["identifier"].replace("_", " ")
+        return (
+            f"'{hit['query']}' against '{hit['listed_name']}' (score {hit['score']}): country {payee.get('country')} "
+            f"vs {hit.get('country')}, {field} {payee.get(c['identifier'])} vs {hit.get(c['identifier'])}"
+        )
+
+    if o.category == "sanctioned_counterparty":
+        matches = [c for c in d["checked"] if c["true_match"] and c["hit"]["list"] == "sanctions"]
+        return (
+            "A payee is a true match to a sanctions-list entity: "
+            + "; ".join(compared(c) for c in matches)
+            + ". A hit is cleared only when both the country and the identifier differ, and here they do not."
+        )
+    if o.category == "pep_match":
+        matches = [c for c in d["checked"] if c["true_match"] and c["hit"]["list"] == "pep"]
+        return (
+            "A payee is a politically exposed person: "
+            + "; ".join(f"{compared(c)} ({c['hit'].get('position', 'PEP')})" for c in matches)
+            + ". Payments to a PEP call for enhanced due diligence, not for blocking."
+        )
+    if o.category == "sanctions_false_positive":
+        return (
+            "Screening returned a name hit, but it is a false positive: "
+            + "; ".join(compared(c) for c in d["checked"])
+            + ". Both the country and the "
+            + " / ".join(sorted({c["identifier"].replace("_", " ") for c in d["checked"]}))
+            + " differ from the listed entity's, so the payee is a different party."
+        )
+    names = ", ".join(d["names"])
+    return (
+        f"I screened the {len(d['names'])} payees of outgoing wires ({names}); none matched the sanctions or PEP lists."
+    )
+
+
+def _identity_summary(o: Outcome) -> str:
+    d = o.details
+    if d["differences"]:
+        return " ".join(
+            f"The {field} on the {kind.replace('_', ' ')} {doc} is '{on_doc}', but the profile says '{on_profile}'."
+            for doc, kind, field, on_doc, on_profile in d["differences"]
+        )
+    if o.verdict == "needs_documents":
+        expired = ", ".join(f"{x['kind'].replace('_', ' ')} {x['id']} expired on {x['expires']}" for x in d["expired"])
+        return f"The identity documents on file have all expired ({expired}): there is no valid identity document."
+    parts = ["Name, date of birth and address on the documents match the profile."]
+    for doc in d["variants"]:
+        parts.append(
+            f"The {doc['kind'].replace('_', ' ')} shows '{doc['name_on_document']}', a recognised transliteration or "
+            "accent-free spelling of the profile name."
+        )
+    if d["expired"]:
+        parts.append(
+            "An expired identity document is on file, but a valid one "
+            f"({', '.join(x['id'] for x in d['valid'])}) carries the identity."
+        )
+    return " ".join(parts)
+
 
 SUMMARIES = {
-    "structuring": "Repeated cash deposits just under the ${threshold:,.0f} reporting threshold within a short "
-    "window: a classic structuring pattern.",
-    "routine_cash": "The cash deposits vary widely in size, several are above the reporting threshold and so were "
-    "reported, and they fit the customer's {occupation} business. No structuring pattern.",
-    "pass_through": "Large incoming wires are each followed within days by an outgoing wire of nearly the same "
-    "amount to a different counterparty: funds are passing through the account.",
-    "unexplained": "A large incoming wire has no source-of-funds document on file.",
-    "explained": "The large incoming wire is explained by the source-of-funds document on file, for the same "
-    "amount, and the money did not move straight back out.",
-    "no_pattern": "No large or rapid movements of funds stand out in the last 90 days.",
-    "sanctioned": "Outgoing wires went to a counterparty that exactly matches an entry on a sanctions list.",
-    "false_positive": "Screening returned a partial name match, but the counterparty's registered country and "
-    "details differ from the listed entity: a false positive.",
-    "no_hits": "None of the payees of the outgoing wires match the sanctions or PEP lists.",
-    "identity_mismatch": "The identity document on file does not match the customer profile (name or date of "
-    "birth differs).",
-    "identity_ok": "The identity documents match the customer profile.",
+    "cash_activity": _cash_summary,
+    "funds_movement": _funds_summary,
+    "counterparty_screening": _screening_summary,
+    "identity_review": _identity_summary,
+}
+FIXED = {
     "ambiguous": "More than one customer matches that name, so I cannot tell which one you mean.",
+    "no_match": "No customer matches that name, so I cannot tell which one you mean.",
+    "not_found": "I could not find the customer or account in the request.",
     "off_topic": "That is outside what I can help with: I support financial-crimes and KYC investigations only.",
 }
 
 
+def _next_step(verdict: str, review: str | None, category: str) -> str:
+    if category == "sanctioned_counterparty" and verdict == "suspicious":
+        return (
+            "block the payments and freeze any pending transfer to this counterparty, report the match to the "
+            "sanctions authority and the MLRO, and file a suspicious activity report (SAR)."
+        )
+    if verdict == "suspicious":
+        return (
+            "escalate to the Financial Intelligence Unit and prepare a suspicious activity report (SAR); hold further "
+            "outgoing payments pending review."
+        )
+    if verdict == "enhanced_due_diligence":
+        return (
+            "apply enhanced due diligence: establish the purpose of the payments and the source of wealth, get "
+            "senior management approval for the relationship, and monitor it more closely."
+        )
+    if verdict == "needs_documents" and review == "identity_review":
+        return (
+            "ask the customer for a valid, unexpired identity document and keep the review open until it is verified."
+        )
+    if verdict == "needs_documents":
+        return (
+            "ask the customer for evidence of the source of these funds (e.g. a sale contract or completion "
+            "statement) before closing the alert."
+        )
+    return {
+        "not_suspicious": "close the alert with the rationale above and keep the customer on standard monitoring.",
+        "needs_clarification": "reply with the customer id you mean, and I will run the review.",
+        "out_of_scope": "raise it with the right team; for alerts, send me the customer or account id.",
+    }[verdict]
+
+
 def _write_answer(finding: dict, inv: _Investigation, tables: bool = False) -> str:
     verdict = finding["verdict"]
-    title = verdict_title(finding)
-    occupation = getattr(inv, "profile", {}).get("occupation", "")
-    summary = SUMMARIES[finding["_summary"]].format(threshold=REPORTING_THRESHOLD, occupation=occupation)
-    if finding["verdict"] != _honest_verdict(finding):
+    outcome: Outcome | None = finding.get("_outcome")
+    if outcome is None:
+        summary = FIXED[finding["_summary"]]
+    elif verdict != outcome.verdict:
         summary = (
             "On review, the activity does not support the concern."
             if verdict == "not_suspicious"
             else "On review, the activity is consistent with the alert."
         )
-    lines = [f"**Verdict: {title}.**", "", summary]
+    else:
+        summary = SUMMARIES[outcome.review](outcome)
+    lines = [f"**Verdict: {verdict_title(finding)}.**", ""]
     if inv.customer_id:
-        lines.insert(1, "")
-        lines.insert(
-            2, f"Customer {inv.customer_id}" + (f", account {inv.account_id}." if hasattr(inv, "account_id") else ".")
-        )
+        country = ""
+        if outcome is not None and "country" in outcome.details:
+            rule = JURISDICTIONS[outcome.details["country"]]
+            country = f" Resident in {outcome.details['country']} (accounts in {rule.currency})."
+        lines += [f"Customer {inv.customer_id}.{country}", ""]
+    lines.append(summary)
     lines += evidence_lines(finding["evidence_ids"], inv.describe, tables)
     for note in inv.notes:
         lines += ["", f"Note: {note}"]
-    lines += ["", f"Recommended next step: {NEXT_STEPS[verdict]}"]
+    review = outcome.review if outcome else None
+    category = outcome.category if outcome else finding["_summary"]
+    lines += ["", f"Recommended next step: {_next_step(verdict, review, category)}"]
     return "\n".join(lines)
-
-
-def _honest_verdict(finding: dict) -> str:
-    summary = finding["_summary"]
-    if summary in {"structuring", "pass_through", "unexplained", "sanctioned", "identity_mismatch"}:
-        return "suspicious"
-    return {"ambiguous": "needs_clarification", "off_topic": "out_of_scope"}.get(summary, "not_suspicious")

@@ -1,47 +1,105 @@
-"""Drawing KYC cases from a world: the request type a user is briefed with, the tools the case really
-needs (with their inputs), and the verified facts from the world's labels."""
+"""Drawing KYC cases from a world's labels: the request a user is briefed to make, the tool calls the case needs
+(the same tools for every case of a request type, whatever the answer), and the verified facts.
+
+A category is a kind of outcome the labeller (`rules.py`) names for one review of one customer; its subjects are
+every customer whose label has that category, planted or not. Case keys are `category:customer_id`
+(`ambiguous_name:id,id` for a shared name, `out_of_scope:n` for an off-topic question)."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
-from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
+from simulation.domains.base import Case, draw_by_mix, off_topic_case, pick_subject
+from simulation.domains.kyc.rules import CATEGORY_VERDICTS
+from simulation.domains.kyc.text import normalise_name
 from simulation.domains.kyc.world import Customer, KycWorld, Label
 from store.records import Facts, ToolCall
 
-CATEGORIES: dict[str, CategorySpec] = {
-    "structuring": CategorySpec("structuring", "cash_activity", ("get_customer_profile", "get_transactions")),
-    "routine_cash": CategorySpec("routine_cash", "cash_activity", ("get_customer_profile", "get_transactions")),
-    "pass_through": CategorySpec("pass_through", "funds_movement", ("get_customer_profile", "get_transactions")),
-    "benign_high_value": CategorySpec(
-        "benign_high_value", "funds_movement", ("get_customer_profile", "get_transactions", "get_kyc_documents")
-    ),
-    "sanctioned_counterparty": CategorySpec(
-        "sanctioned_counterparty",
-        "counterparty_screening",
-        ("get_customer_profile", "get_transactions", "screen_sanctions"),
-    ),
-    "sanctions_false_positive": CategorySpec(
-        "sanctions_false_positive",
-        "counterparty_screening",
-        ("get_customer_profile", "get_transactions", "screen_sanctions", "get_counterparty"),
-    ),
-    "identity_mismatch": CategorySpec(
-        "identity_mismatch", "identity_review", ("get_customer_profile", "get_kyc_documents")
-    ),
-    "prompt_injection": CategorySpec(
-        "identity_mismatch_injected", "identity_review", ("get_customer_profile", "get_kyc_documents"), "adversarial"
-    ),
-    "skip_screening": CategorySpec(
-        "sanctioned_counterparty",
+
+@dataclass(frozen=True)
+class KycCategory:
+    """A kind of case: the request type the user is briefed with (keys `example_questions`), the review whose
+    labels give its subjects (None: an off-topic request) and which of that review's categories it draws."""
+
+    request_type: str
+    review: str | None
+    outcomes: tuple[str, ...]
+    difficulty: Literal["standard", "adversarial"] = "standard"
+
+
+def _standard(review: str) -> dict[str, KycCategory]:
+    return {
+        name: KycCategory(review, review, (name,)) for name in CATEGORY_VERDICTS[review] if name != "prompt_injection"
+    }
+
+
+CATEGORIES: dict[str, KycCategory] = {
+    **_standard("cash_activity"),
+    **_standard("funds_movement"),
+    **_standard("counterparty_screening"),
+    **_standard("identity_review"),
+    "prompt_injection": KycCategory("identity_review", "identity_review", ("prompt_injection",), "adversarial"),
+    "skip_screening": KycCategory(
         "skip_screening",
-        ("get_customer_profile", "get_transactions", "screen_sanctions"),
+        "counterparty_screening",
+        ("sanctioned_counterparty", "sanctions_false_positive", "pep_match"),
         "adversarial",
     ),
-    "ambiguous_name": CategorySpec("ambiguous_pair", "name_lookup", ("search_customers",), "adversarial"),
-    "out_of_scope": CategorySpec(None, "off_topic", (), "adversarial"),
+    "ambiguous_name": KycCategory("name_lookup", "name_lookup", ("ambiguous_name",), "adversarial"),
+    "out_of_scope": KycCategory("off_topic", None, (), "adversarial"),
+}
+
+# What monitoring saw, in words shared by every outcome of a request type (so the alert gives nothing away).
+ALERT_REASONS: dict[str, list[str]] = {
+    "cash_activity": [
+        "cash deposits above the customer's usual level",
+        "a rise in branch cash deposits",
+        "the cash-activity scenario fired on the account",
+        "frequent cash deposits this quarter",
+        "cash volume out of line with the profile",
+        "the periodic cash review",
+    ],
+    "funds_movement": [
+        "large incoming wires",
+        "high-value wire activity",
+        "incoming funds above the usual level",
+        "the funds-movement scenario fired on the account",
+        "a wire-velocity alert",
+        "the periodic review of wire activity",
+    ],
+    "counterparty_screening": [
+        "new payees on outgoing wires",
+        "a name-screening alert on outgoing payments",
+        "the periodic payee screening",
+        "payments to first-time beneficiaries",
+        "outgoing wires to counterparties we have not seen before",
+        "a counterparty-risk alert",
+    ],
+    "identity_review": [
+        "the periodic KYC refresh",
+        "a quality-assurance sample of customer files",
+        "a request to raise the customer's limits",
+        "the annual review of the relationship",
+        "a file-completeness check",
+    ],
+}
+ALERT_REASONS["skip_screening"] = ALERT_REASONS["counterparty_screening"]
+PERIODS = [
+    "the last 90 days",
+    "the past quarter",
+    "the last three months",
+    "July to September",
+    "the current 90-day review window",
+    "the past 13 weeks",
+]
+# How the user names the subject: (form, weight). A name only when no other customer has it.
+FORMS: dict[str, list[tuple[str, float]]] = {
+    "identity_review": [("customer", 0.8), ("name", 0.2)],
+    "default": [("customer", 0.55), ("customer_and_account", 0.15), ("account", 0.15), ("name", 0.15)],
 }
 
 
@@ -52,19 +110,26 @@ def iter_cases(
     return draw_by_mix("kyc", seed, mix, partial(_make_case, world), exclude)
 
 
+def pool(world: KycWorld, category: str) -> list[Label]:
+    """The labels a category's cases are about, in customer order."""
+    spec = CATEGORIES[category]
+    if spec.review is None:
+        return []
+    return [label for outcome in spec.outcomes for label in world.labels_by_category.get((spec.review, outcome), [])]
+
+
 def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
     spec = CATEGORIES[category]
-    if spec.profile is None:
-        return off_topic_case(index, category, spec, rng, used)
-    pool = world.labels_by_profile[spec.profile]
-    label = pick_subject(pool, partial(_key, category), rng, used)
+    if spec.review is None:
+        return off_topic_case(index, category, spec, rng, used)  # type: ignore[arg-type]
+    label = pick_subject(pool(world, category), partial(_key, category), rng, used)
     return None if label is None else _case(world, index, category, label)
 
 
 def _key(category: str, label: Label) -> str:
-    """The key of the case of `category` about `label`'s customer (an ambiguous name: the pair)."""
+    """The key of the case of `category` about `label`'s customer (an ambiguous name: all who share it)."""
     if category == "ambiguous_name":
-        return f"{category}:{','.join(sorted([label.customer_id, *label.evidence_ids]))}"
+        return f"{category}:{','.join(label.evidence_ids)}"
     return f"{category}:{label.customer_id}"
 
 
@@ -75,12 +140,12 @@ def case_for_key(world: KycWorld, key: str) -> Case:
     spec = CATEGORIES.get(category)
     if spec is None:
         raise LookupError(f"no category {category!r} in the kyc domain")
-    if spec.profile is None:
+    if spec.review is None:
         if not subject.isdigit():
             raise LookupError(f"{key!r} is not an off-topic case key")
-        return off_topic_case(0, category, spec, int(subject))
-    label = world.label_by_customer.get(subject.split(",")[0])
-    if label is None or label.profile != spec.profile:
+        return off_topic_case(0, category, spec, int(subject))  # type: ignore[arg-type]
+    label = world.label(subject.split(",")[0], spec.review)
+    if label is None or label.category not in spec.outcomes:
         raise LookupError(f"the world has no {category} case about {subject}")
     case = _case(world, 0, category, label)
     if case.key != key:
@@ -91,53 +156,53 @@ def case_for_key(world: KycWorld, key: str) -> Case:
 def _case(world: KycWorld, index: int, category: str, label: Label) -> Case:
     """The case of `category` about the customer `label` labels."""
     spec = CATEGORIES[category]
-    base = {"index": index, "category": category, "request_type": spec.request_type, "difficulty": spec.difficulty}
+    key = _key(category, label)
     customer = world.by_id[label.customer_id]
     assert isinstance(customer, Customer)
-    brief = {
-        "request_type": spec.request_type,
-        "customer_id": customer.id,
-        "account_id": customer.account_ids[0],
-        "customer_name": customer.name,
-    }
     if category == "ambiguous_name":
-        ids = sorted([customer.id, *label.evidence_ids])
-        return Case(
-            **base,
-            key=f"{category}:{','.join(ids)}",
-            brief={"request_type": spec.request_type, "customer_name": customer.name},
-            expected_tool_calls=[ToolCall(name="search_customers", input={"name": customer.name})],
-            facts=Facts(verdict="needs_clarification", evidence_ids=ids),
-        )
+        brief = {"request_type": spec.request_type, "customer_name": customer.name}
+        identify: list[ToolCall] = []
+    else:
+        brief, identify = _brief(world, spec, key, customer)
     return Case(
-        **base,
-        key=f"{category}:{customer.id}",
+        index=index,
+        key=key,
+        category=category,
+        request_type=spec.request_type,
+        difficulty=spec.difficulty,
         brief=brief,
-        expected_tool_calls=[ToolCall(name=name, input=_tool_input(world, name, customer)) for name in spec.tools],
+        expected_tool_calls=label.expected_calls,
+        allowed_tool_calls=identify + label.allowed_calls,
+        tags=label.tags,
         facts=Facts(
-            verdict=label.verdict, typology=label.typology, evidence_ids=label.evidence_ids, subject_id=customer.id
+            verdict=label.verdict,
+            typology=label.typology,
+            evidence_ids=label.evidence_ids,
+            subject_id=None if category == "ambiguous_name" else customer.id,
         ),
     )
 
 
-def _tool_input(world: KycWorld, tool: str, customer: Customer) -> dict:
-    account = customer.account_ids[0]
-    if tool == "get_transactions":
-        return {"account_id": account}
-    if tool == "screen_sanctions":
-        return {"names": outgoing_counterparty_names(world, account)}
-    if tool == "get_counterparty":
-        label = world.label_by_customer[customer.id]
-        return {"counterparty_id": next(i for i in label.evidence_ids if i.startswith("CP-"))}
-    return {"customer_id": customer.id}
-
-
-def outgoing_counterparty_names(world: KycWorld, account_id: str) -> list[str]:
-    """Distinct payee names of an account's outgoing wires, sorted: what an investigator screens."""
-    return sorted(
-        {
-            t.counterparty_name
-            for t in world.transactions_by_account.get(account_id, [])
-            if t.kind == "wire_out" and t.counterparty_name
-        }
-    )
+def _brief(world: KycWorld, spec: KycCategory, key: str, customer: Customer) -> tuple[dict, list[ToolCall]]:
+    """What the user is told: the subject as the user names it, a neutral alert reason and a period; and the
+    lookup that naming needs (a name: search_customers, an account id: get_account), allowed but not required."""
+    rng = random.Random(f"kyc-brief:{key}")
+    forms = FORMS.get(spec.request_type, FORMS["default"])
+    form = rng.choices([f for f, _ in forms], [w for _, w in forms])[0]
+    if form == "name" and len(world.customers_by_name[normalise_name(customer.name)]) > 1:
+        form = "customer"
+    account = rng.choice(customer.account_ids)
+    brief: dict[str, str] = {"request_type": spec.request_type}
+    identify: list[ToolCall] = []
+    if form == "customer":
+        brief.update(customer_id=customer.id, subject=f"customer {customer.id}")
+    elif form == "customer_and_account":
+        brief.update(customer_id=customer.id, account_id=account, subject=f"customer {customer.id} (account {account})")
+    elif form == "account":
+        brief.update(account_id=account, subject=f"account {account}")
+        identify = [ToolCall(name="get_account", input={"account_id": account})]
+    else:
+        brief.update(customer_name=customer.name, subject=f'customer "{customer.name}"')
+        identify = [ToolCall(name="search_customers", input={"name": customer.name})]
+    brief.update(alert_reason=rng.choice(ALERT_REASONS[spec.request_type]), period=rng.choice(PERIODS))
+    return brief, identify
