@@ -102,8 +102,9 @@ class SimulatedJudgePolicy:
             else:
                 score = 1 if share >= 0.5 else 0
                 passed = bool(score)
+            rationale = f'{why}: "{quote}"' if quote else why
             verdicts.append(
-                {"id": criterion["id"], "evidence": quote, "score": score, "passed": passed, "rationale": why}
+                {"id": criterion["id"], "evidence": quote, "score": score, "passed": passed, "rationale": rationale}
             )
         payload: dict = {"criteria": verdicts}
         previous = review.get("previous")
