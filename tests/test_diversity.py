@@ -91,15 +91,21 @@ def test_the_summary_reports_the_category_mix_against_the_configured_mix(tmp_pat
 
 
 @pytest.mark.slow
-def test_which_of_two_equal_requests_wins_does_not_depend_on_concurrency(tmp_path):
+def test_which_of_two_equal_requests_wins_does_not_depend_on_concurrency(tmp_path, monkeypatch):
+    """Off-topic requests come from a handful of questions, so a mix heavy in them repeats requests."""
+    from simulation.domains.kyc import KycDomain
+
+    card = get_domain("kyc").card
+    heavy = card.model_copy(update={"category_mix": {"out_of_scope": 1.0, "structuring": 1.0}})
+    monkeypatch.setattr(KycDomain, "card", property(lambda self: heavy))
     out = tmp_path / "output"
     outcomes = []
     for concurrency in (1, 8):
         name = f"c{concurrency}"
-        Run(RunConfig(output_dir=str(out), dataset=name, count=200, seed=1, concurrency=concurrency)).execute()
+        Run(RunConfig(output_dir=str(out), dataset=name, count=60, seed=3, concurrency=concurrency)).execute()
         dataset = Dataset(out, name)
         accepted = {(r.provenance.episode, r.id) for r in dataset.records(dataset.latest())}
         turned_away = {(item.episode, tuple(item.reasons)) for item in reviewed(out, name)}
         outcomes.append((accepted, turned_away))
     assert outcomes[0] == outcomes[1]
-    assert any(reasons == ("duplicate",) for _, reasons in outcomes[0][1]), "this seed repeats some requests"
+    assert any(reasons == ("duplicate",) for _, reasons in outcomes[0][1]), "this mix repeats some requests"
