@@ -17,7 +17,7 @@ def load(path: Path) -> Rubric:
 
 def test_bundled_kyc_rubric_is_valid():
     rubric = load(KYC)
-    assert {c.method for c in rubric.criteria} == {"facts", "tool_calls", "regex", "judge"}
+    assert {c.method for c in rubric.criteria} == {"facts", "tool_calls", "regex", "judge", "consistency"}
     assert len(rubric.version) == 12
 
 
