@@ -139,6 +139,27 @@ def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, u
     return rng.choice(fresh) if fresh else None
 
 
+S = TypeVar("S")
+
+
+def split_case_key(key: str, categories: dict[str, S], domain: str) -> tuple[str, S, str]:
+    """(category, its spec, subject) of a case key `category:subject`; LookupError for an unknown category."""
+    category, _, subject = key.partition(":")
+    spec = categories.get(category)
+    if spec is None:
+        raise LookupError(f"no category {category!r} in the {domain} domain")
+    return category, spec, subject
+
+
+def off_topic_for_key(key: str, category: str, spec: CategorySpec, subject: str) -> Case:
+    """The off-topic case a key `category:n` names; LookupError when `n` is not a number."""
+    if not subject.isdigit():
+        raise LookupError(f"{key!r} is not an off-topic case key")
+    case = off_topic_case(0, category, spec, int(subject))
+    assert case is not None  # a given number is never refused
+    return case
+
+
 OFF_TOPIC_VARIANTS = 100  # off-topic requests a dataset may hold, per category
 
 

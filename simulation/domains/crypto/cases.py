@@ -14,7 +14,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from simulation.domains.base import Case, CategorySpec, draw_by_mix, off_topic_case, pick_subject
+from simulation.domains.base import (
+    Case,
+    CategorySpec,
+    draw_by_mix,
+    off_topic_case,
+    off_topic_for_key,
+    pick_subject,
+    split_case_key,
+)
 from simulation.domains.crypto.rules import (
     TREND_DAYS,
     UNLOCK_HORIZON_DAYS,
@@ -176,14 +184,9 @@ def _keyer(category: str) -> Callable[[Label], str]:
 def case_for_key(world: CryptoWorld, key: str) -> Case:
     """The case `key` names (`category:asset_id`, `ambiguous_ticker:id,id`, `out_of_scope:n`), from the world
     alone; LookupError when the world has none."""
-    category, _, subject = key.partition(":")
-    spec = CATEGORIES.get(category)
-    if spec is None:
-        raise LookupError(f"no category {category!r} in the crypto domain")
+    category, spec, subject = split_case_key(key, CATEGORIES, "crypto")
     if spec.profile is None:
-        if not subject.isdigit():
-            raise LookupError(f"{key!r} is not an off-topic case key")
-        return off_topic_case(0, category, spec, int(subject))
+        return off_topic_for_key(key, category, spec, subject)
     aspect = POOLS[spec.profile].aspect
     label = next((la for la in world.labels_by_aspect.get(aspect, []) if la.subject == subject), None)
     if label is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from simulation.domains.base import Case, draw_by_mix, off_topic_case, pick_subject
+from simulation.domains.base import Case, draw_by_mix, off_topic_case, off_topic_for_key, pick_subject, split_case_key
 from simulation.domains.kyc.rules import CATEGORY_VERDICTS
 from simulation.domains.kyc.text import normalise_name
 from simulation.domains.kyc.world import Customer, KycWorld, Label
@@ -136,14 +136,9 @@ def _key(category: str, label: Label) -> str:
 def case_for_key(world: KycWorld, key: str) -> Case:
     """The case `key` names (`category:customer_id`, `ambiguous_name:id,id`, `out_of_scope:n`), from the world
     alone; LookupError when the world has none."""
-    category, _, subject = key.partition(":")
-    spec = CATEGORIES.get(category)
-    if spec is None:
-        raise LookupError(f"no category {category!r} in the kyc domain")
+    category, spec, subject = split_case_key(key, CATEGORIES, "kyc")
     if spec.review is None:
-        if not subject.isdigit():
-            raise LookupError(f"{key!r} is not an off-topic case key")
-        return off_topic_case(0, category, spec, int(subject))  # type: ignore[arg-type]
+        return off_topic_for_key(key, category, spec, subject)  # type: ignore[arg-type]
     label = world.label(subject.split(",")[0], spec.review)
     if label is None or label.category not in spec.outcomes:
         raise LookupError(f"the world has no {category} case about {subject}")
