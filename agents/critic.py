@@ -5,18 +5,34 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agents.metering import Spend
 from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_instructions, judge_request, normalise
 from rubrics.methods import Subject, Vocabulary, run_check
 from rubrics.model import Criterion, Rubric
-from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, Jury, ToolCall
+from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, Jury, ToolCall, transcript
 
 if TYPE_CHECKING:
     from agents.providers import RoleModel
 
 JudgeMode = Literal["together", "per_criterion"]
+
+
+ENDINGS = {
+    "goal_met": "the user ended the conversation: goal met",
+    "gave_up": "the user ended the conversation: gave up",
+    "turn_budget": "the conversation ran out of turns before the user was done",
+}
+
+
+def conversation_request(attempt: Attempt) -> str | None:
+    """What a judge reads as the request of a multi-turn attempt: the conversation before its final answer, and
+    how the user ended it. None for a single-turn attempt."""
+    if not attempt.conversation:
+        return None
+    ending = f"\n\n({ENDINGS[attempt.ended.reason]})" if attempt.ended else ""
+    return transcript(attempt.conversation[:-1]) + ending
 
 
 class Critic:
@@ -27,11 +43,13 @@ class Critic:
         id_exists: Callable[[str], bool],
         judge_mode: JudgeMode = "together",
         vocabulary: Vocabulary | None = None,
+        action_names: frozenset[str] = frozenset(),
     ):
         self.judges = judges
         self.rubric = rubric
         self.id_exists = id_exists
         self.vocabulary = vocabulary or Vocabulary()
+        self.action_names = action_names
         self.judge_mode = judge_mode
         self.instructions = judge_instructions(rubric)
 
@@ -44,9 +62,12 @@ class Critic:
         facts: Facts,
         expected_tool_calls: list[ToolCall],
         allowed_tool_calls: list[ToolCall] = (),
+        expected_end_state: dict[str, Any] | None = None,
         previous: tuple[Attempt, Critique] | None = None,
     ) -> tuple[Critique, Spend]:
+        """Judge an attempt; a multi-turn attempt's judge sees its whole conversation as the request."""
         criteria = self.rubric.criteria_for(category)
+        request = conversation_request(attempt) or request
         subject = Subject(
             attempt=attempt,
             expected_tool_calls=expected_tool_calls,
@@ -54,6 +75,8 @@ class Critic:
             id_exists=self.id_exists,
             allowed_tool_calls=list(allowed_tool_calls),
             vocabulary=self.vocabulary,
+            expected_end_state=expected_end_state or {},
+            action_names=self.action_names,
         )
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]

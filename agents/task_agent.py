@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agents.runtime import Instructions
-from store.records import Attempt, ToolTraceEntry
+from collections.abc import Callable
+
+from agents.runtime import Instructions, Outcome
+from store.records import Attempt, ToolTraceEntry, Turn, read_transcript, transcript
 
 if TYPE_CHECKING:
     from agents.custom_task_agent import CustomTaskAgent
     from agents.metering import Spend
     from agents.providers import RoleModel
-    from simulation.domains.base import RoleCard
+    from simulation.domains.base import ActionDesk, RoleCard
 
 REVISION_MARKER = "\n\n--- REVIEWER FEEDBACK ---\n"
 FEEDBACK_HEADING = "A reviewer found these problems:\n"
@@ -48,6 +50,25 @@ def continued_trace(given: list[ToolTraceEntry], own: list[ToolTraceEntry]) -> l
     key = lambda entry: (entry.name, json.dumps(entry.input, sort_keys=True))  # noqa: E731
     repeated = {key(entry) for entry in own}
     return [entry for entry in given if key(entry) not in repeated] + own
+
+
+CONVERSATION_OPEN = "Your conversation with the user so far:\n<conversation>\n"
+CONVERSATION_CLOSE = "\n</conversation>\n\nReply to the user's last message."
+
+
+def conversation_prompt(turns: list[Turn]) -> str:
+    """The prompt for the next answer in a conversation: the first message as it stands, later ones with the
+    conversation so far."""
+    if len(turns) == 1:
+        return turns[0].content
+    return f"{CONVERSATION_OPEN}{transcript(turns)}{CONVERSATION_CLOSE}"
+
+
+def read_conversation(request: str) -> list[Turn]:
+    """The turns of a task prompt's conversation (a single user turn for a plain request)."""
+    if not request.startswith(CONVERSATION_OPEN):
+        return [Turn(role="user", content=request)]
+    return read_transcript(request[len(CONVERSATION_OPEN) :].partition(CONVERSATION_CLOSE)[0])
 
 
 def split_revision(prompt: str) -> tuple[str, str | None]:
@@ -81,12 +102,25 @@ class TaskAgent:
         tools: list[Any],
         finding_model: type,
         custom: CustomTaskAgent | None = None,
+        desk: Callable[[], ActionDesk] | None = None,
     ):
         self.model = model
         self.instructions = instructions
         self.tools = tools
         self.finding_model = finding_model
         self.custom = custom
+        self.desk = desk
+
+    def new_desk(self) -> ActionDesk | None:
+        """A fresh action desk for one attempt (None: the agent has no action tools, e.g. the user's own)."""
+        return None if self.desk is None or self.custom is not None else self.desk()
+
+    async def answer(self, prompt: str, desk: ActionDesk | None) -> Outcome:
+        """One run of the agent on `prompt`, with the domain's tools and `desk`'s action tools."""
+        if self.custom is not None:
+            return await self.custom.run(prompt, self.finding_model)
+        tools = self.tools + (desk.tools if desk else [])
+        return await self.model.run(self.instructions, prompt, self.finding_model, tools)
 
     async def attempt(
         self,
@@ -97,13 +131,17 @@ class TaskAgent:
         unnecessary: set[str] = frozenset(),
     ) -> tuple[Attempt, Spend]:
         """One attempt; a revision (`previous`) is given its tool results, less calls of the `unnecessary` tools."""
-        given = [] if previous is None else [e for e in previous.tool_trace if e.name not in unnecessary]
+        desk = self.new_desk()
+        acted = desk.names if desk else set()  # a revision takes its actions afresh, on its own desk
+        given = [] if previous is None else [e for e in previous.tool_trace if e.name not in unnecessary | acted]
         prompt = request if previous is None else revision_prompt(request, previous.answer, feedback or "", given)
-        if self.custom is not None:
-            outcome = await self.custom.run(prompt, self.finding_model)
-        else:
-            outcome = await self.model.run(self.instructions, prompt, self.finding_model, self.tools)
+        outcome = await self.answer(prompt, desk)
         finding = outcome.output
-        trace = continued_trace(given, outcome.tool_trace)
-        attempt = Attempt(round=round, finding=finding.model_dump(mode="json"), answer=finding.answer, tool_trace=trace)
+        attempt = Attempt(
+            round=round,
+            finding=finding.model_dump(mode="json"),
+            answer=finding.answer,
+            tool_trace=continued_trace(given, outcome.tool_trace),
+            end_state=desk.state if desk else {},
+        )
         return attempt, outcome.spend

@@ -6,9 +6,11 @@ Each takes a criterion and the `Subject` under review and returns a CriterionRes
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rubrics.model import Criterion
 from store.records import Attempt, CriterionResult, Facts, ToolCall
@@ -49,6 +51,8 @@ class Subject:
     id_exists: Callable[[str], bool]
     allowed_tool_calls: list[ToolCall] = field(default_factory=list)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    expected_end_state: dict[str, Any] = field(default_factory=dict)
+    action_names: frozenset[str] = frozenset()  # tools that change the world: judged by the end state, not here
 
 
 def tool_call_scores(
@@ -85,7 +89,7 @@ def _result(
 def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
     expected = [c.name for c in subject.expected_tool_calls]
     allowed = [c.name for c in subject.allowed_tool_calls]
-    called = [t.name for t in subject.attempt.tool_trace]
+    called = [t.name for t in subject.attempt.tool_trace if t.name not in subject.action_names]
     precision, recall, f1 = tool_call_scores(expected, called, allowed)
     passed = f1 >= (criterion.min_f1 or 0)
     extra = sorted(set(called) - set(expected) - set(allowed))
@@ -227,7 +231,37 @@ def check_consistency(criterion: Criterion, subject: Subject) -> CriterionResult
     return _result(criterion, passed, rationale, conclusion=statement[:200], stated_verdicts=verdicts)
 
 
+def state_differences(expected: Any, actual: Any, path: str = "") -> list[str]:
+    """Where two end states differ, one `path: expected X, found Y` line per difference."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return [
+            line
+            for key in sorted(set(expected) | set(actual))
+            for line in state_differences(expected.get(key), actual.get(key), f"{path}.{key}" if path else key)
+        ]
+    if expected == actual:
+        return []
+    return [f"{path}: expected {json.dumps(expected)}, found {json.dumps(actual)}"]
+
+
+def check_end_state(criterion: Criterion, subject: Subject) -> CriterionResult:
+    """The state the attempt's actions left is the state the case's expected actions leave: every expected
+    action taken with the checked arguments, and no other (a SAR on a clean customer, a closed alert that should
+    have been reported)."""
+    expected, actual = subject.expected_end_state, subject.attempt.end_state
+    differences = state_differences(expected, actual)
+    taken = [t.name for t in subject.attempt.tool_trace if t.name in subject.action_names and t.status == "success"]
+    if not differences:
+        rationale = f"the end state matches: {', '.join(taken)}" if taken else "no action was due and none was taken"
+    else:
+        rationale = "the actions taken leave the wrong end state: " + "; ".join(differences[:4])
+    return _result(
+        criterion, not differences, rationale, expected=expected, actual=actual, differences=differences, taken=taken
+    )
+
+
 METHODS: dict[str, Callable[[Criterion, Subject], CriterionResult]] = {
+    "end_state": check_end_state,
     "consistency": check_consistency,
     "tool_calls": check_tool_calls,
     "facts": check_facts,

@@ -18,8 +18,8 @@ from config.yamlfile import dotted_path, line_for_path
 from store.records import CriterionResult, Strict
 
 BUNDLED = Path(__file__).resolve().parent  # the rubric for domain D is BUNDLED / "D.yaml"
-PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema", "consistency")
-Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema", "consistency"]
+PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema", "consistency", "end_state")
+Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema", "consistency", "end_state"]
 
 
 def _identifier(extra: str, allowed: str):

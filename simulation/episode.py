@@ -17,6 +17,7 @@ from agents.critic import Critic
 from agents.metering import Spend
 from agents.task_agent import TaskAgent
 from agents.user_simulator import UserSimulator
+from simulation.conversation import converse
 from simulation.domains.base import Case
 from store.dedup import normalise_prompt
 from store.records import (
@@ -142,13 +143,19 @@ async def run_episode(
                     episode.status, episode.reasons = "rejected", episode.critiques[-1].failed_criteria()
                     break
                 previous = episode.attempts[-1] if episode.attempts else None
-                attempt, used = await roles.task.attempt(
-                    episode.prompt,
-                    len(episode.attempts) + 1,
-                    previous=previous,
-                    feedback=episode.critiques[-1].feedback if previous else None,
-                    unnecessary=episode.critiques[-1].unnecessary_tools() if previous else frozenset(),
-                )
+                feedback = episode.critiques[-1].feedback if previous else None
+                if case.scenario is not None:
+                    attempt, used = await converse(
+                        case, episode.prompt, roles, len(episode.attempts) + 1, previous, feedback
+                    )
+                else:
+                    attempt, used = await roles.task.attempt(
+                        episode.prompt,
+                        len(episode.attempts) + 1,
+                        previous=previous,
+                        feedback=feedback,
+                        unnecessary=episode.critiques[-1].unnecessary_tools() if previous else frozenset(),
+                    )
                 episode.attempts.append(attempt)
             else:  # next: the critique of the latest attempt
                 attempt = episode.attempts[-1]
@@ -160,6 +167,7 @@ async def run_episode(
                     facts=case.facts,
                     expected_tool_calls=case.expected_tool_calls,
                     allowed_tool_calls=case.allowed_tool_calls,
+                    expected_end_state=case.expected_end_state,
                     previous=previous,
                 )
                 episode.critiques.append(critique)
@@ -188,12 +196,15 @@ def failure_reason(exc: Exception) -> str:
 
 
 def answer_fields(prompt: str, attempt: Attempt) -> dict:
-    """The record fields an accepted attempt provides: the conversation, reference answer and tool trace."""
+    """The record fields an accepted attempt provides: the conversation, reference answer, tool trace and the
+    state its actions left."""
     return {
-        "conversation": [Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
+        "conversation": attempt.conversation
+        or [Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
         "reference_answer": attempt.answer,
         "reference_output": {k: v for k, v in attempt.finding.items() if k != "answer"},
         "tool_trace": attempt.tool_trace,
+        "end_state": attempt.end_state,
     }
 
 
@@ -219,6 +230,9 @@ def _example(
         allowed_tool_calls=case.allowed_tool_calls,
         tags=case.tags,
         facts=case.facts,
+        scenario=case.scenario,
+        expected_actions=case.expected_actions,
+        expected_end_state=case.expected_end_state,
         **answer_fields(prompt, attempt),
         critique=critique,
         provenance=Provenance(

@@ -57,6 +57,20 @@ def make_roles(
         custom = CustomTaskAgent(task_agent, context)
     return Roles(
         user=UserSimulator(lineup.user, card.user_simulator),
-        task=TaskAgent(lineup.task, instructions, tools=tools, finding_model=domain.finding_model, custom=custom),
-        critic=Critic(lineup.critic, rubric, world.has_id, judge_mode, vocabulary_of(domain.finding_model)),
+        task=TaskAgent(
+            lineup.task,
+            instructions,
+            tools=tools,
+            finding_model=domain.finding_model,
+            custom=custom,
+            desk=lambda: domain.action_desk(world),
+        ),
+        critic=Critic(
+            lineup.critic,
+            rubric,
+            world.has_id,
+            judge_mode,
+            vocabulary_of(domain.finding_model),
+            action_names=domain.action_names,
+        ),
     )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RECORD_SCHEMA_VERSION = 2  # 2: case_key, request_type, tags, allowed_tool_calls; version 1 records are read as they are
+RECORD_SCHEMA_VERSION = 3
+# 2: case_key, request_type, tags, allowed_tool_calls. 3: multi-turn conversations (scenario, each assistant turn's
+# tool trace) and actions (expected_actions, end_state, expected_end_state). Older records are read as they are.
 
 
 class Strict(BaseModel):
@@ -37,6 +40,44 @@ class ToolTraceEntry(Strict):
 class Turn(Strict):
     role: Literal["user", "assistant"]
     content: str
+    tool_trace: list[ToolTraceEntry] | None = Field(
+        None, description="an assistant turn of a multi-turn conversation: the tool calls it made"
+    )
+
+
+SPEAKERS = {"user": "User", "assistant": "Assistant"}
+
+
+def transcript(turns: list[Turn]) -> str:
+    """A conversation as text: `User: ...` / `Assistant: ...` paragraphs (how prompts and flattened exports
+    show one)."""
+    return "\n\n".join(f"{SPEAKERS[t.role]}: {t.content}" for t in turns)
+
+
+def read_transcript(text: str) -> list[Turn]:
+    """The turns `transcript` wrote (text that is not one: a single user turn)."""
+    parts = re.split(r"(?:^|\n\n)(User|Assistant): ", text)
+    if len(parts) < 3 or parts[0].strip():
+        return [Turn(role="user", content=text)]
+    roles = {v: k for k, v in SPEAKERS.items()}
+    return [Turn(role=roles[speaker], content=content) for speaker, content in zip(parts[1::2], parts[2::2])]
+
+
+class Scenario(Strict):
+    """The user of a multi-turn case: what they want, what they know but say only when asked, what they bring up
+    after an answer (follow-up kinds the persona card words), and how many messages the conversation may last."""
+
+    goal: str = Field(min_length=1)
+    private_facts: dict[str, str] = Field(default_factory=dict)
+    follow_ups: list[str] = Field(default_factory=list)
+    max_turns: int = Field(8, ge=2, description="messages (user and assistant) at most")
+
+
+class UserEnd(Strict):
+    """How the simulated user ended a conversation."""
+
+    reason: Literal["goal_met", "gave_up", "turn_budget"]
+    message: str = ""
 
 
 class TokenUsage(Strict):
@@ -124,12 +165,17 @@ class Provenance(Strict):
 
 
 class Attempt(Strict):
-    """One answer of the task agent: its structured finding, its text and the tools it really called."""
+    """One answer of the task agent: its structured finding, its text and the tools it really called. In a
+    multi-turn case, one whole conversation: the finding and answer of its last turn, the tool calls of all its
+    turns, and the state its actions left."""
 
     round: int = Field(ge=1)
     finding: dict[str, Any]
     answer: str
     tool_trace: list[ToolTraceEntry]
+    conversation: list[Turn] | None = Field(None, description="a multi-turn attempt's conversation")
+    ended: UserEnd | None = Field(None, description="how the user ended a multi-turn attempt")
+    end_state: dict[str, Any] = Field(default_factory=dict, description="what the attempt's actions changed")
 
 
 class Example(Strict):
@@ -155,6 +201,12 @@ class Example(Strict):
     tags: list[str] = Field(default_factory=list, description="what makes the case hard: near_threshold, pep, ...")
     tool_trace: list[ToolTraceEntry]
     facts: Facts
+    scenario: Scenario | None = Field(None, description="a multi-turn case's user: goal and private facts")
+    expected_actions: list[ToolCall] = Field(
+        default_factory=list, description="the actions (with their checked arguments) the case should end with"
+    )
+    expected_end_state: dict[str, Any] = Field(default_factory=dict, description="the state those actions leave")
+    end_state: dict[str, Any] = Field(default_factory=dict, description="the state the approved answer left")
     critique: Critique
     provenance: Provenance
 

@@ -74,9 +74,11 @@ class ModelCall:
         """Tool calls made so far in this conversation, with their results (structured output excluded)."""
         return tool_exchanges(self.messages, skip={self.structured_output_tool or ""})
 
-    def rng(self, salt: str) -> random.Random:
-        """Randomness that depends only on the seed, the request and `salt`: stable under concurrency."""
-        digest = hashlib.sha256(f"{self.seed}\x00{salt}\x00{self.prompt}".encode()).hexdigest()
+    def rng(self, salt: str, about: str | None = None) -> random.Random:
+        """Randomness that depends only on the seed, the request (or `about`) and `salt`: stable under
+        concurrency."""
+        digest = hashlib.sha256(f"{self.seed}\x00{salt}\x00{self.prompt if about is None else about}".encode())
+        digest = digest.hexdigest()
         return random.Random(int(digest[:16], 16))
 
 

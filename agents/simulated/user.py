@@ -1,7 +1,12 @@
 """The offline user simulator: reads the example requests (and the persona's ways of opening and closing a
 message) in its system prompt and the case brief in its prompt, and writes the request the way a busy person
 would: sometimes an example filled in as it stands, more often reworded — an example with the brief's context
-(the alert, the period) added, two examples of the request type joined, an opener or a closer of the persona's."""
+(the alert, the period) added, two examples of the request type joined, an opener or a closer of the persona's.
+
+In a conversation it reads the assistant's last answer: a question about something the brief keeps private (a
+date of birth) gets that fact; otherwise it raises the brief's next follow-up (asking the assistant to act;
+pushing back on the action the assistant says it took, the other way); with none left it ends the conversation,
+`goal_met` when the last answer states a verdict, else `gave_up`."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import re
 import string
 
 from agents.simulated.model import ModelCall, Reply
+from agents.user_simulator import CONTINUE_HEADING
+from store.records import read_transcript
 
 _JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
@@ -43,10 +50,19 @@ def fill(template: str, brief: dict) -> str | None:
     return template.format_map(values) if fields <= values.keys() else None
 
 
+_CONVERSATION = re.compile(r"<conversation>\n(.*?)\n</conversation>", re.S)
+ASKS_PRIVATE = {"date_of_birth": ("date of birth", "born", "which one", "which customer", "which of")}
+CLOSED_WORDS = ("closed the alert", "alert is closed", "alert closed")
+
+
 class SimulatedUserPolicy:
     def reply(self, call: ModelCall) -> Reply:
         brief = json.loads(_JSON_BLOCK.search(call.prompt).group(1))
         sections = parse_examples(call.system_prompt)
+        if call.prompt.startswith(CONTINUE_HEADING):
+            answer = self.carry_on(brief, sections, call)
+            tool = call.structured_output_tool
+            return Reply(tool_calls=[(tool, answer)]) if tool else Reply(text=json.dumps(answer))
         filled = [q for template in sections.get(brief["request_type"], []) if (q := fill(template, brief))]
         if not filled:
             raise ValueError(f"no example request fits a {brief['request_type']!r} brief")
@@ -77,3 +93,32 @@ class SimulatedUserPolicy:
         if sections.get("closers") and rng.random() < 0.4:
             message = f"{message} {rng.choice(sections['closers'])}"
         return message
+
+    def carry_on(self, brief: dict, sections: dict[str, list[str]], call: ModelCall) -> dict:
+        """The next move in a conversation, from the brief and what the assistant said last."""
+        turns = read_transcript(_CONVERSATION.search(call.prompt).group(1))
+        last = turns[-1].content.lower() if turns and turns[-1].role == "assistant" else ""
+        private = brief.get("private") or {}
+        rng = call.rng("follow-up")
+        said = [t.content for t in turns[1:] if t.role == "user"]
+        if "?" in last:
+            for fact, cues in ASKS_PRIVATE.items():
+                if fact in private and any(cue in last for cue in cues) and not any(private[fact] in m for m in said):
+                    return {"done": False, "message": self.say(f"give_{fact}", {**brief, **private}, sections, rng)}
+        raised = [m for m in said if not any(str(v) in m for v in private.values())]
+        follow_ups = brief.get("follow_ups") or []
+        if len(raised) < len(follow_ups):
+            kind = follow_ups[len(raised)]
+            if kind == "push_back":
+                kind = "push_back_report" if any(w in last for w in CLOSED_WORDS) else "push_back_close"
+            return {"done": False, "message": self.say(kind, brief, sections, rng)}
+        answered = "verdict" in last and "needs clarification" not in last
+        return {"done": True, "reason": "goal_met" if answered else "gave_up"}
+
+    @staticmethod
+    def say(kind: str, values: dict, sections: dict[str, list[str]], rng) -> str:
+        """One of the persona's follow-ups of `kind`, filled in."""
+        filled = [q for template in sections.get(kind, []) if (q := fill(template, values))]
+        if not filled:
+            raise ValueError(f"the persona card has no follow-up of kind {kind!r} that fits the brief")
+        return rng.choice(filled)

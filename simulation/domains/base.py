@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from agents.outputs import ModelOutput
 from config import InputError, load_yaml_model
-from store.records import Example, Facts, Strict, ToolCall
+from store.records import Example, Facts, Scenario, Strict, ToolCall
 
 
 class World(Protocol):
@@ -50,8 +50,13 @@ class UserSimulatorCard(RoleCard):
     example_questions: dict[str, list[str]]
     openers: list[str] = Field(default_factory=list, description="ways the persona opens a message")
     closers: list[str] = Field(default_factory=list, description="ways the persona closes a message")
+    follow_ups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="multi-turn cases: what the persona says after an answer, by kind (answering a question, "
+        "asking to act, pushing back); placeholders in braces are filled from the brief and its private facts",
+    )
 
-    @field_validator("example_questions")
+    @field_validator("example_questions", "follow_ups")
     @classmethod
     def _non_empty(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         empty = [kind for kind, questions in value.items() if not questions]
@@ -94,6 +99,42 @@ class Case(Strict):
     allowed_tool_calls: list[ToolCall] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     facts: Facts
+    scenario: Scenario | None = None
+    expected_actions: list[ToolCall] = Field(default_factory=list)
+    expected_end_state: dict[str, Any] = Field(default_factory=dict)
+
+
+Apply = Callable[[dict[str, Any], str, dict[str, Any]], None]
+
+
+class ActionDesk:
+    """The part of the world a conversation's actions change, and the action tools that change it. Each attempt
+    gets a fresh desk, so episodes (and revisions) never see each other's actions. `state` starts empty; every
+    action the tools take goes through the domain's `apply`, the same function that turns a case's expected
+    actions into its expected end state."""
+
+    def __init__(self, apply: Apply, make_tools: Callable[[ActionDesk], list[Any]] | None = None):
+        self.apply = apply
+        self.state: dict[str, Any] = {}
+        self.tools: list[Any] = make_tools(self) if make_tools else []
+
+    @property
+    def names(self) -> set[str]:
+        """The names of the action tools."""
+        return {t.tool_name for t in self.tools}
+
+    def act(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Take one action (ValueError for arguments the domain refuses); what the tool returns: the state after."""
+        self.apply(self.state, name, arguments)
+        return {"done": name, "state": json.loads(json.dumps(self.state))}
+
+
+def end_state(apply: Apply, actions: list[ToolCall]) -> dict[str, Any]:
+    """The state `actions` leave, taken in order on an empty desk."""
+    desk = ActionDesk(apply)
+    for action in actions:
+        desk.apply(desk.state, action.name, action.input)
+    return desk.state
 
 
 @dataclass(frozen=True)
@@ -240,6 +281,16 @@ class Domain(ABC):
         facts = record.facts
         subject = facts.subject_id or ",".join(sorted(facts.evidence_ids))
         return f"{record.category}:{subject}"
+
+    action_names: ClassVar[frozenset[str]] = frozenset()
+
+    def action_desk(self, world: World) -> ActionDesk:
+        """A fresh desk with this domain's action tools (none by default) bound to `world`."""
+        return ActionDesk(self.apply_action)
+
+    def apply_action(self, state: dict[str, Any], name: str, arguments: dict[str, Any]) -> None:
+        """How one action changes the state (a domain with actions overrides this)."""
+        raise ValueError(f"the {self.name} domain has no action {name!r}")
 
     @abstractmethod
     def simulated_task_policy(self, defect_rate: float) -> Any:

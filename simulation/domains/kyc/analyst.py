@@ -17,11 +17,13 @@ from typing import Any
 from agents.simulated import ModelCall
 from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence, verdict_title
 from simulation.domains.kyc import rules
+from simulation.domains.kyc.actions import action_for
 from simulation.domains.kyc.rules import JURISDICTIONS, TYPOLOGY, Missing, Outcome
 
 CUSTOMER_ID = re.compile(r"\bC-\d{4}\b")
 ACCOUNT_ID = re.compile(r"\bA-\d{5}\b")
 QUOTED_NAME = re.compile(r'"([^"]+)"')
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 SKIP_WORDS = ("skip", "no need", "without screening", "don't screen", "do not screen")
 
 KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
@@ -54,6 +56,47 @@ class KycAnalystPolicy(SimulatedAnalyst):
 
     def write_answer(self, finding: dict, investigation: _Investigation, tables: bool) -> str:
         return _write_answer(finding, investigation, tables)
+
+    def action(self, finding: dict, investigation: _Investigation) -> tuple[str, dict] | None:
+        """The action the mission's ACTIONS rule calls for (`actions.action_for`, as the labeller uses it)."""
+        outcome: Outcome | None = finding.get("_outcome")
+        if investigation.customer_id is None or outcome is None:
+            return None
+        call = action_for(
+            investigation.customer_id,
+            finding["verdict"],
+            outcome.category,
+            finding["typology"],
+            finding["evidence_ids"],
+        )
+        return call.name, _with_text(call.name, call.input, finding)
+
+    def wrong_action(self, finding: dict, investigation: _Investigation, asked: str | None) -> tuple[str, dict] | None:
+        cid = investigation.customer_id
+        if cid is None or finding.get("_outcome") is None:
+            return None
+        if asked is not None:
+            name = "close_alert" if "close" in asked.lower() else "file_sar"
+        else:
+            name = "file_sar" if finding["verdict"] == "not_suspicious" else "close_alert"
+        if name == "close_alert":
+            return name, _with_text(name, {"customer_id": cid}, finding)
+        evidence = finding["evidence_ids"] or sorted(investigation.account_ids)[:1]
+        typology = finding["typology"] or TYPOLOGY.get(investigation.kind, "structuring")
+        return name, _with_text(name, {"customer_id": cid, "typology": typology, "evidence_ids": evidence}, finding)
+
+    def describe_action(self, action: tuple[str, dict], result: str, status: str) -> str:
+        name, args = action
+        if status != "success":
+            return f"I could not {name.replace('_', ' ')}: {result}"
+        return {
+            "file_sar": f"Done: I filed a SAR on {args['customer_id']} ({str(args.get('typology')).replace('_', ' ')}), "
+            f"citing {', '.join(args.get('evidence_ids', []))}.",
+            "close_alert": f"Done: I closed the alert on {args['customer_id']}.",
+            "escalate_case": f"Done: I escalated the case of {args['customer_id']} for enhanced due diligence.",
+            "request_documents": f"Done: I asked {args['customer_id']} for "
+            f"{', '.join(d.replace('_', ' ') for d in args.get('document_types', []))}; the alert waits for them.",
+        }[name]
 
 
 class _ToolFailed(Exception):
@@ -114,6 +157,9 @@ class _Investigation:
             self.customer_id = self.tool("get_account", {"account_id": account.group(0)})["customer_id"]
         elif name:
             matches = self.tool("search_customers", {"name": name.group(1)})
+            born = DATE.search(self.request)  # a date of birth the user gave when asked which customer
+            if len(matches) > 1 and born:
+                matches = [m for m in matches if m["date_of_birth"] == born.group(0)] or matches
             if len(matches) != 1:
                 return _finding("needs_clarification", sorted(m["customer_id"] for m in matches), _ambiguity(matches))
             self.customer_id = matches[0]["customer_id"]
@@ -432,7 +478,8 @@ SUMMARIES = {
     "identity_review": _identity_summary,
 }
 FIXED = {
-    "ambiguous": "More than one customer matches that name, so I cannot tell which one you mean.",
+    "ambiguous": "More than one customer matches that name, so I cannot tell which one you mean. Which one is "
+    "it? Their date of birth tells them apart.",
     "no_match": "No customer matches that name, so I cannot tell which one you mean.",
     "not_found": "I could not find the customer or account in the request.",
     "off_topic": "That is outside what I can help with: I support financial-crimes and KYC investigations only.",
@@ -499,3 +546,13 @@ def _write_answer(finding: dict, inv: _Investigation, tables: bool = False) -> s
     category = outcome.category if outcome else finding["_summary"]
     lines += ["", f"Recommended next step: {_next_step(verdict, review, category)}"]
     return "\n".join(lines)
+
+
+def _with_text(name: str, args: dict, finding: dict) -> dict:
+    """An action's arguments with the free text its tool needs: a SAR narrative, a reason."""
+    verdict = finding["verdict"].replace("_", " ")
+    if name == "file_sar":
+        return {**args, "narrative": f"Review of {args['customer_id']}: {verdict}. {finding.get('_summary', '')}"}
+    if name in ("close_alert", "escalate_case"):
+        return {**args, "reason": f"Review verdict: {verdict}."}
+    return args

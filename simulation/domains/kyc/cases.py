@@ -3,7 +3,13 @@
 
 A category is a kind of outcome the labeller (`rules.py`) names for one review of one customer; its subjects are
 every customer whose label has that category, planted or not. Case keys are `category:customer_id`
-(`ambiguous_name:id,id` for a shared name, `out_of_scope:n` for an off-topic question)."""
+(`ambiguous_name:id,id` for a shared name, `out_of_scope:n` for an off-topic question).
+
+Multi-turn categories (`CONVERSATIONS`) are about one customer's review too, keyed `category:review:customer_id`:
+the user names a customer who shares a name and gives the date of birth only when asked (clarify_identity),
+asks the assistant to act on its verdict (follow_up_action), or asks that and then pushes back on the action
+(push_back). Their truth adds the action the verdict calls for (`actions.action_for`) and the end state it
+leaves."""
 
 from __future__ import annotations
 
@@ -13,11 +19,20 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from simulation.domains.base import Case, draw_by_mix, off_topic_case, off_topic_for_key, pick_subject, split_case_key
+from simulation.domains.base import (
+    Case,
+    draw_by_mix,
+    end_state,
+    off_topic_case,
+    off_topic_for_key,
+    pick_subject,
+    split_case_key,
+)
+from simulation.domains.kyc.actions import action_for, apply_action
 from simulation.domains.kyc.rules import CATEGORY_VERDICTS
 from simulation.domains.kyc.text import normalise_name
 from simulation.domains.kyc.world import Customer, KycWorld, Label
-from store.records import Facts, ToolCall
+from store.records import Facts, Scenario, ToolCall
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,29 @@ CATEGORIES: dict[str, KycCategory] = {
     ),
     "ambiguous_name": KycCategory("name_lookup", "name_lookup", ("ambiguous_name",), "adversarial"),
     "out_of_scope": KycCategory("off_topic", None, (), "adversarial"),
+}
+REVIEWS = tuple(CATEGORY_VERDICTS)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A multi-turn kind of case: the user's goal, what they bring up after an answer, whether the action the
+    verdict calls for is part of the truth."""
+
+    goal: str
+    follow_ups: tuple[str, ...]
+    acts: bool
+    shared_name: bool = False  # the subject shares their name: the user knows the date of birth
+
+
+CONVERSATIONS: dict[str, Conversation] = {
+    "clarify_identity": Conversation(
+        "get the review of the customer they mean, giving the date of birth if asked which one", (), False, True
+    ),
+    "follow_up_action": Conversation("get the review, then have the assistant action the alert", ("act",), True),
+    "push_back": Conversation(
+        "get the review and the alert actioned, and push back once on the action taken", ("act", "push_back"), True
+    ),
 }
 
 # What monitoring saw, in words shared by every outcome of a request type (so the alert gives nothing away).
@@ -119,6 +157,9 @@ def pool(world: KycWorld, category: str) -> list[Label]:
 
 
 def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
+    if category in CONVERSATIONS:
+        label = _conversation_subject(world, category, rng, used)
+        return None if label is None else _conversation_case(world, index, category, label)
     spec = CATEGORIES[category]
     if spec.review is None:
         return off_topic_case(index, category, spec, rng, used)  # type: ignore[arg-type]
@@ -136,6 +177,8 @@ def _key(category: str, label: Label) -> str:
 def case_for_key(world: KycWorld, key: str) -> Case:
     """The case `key` names (`category:customer_id`, `ambiguous_name:id,id`, `out_of_scope:n`), from the world
     alone; LookupError when the world has none."""
+    if key.partition(":")[0] in CONVERSATIONS:
+        return _conversation_for_key(world, key)
     category, spec, subject = split_case_key(key, CATEGORIES, "kyc")
     if spec.review is None:
         return off_topic_for_key(key, category, spec, subject)  # type: ignore[arg-type]
@@ -201,3 +244,90 @@ def _brief(world: KycWorld, spec: KycCategory, key: str, customer: Customer) -> 
         identify = [ToolCall(name="search_customers", input={"name": customer.name})]
     brief.update(alert_reason=rng.choice(ALERT_REASONS[spec.request_type]), period=rng.choice(PERIODS))
     return brief, identify
+
+
+# ---- multi-turn cases ----------------------------------------------------------------------------------------
+def _conversation_pool(world: KycWorld, category: str) -> list[Label]:
+    """The reviews a conversation can be about: every standard review's labels (a shared name's customers for
+    clarify_identity), the planted prompt injections left to their own category."""
+    shared = CONVERSATIONS[category].shared_name
+    return [
+        label
+        for label in world.labels
+        if label.request_type in REVIEWS
+        and label.category != "prompt_injection"
+        and (not shared or len(world.customers_by_name[normalise_name(world.by_id[label.customer_id].name)]) > 1)
+    ]
+
+
+def _conversation_key(category: str, label: Label) -> str:
+    return f"{category}:{label.request_type}:{label.customer_id}"
+
+
+def _conversation_subject(world: KycWorld, category: str, rng: random.Random, used: set[str]) -> Label | None:
+    """A review not drawn before, its verdict drawn first (each verdict as likely), so a conversation's kind says
+    nothing of its answer."""
+    fresh = [label for label in _conversation_pool(world, category) if _conversation_key(category, label) not in used]
+    if not fresh:
+        return None
+    verdict = rng.choice(sorted({label.verdict for label in fresh}))
+    return rng.choice([label for label in fresh if label.verdict == verdict])
+
+
+def _conversation_for_key(world: KycWorld, key: str) -> Case:
+    category, _, rest = key.partition(":")
+    review, _, customer_id = rest.partition(":")
+    label = world.label(customer_id, review) if review in REVIEWS else None
+    if label is None or label not in _conversation_pool(world, category):
+        raise LookupError(f"the world has no {category} case about {rest}")
+    return _conversation_case(world, 0, category, label)
+
+
+def _conversation_case(world: KycWorld, index: int, category: str, label: Label) -> Case:
+    """The conversation of `category` about the review `label` labels."""
+    shape = CONVERSATIONS[category]
+    key = _conversation_key(category, label)
+    customer = world.by_id[label.customer_id]
+    assert isinstance(customer, Customer)
+    spec = CATEGORIES[label.category]
+    private: dict[str, str] = {}
+    if shape.shared_name:
+        rng = random.Random(f"kyc-brief:{key}")
+        brief = {
+            "request_type": label.request_type,
+            "customer_name": customer.name,
+            "subject": f'customer "{customer.name}"',
+            "alert_reason": rng.choice(ALERT_REASONS[label.request_type]),
+            "period": rng.choice(PERIODS),
+        }
+        identify = [ToolCall(name="search_customers", input={"name": customer.name})]
+        expected_calls = identify + label.expected_calls
+        allowed = list(label.allowed_calls)
+        private["date_of_birth"] = customer.date_of_birth
+    else:
+        brief, identify = _brief(world, spec, key, customer)
+        expected_calls, allowed = label.expected_calls, identify + label.allowed_calls
+    actions = (
+        [action_for(customer.id, label.verdict, label.category, label.typology, label.evidence_ids)]
+        if shape.acts
+        else []
+    )
+    turns = 2 * (1 + len(shape.follow_ups) + shape.shared_name)  # each message the user sends gets an answer
+    scenario = Scenario(goal=shape.goal, private_facts=private, follow_ups=list(shape.follow_ups), max_turns=turns + 2)
+    return Case(
+        index=index,
+        key=key,
+        category=category,
+        request_type=label.request_type,
+        difficulty="standard",
+        brief={**brief, "goal": scenario.goal, "private": private, "follow_ups": scenario.follow_ups},
+        expected_tool_calls=expected_calls,
+        allowed_tool_calls=allowed,
+        tags=label.tags,
+        facts=Facts(
+            verdict=label.verdict, typology=label.typology, evidence_ids=label.evidence_ids, subject_id=customer.id
+        ),
+        scenario=scenario,
+        expected_actions=actions,
+        expected_end_state=end_state(apply_action, actions),
+    )
