@@ -11,9 +11,8 @@ or one the user brings (agents/custom_task_agent.py); both get the same prompt.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
-
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from agents.runtime import Instructions, Outcome
 from store.records import Attempt, ToolTraceEntry, Turn, read_transcript, transcript

@@ -60,7 +60,8 @@ def read_transcript(text: str) -> list[Turn]:
     if len(parts) < 3 or parts[0].strip():
         return [Turn(role="user", content=text)]
     roles = {v: k for k, v in SPEAKERS.items()}
-    return [Turn(role=roles[speaker], content=content) for speaker, content in zip(parts[1::2], parts[2::2])]
+    pairs = zip(parts[1::2], parts[2::2], strict=True)
+    return [Turn(role=roles[speaker], content=content) for speaker, content in pairs]
 
 
 class Scenario(Strict):

@@ -68,7 +68,7 @@ class SimulatedAnalyst(ABC):
         kinds = [follow_up_kind(message) for message in users[1:]]
         mode = kinds[-1] if kinds else None
         # the question: the opening, with what the user added when asked (follow-ups are not part of it)
-        question = " ".join([users[0], *(m for m, kind in zip(users[1:], kinds) if kind is None)])
+        question = " ".join([users[0], *(m for m, kind in zip(users[1:], kinds, strict=True) if kind is None)])
         defect, wrong_action = None, False
         if feedback is None:
             rng = call.rng("defect", about=users[0])

@@ -89,9 +89,9 @@ class KycAnalystPolicy(SimulatedAnalyst):
         name, args = action
         if status != "success":
             return f"I could not {name.replace('_', ' ')}: {result}"
+        typology, cited = str(args.get("typology")).replace("_", " "), ", ".join(args.get("evidence_ids", []))
         return {
-            "file_sar": f"Done: I filed a SAR on {args['customer_id']} ({str(args.get('typology')).replace('_', ' ')}), "
-            f"citing {', '.join(args.get('evidence_ids', []))}.",
+            "file_sar": f"Done: I filed a SAR on {args['customer_id']} ({typology}), citing {cited}.",
             "close_alert": f"Done: I closed the alert on {args['customer_id']}.",
             "escalate_case": f"Done: I escalated the case of {args['customer_id']} for enhanced due diligence.",
             "request_documents": f"Done: I asked {args['customer_id']} for "
