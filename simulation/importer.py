@@ -1,10 +1,12 @@
 """`dataset import`: records from a JSON Lines file earn their place in a dataset as if generated here.
 
 Every line is validated first (`file:line: field: problem`, nothing written). Then each record's truth is
-re-earned against the dataset's world (simulation/truth.py: its case rebuilt from the world, facts and expected
-tool calls compared, the tool trace replayed, the rubric's programmatic criteria run), and with `judge` the
-critic judges it again too. Records that pass are appended unchanged, as an `import` version whose lineage
-says what was checked; the others go to the review queue with their reasons, never into the dataset.
+re-earned against the dataset's world (simulation/truth.py: its case rebuilt from the world, facts, expected
+tool calls and a conversation's scenario and expected actions compared, the tool trace replayed with its actions
+on a fresh desk, the rubric's programmatic criteria run), and with `judge` the critic judges it again too (a
+multi-turn record's conversation, against the case's expected end state). Records that pass are appended
+unchanged, as an `import` version whose lineage says what was checked; the others go to the review queue with
+their reasons, never into the dataset.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ def _judge(
             facts=case.facts,
             expected_tool_calls=case.expected_tool_calls,
             allowed_tool_calls=case.allowed_tool_calls,
+            expected_end_state=case.expected_end_state,
         )
         if not critique.passed:
             failed = [r for r in critique.criteria if not r.passed]

@@ -2,7 +2,9 @@
 without re-running the user simulator or the task agent, and commit the result as a new version.
 
 Examples that still pass are kept with their new critique. Failing ones leave the dataset for the
-review queue, or with `repair` go back through the task agent's revise loop first.
+review queue, or with `repair` go back through the task agent's revise loop first. A multi-turn example is
+judged on its whole conversation and the state its actions left; its repair plays the conversation again from
+the same opening with the critic's feedback (simulation/conversation.py), as a revision in `generate` does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.model import load_rubric
+from simulation.conversation import converse
 from simulation.domains import get_domain
 from simulation.episode import answer_fields
 from simulation.roles import make_roles, new_run_id, prepare_models
@@ -110,6 +113,7 @@ class Revalidation:
             "facts": claims.case.facts,
             "expected_tool_calls": claims.case.expected_tool_calls,
             "allowed_tool_calls": claims.case.allowed_tool_calls,
+            "expected_end_state": claims.case.expected_end_state,
         }
         critique, spend = await self.roles.critic.review(attempt=attempt, **context)
         failed = critique.failed_criteria()
@@ -117,13 +121,18 @@ class Revalidation:
             return Outcome(record, "kept", failed, spend, example=record.model_copy(update={"critique": critique}))
         attempts, critiques = [attempt], [critique]
         for _ in range(self.config.max_rounds if self.config.repair else 0):
-            revised, used = await self.roles.task.attempt(
-                record.prompt,
-                attempts[-1].round + 1,
-                previous=attempts[-1],
-                feedback=critiques[-1].feedback,
-                unnecessary=critiques[-1].unnecessary_tools(),
-            )
+            if claims.case.scenario is not None:  # the whole conversation again, the user simulator answering
+                revised, used = await converse(
+                    claims.case, record.prompt, self.roles, attempts[-1].round + 1, attempts[-1], critiques[-1].feedback
+                )
+            else:
+                revised, used = await self.roles.task.attempt(
+                    record.prompt,
+                    attempts[-1].round + 1,
+                    previous=attempts[-1],
+                    feedback=critiques[-1].feedback,
+                    unnecessary=critiques[-1].unnecessary_tools(),
+                )
             spend += used
             critique, used = await self.roles.critic.review(
                 attempt=revised, previous=(attempts[-1], critiques[-1]), **context

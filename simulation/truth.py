@@ -7,8 +7,14 @@ expected tool calls and a tool trace. Each claim is checked against what the wor
   the tool calls the case needs); the record's facts and expected tool calls must equal the rebuilt ones;
 - the request names the case's subject (one of the brief's identifiers: an id, a name, a symbol);
 - the tool trace: every call is executed again against the world with the same input (through the domain's
-  real tools); a successful call must return what the record says it returned, a failed one must fail;
-- the rubric's programmatic criteria, run on the stored answer against the rebuilt facts.
+  real tools); a successful call must return what the record says it returned, a failed one must fail. Action
+  calls (file_sar, close_alert, ...) are taken in trace order on one fresh action desk per record, and the state
+  they leave must be the record's `end_state`;
+- a multi-turn case's scenario, expected actions and expected end state must equal the rebuilt case's; its
+  conversation must open with the request, alternate user and assistant, end with the reference answer, and
+  its assistant turns' tool traces, one after another, must be exactly the record's tool trace;
+- the rubric's programmatic criteria (the end-state gate among them), run on the stored answer against the
+  rebuilt facts and expected end state.
 
 What no program can check (how well the answer explains itself) is left to the judge (`--judge`).
 """
@@ -24,7 +30,7 @@ from simulation.domains.base import Case, Domain, World
 from store.records import Attempt, CriterionResult, Example
 
 MIN_IDENTIFIER_LENGTH = 3
-NOT_IDENTIFIERS = {"request_type", "variant", "alert_reason", "period"}  # brief keys that name no subject
+NOT_IDENTIFIERS = {"request_type", "variant", "alert_reason", "period", "goal"}  # brief keys that name no subject
 
 
 @dataclass
@@ -64,6 +70,7 @@ class WorldChecker:
             tools=domain.tools(world), callback_handler=None, model="unused", load_tools_from_directory=False
         )
         self.tool_names = set(self.tools.tool_names)
+        self.action_names = set(domain.action_names)
 
     def case(self, record: Example) -> tuple[Case | None, str | None]:
         """The world's case for a record, or None and why there is none."""
@@ -86,6 +93,8 @@ class WorldChecker:
             self.world.has_id,
             case.allowed_tool_calls,
             vocabulary_of(self.domain.finding_model),
+            expected_end_state=case.expected_end_state,
+            action_names=self.domain.action_names,
         )
         for criterion in self.rubric.criteria_for(case.category):
             if criterion.programmatic and not (checked := run_check(criterion, subject)).passed:
@@ -93,7 +102,8 @@ class WorldChecker:
         return result
 
     def claims(self, record: Example) -> Recheck:
-        """The record's case, facts, expected tool calls, request and tool trace against the world."""
+        """The record's case, facts, expected tool calls, request, conversation, tool trace and end state against
+        the world."""
         case, missing = self.case(record)
         result = Recheck(record, case)
         if case is None:
@@ -111,6 +121,13 @@ class WorldChecker:
                 ("allowed_tool_calls", record.allowed_tool_calls, case.allowed_tool_calls),
                 ("tags", record.tags, case.tags),
             )
+        # multi-turn and action fields: compared whatever the record's version says (an older record, and a
+        # single-turn case, has none on either side), so relabelling a record cannot skip them
+        claims += (
+            ("scenario", record.scenario, case.scenario),
+            ("expected_actions", record.expected_actions, case.expected_actions),
+            ("expected_end_state", record.expected_end_state, case.expected_end_state),
+        )
         for name, claimed, true in claims:
             if claimed != true:
                 result.claims.append(f"{name}: the record says {_short(claimed)}; the world says {_short(true)}")
@@ -118,21 +135,36 @@ class WorldChecker:
         prompt = record.prompt.casefold()
         if identifiers and not any(i.casefold() in prompt for i in identifiers):
             result.claims.append(f"prompt: names none of the case's subject ({', '.join(identifiers)})")
+        if case.scenario is not None:  # the world's case decides: dropping a record's scenario skips nothing
+            result.claims += conversation_problems(record)
         result.claims += self.trace_problems(record)
         return result
 
     def trace_problems(self, record: Example) -> list[str]:
-        """Tool-trace entries the world does not reproduce."""
+        """Tool-trace entries the world does not reproduce, and an end state the trace's actions do not leave.
+        Actions are taken in trace order on one fresh desk for the record, as the attempt took them."""
+        from strands import Agent
+
         from agents.messages import result_text
 
+        desk = self.domain.action_desk(self.world)
+        actions = None  # the desk's action tools, called through strands like the others (built when needed)
         problems = []
         for number, entry in enumerate(record.tool_trace, start=1):
             where = f"tool_trace[{number}] {entry.name}"
-            if entry.name not in self.tool_names:
+            if entry.name in self.action_names:
+                if actions is None:
+                    actions = Agent(
+                        tools=desk.tools, callback_handler=None, model=self.tools.model, load_tools_from_directory=False
+                    )
+                tools = actions
+            elif entry.name in self.tool_names:
+                tools = self.tools
+            else:
                 problems.append(f"{where}: no such tool in the {self.domain.name} domain")
                 continue
             try:
-                result = getattr(self.tools.tool, entry.name)(**entry.input, record_direct_tool_call=False)
+                result = getattr(tools.tool, entry.name)(**entry.input, record_direct_tool_call=False)
             except Exception as exc:  # a tool input the tool cannot take at all
                 problems.append(f"{where}: cannot be called with {_short(entry.input)} ({type(exc).__name__})")
                 continue
@@ -141,16 +173,49 @@ class WorldChecker:
                 problems.append(f"{where}: the record says it {_ended(entry.status)}; in the world it {_ended(status)}")
             elif status == "success" and result_text(result) != entry.output:
                 problems.append(f"{where}: its output differs from what the tool returns in the dataset's world")
+        if desk.state != record.end_state:
+            problems.append(
+                f"end_state: the record says {_short(record.end_state)}; its tool trace's actions, taken again, "
+                f"leave {_short(desk.state)}"
+            )
         return problems
 
 
+def conversation_problems(record: Example) -> list[str]:
+    """How a multi-turn record's conversation disagrees with its request, its answer and its tool trace."""
+    turns = record.conversation
+    problems = []
+    if not turns or turns[0].role != "user" or turns[0].content != record.prompt:
+        problems.append("conversation: its opening user turn is not the record's prompt")
+    if not turns or turns[-1].role != "assistant" or turns[-1].content != record.reference_answer:
+        problems.append("conversation: its last turn is not the assistant's reference answer")
+    roles = [turn.role for turn in turns]
+    if roles != ["user", "assistant"] * (len(turns) // 2):
+        problems.append(f"conversation: turns must alternate user, assistant (they go {', '.join(roles)})")
+    if record.scenario is not None and len(turns) > record.scenario.max_turns:
+        problems.append(f"conversation: {len(turns)} turns, more than the scenario's {record.scenario.max_turns}")
+    if any(turn.tool_trace is not None for turn in turns if turn.role == "user"):
+        problems.append("conversation: a user turn carries a tool trace")
+    flattened = [entry for turn in turns if turn.role == "assistant" for entry in turn.tool_trace or []]
+    if flattened != record.tool_trace:
+        problems.append(
+            f"conversation: its turns' tool traces ({len(flattened)} calls) are not the record's tool_trace "
+            f"({len(record.tool_trace)} calls, in order)"
+        )
+    return problems
+
+
 def attempt_of(record: Example) -> Attempt:
-    """A stored record's answer as the attempt a critic reviews."""
+    """A stored record's answer as the attempt a critic reviews; a multi-turn record's with its conversation (how
+    the user ended it is not stored) and every record's with the state its actions left."""
     return Attempt(
         round=record.critique.rounds,
         finding={**record.reference_output, "answer": record.reference_answer},
         answer=record.reference_answer,
         tool_trace=record.tool_trace,
+        conversation=record.conversation if record.scenario is not None else None,
+        ended=None,
+        end_state=record.end_state,
     )
 
 

@@ -37,7 +37,7 @@ from agents.simulated.model import (
     reply_usage,
 )
 
-ROLE_BY_OUTPUT = {"SimulatedRequest": "user", "JudgeVerdict": "critic"}
+ROLE_BY_OUTPUT = {"SimulatedRequest": "user", "UserReply": "user", "JudgeVerdict": "critic"}
 
 
 @dataclass

@@ -24,6 +24,8 @@ The rules (each `read_*` function applies one; numbers are the constants below)
   delisted markets show stale figures and do not count). A position larger than those bids is an **elevated
   risk**, one larger than half of them a **moderate risk** (typology `liquidity_risk`), otherwise **no red
   flags**. Evidence: the active markets.
+- Selling half (the follow-up "what if I sell half?" to a liquidity question): the same rule on half the
+  position, halved in the user's home currency and converted again (`convert_currency`).
 - Pump and dump (`pump_check` questions, over the last 30 days of `get_price_history(days=30)`): there are
   three signs. A spike: days whose volume is at least 5 times the median daily volume of the period. A rise of
   50% or more over the spike, from the close before the first spike day to the close of the last one. The ten
@@ -36,6 +38,7 @@ The rules (each `read_*` function applies one; numbers are the constants below)
 Which subjects are asked about: every asset whose ticker is its own gets a trend and a liquidity question;
 an unlock question when it has any scheduled unlock ahead; a pump check when its price rose 20% or more above
 the close 30 days ago at some point since, or it had a volume spike. Shared tickers get the ticker question.
+Every liquidity question also gets its follow-up on selling half (`half_position`).
 
 What makes a case hard (its `tags`, computed from the same tool outputs):
 
@@ -98,11 +101,13 @@ HARDNESS_TAGS = (
     "partial_signals",
 )
 POSITION_CURRENCIES = ("EUR", "GBP")  # the user's home currency in liquidity questions
+SELL_SHARE = 0.5  # the follow-up "what if I sell half?": half the position, converted again
+ALERT_MOVES = (0.1, 0.15, 0.2, 0.25)  # how far from today's close the price alert a user asks for is set
 
 Verdict = Literal[
     "uptrend", "downtrend", "sideways", "elevated_risk", "moderate_risk", "no_red_flags", "needs_clarification"
 ]
-Aspect = Literal["trend", "unlock", "liquidity", "pump", "ticker"]
+Aspect = Literal["trend", "unlock", "liquidity", "half_position", "pump", "ticker"]
 
 
 class Reading(BaseModel):
@@ -136,6 +141,22 @@ def liquidity_position(asset_id: str) -> tuple[int, str]:
     rng = random.Random(f"position:{asset_id}")
     currency = rng.choice(POSITION_CURRENCIES)
     return int(round(math.exp(rng.uniform(math.log(20_000), math.log(300_000))), -3)), currency
+
+
+def half_position(asset_id: str) -> tuple[float, str]:
+    """The part of the liquidity question's position the user asks about selling in the follow-up: half of it,
+    in the same home currency."""
+    amount, currency = liquidity_position(asset_id)
+    return amount * SELL_SHARE, currency
+
+
+def alert_request(asset_id: str, last_close: float) -> tuple[str, float]:
+    """The price alert the user asks for after a question on `asset_id`: a direction (below or above) and a
+    round price (two significant figures) 10-25% that way from today's close, a function of the asset alone."""
+    rng = random.Random(f"alert:{asset_id}")
+    direction = rng.choice(("below", "above"))
+    move = rng.choice(ALERT_MOVES)
+    return direction, float(f"{last_close * (1 - move if direction == 'below' else 1 + move):.2g}")
 
 
 # ---- the rules -----------------------------------------------------------------------------------------------
@@ -347,6 +368,9 @@ def label_world(world: CryptoWorld) -> list[Label]:
             amount, currency = liquidity_position(asset.id)
             conversion = tools["convert_currency"](amount=float(amount), from_currency=currency, to_currency="USD")
             add(asset.id, "liquidity", read_liquidity(conversion, listings))
+            half, currency = half_position(asset.id)
+            conversion = tools["convert_currency"](amount=half, from_currency=currency, to_currency="USD")
+            add(asset.id, "half_position", read_liquidity(conversion, listings))
     for symbol in sorted(s for s, n in shared.items() if n > 1):
         reading = read_ticker(tools["search_assets"](query=symbol), symbol)
         add(",".join(reading.evidence_ids), "ticker", reading)
