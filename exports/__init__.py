@@ -154,10 +154,12 @@ def export(dataset: Dataset, version: int | None, request: ExportRequest) -> Exp
     def name(tag: str) -> str:
         return out.name if not tag else f"{out.stem}-{tag}{'.json' if tag.endswith('job') else out.suffix}"
 
+    user = get_domain(manifest.domain).card.user_simulator
     ctx = Context(
         dataset=dataset.name,
         version=manifest.version,
-        mission=get_domain(manifest.domain).card.user_simulator.mission.strip(),
+        mission=user.mission.strip(),
+        persona=user.persona.strip(),
         find_rubric=lambda: judged_with(dataset, manifest, request.rubric),
         responses={r.id: r.reference_answer for r in records} if request.with_responses else None,
         responder=identifier(str(manifest.models.get("task", "task"))) if request.with_responses else None,

@@ -9,7 +9,7 @@ from typing import Any
 
 from config import InputError
 from rubrics.model import Criterion, Rubric
-from store.records import Example, Turn
+from store.records import Example, ToolCall, ToolTraceEntry, Turn, transcript
 
 Files = dict[str, bytes]
 """What a format writes: file tag → content. The tag "" is the --out file itself; any other tag is a sibling
@@ -23,6 +23,7 @@ class Context:
     dataset: str
     version: int
     mission: str
+    persona: str = ""  # the domain card's words for the simulated user (who they are, how they write)
     find_rubric: Callable[[], tuple[Rubric | None, str]] = lambda: (None, "no rubric")
     responses: dict[str, str] | None = None
     responder: str | None = None
@@ -70,7 +71,8 @@ def history(record: Example) -> list[Turn]:
 
 
 def multi_turn(record: Example) -> bool:
-    return len(history(record)) > 1
+    """A conversation: a multi-turn case (it has a scenario), or more than one turn before the final answer."""
+    return record.scenario is not None or len(history(record)) > 1
 
 
 def flattened(record: Example) -> str:
@@ -79,7 +81,73 @@ def flattened(record: Example) -> str:
     turns = history(record)
     if len(turns) == 1:
         return turns[0].content
-    return "\n\n".join(f"{'User' if t.role == 'user' else 'Assistant'}: {t.content}" for t in turns)
+    return transcript(turns)
+
+
+def opening(record: Example) -> str:
+    """The user's first message."""
+    return history(record)[0].content
+
+
+def scenario_text(record: Example) -> str:
+    """What the user of a conversation is after, and how they open it; without a scenario, the opening alone."""
+    if record.scenario is None:
+        return opening(record)
+    return f"The user's goal: {record.scenario.goal}.\n\nThey open with:\n{opening(record)}"
+
+
+def user_description(record: Example, ctx: Context) -> str:
+    """The user of a multi-turn case in words: the domain card's persona (else its name), and the private facts
+    they tell only when asked."""
+    text = ctx.persona or record.persona
+    facts = record.scenario.private_facts if record.scenario else {}
+    if facts:
+        known = "; ".join(f"{key.replace('_', ' ')}: {value}" for key, value in facts.items())
+        text += f"\n\nKnows, and tells only when asked: {known}."
+    return text
+
+
+def action_sentence(call: ToolCall) -> str:
+    """One expected action as a grader reads it: `file_sar is called with {"customer_id": ...}`."""
+    return f"{call.name} is called with {json.dumps(call.input, ensure_ascii=False)}"
+
+
+def actions_text(record: Example) -> str:
+    """The actions a multi-turn case should take over the conversation and the state they leave, in words."""
+    if not record.expected_actions:
+        return "No action is due: the conversation should leave everything as it was (expected end state: {})."
+    calls = "; ".join(action_sentence(c) for c in record.expected_actions)
+    state = json.dumps(record.expected_end_state, ensure_ascii=False)
+    return (
+        f"Over the conversation: {calls} (the arguments shown are the ones checked; others, such as a narrative "
+        f"or a reason, are free). End state: {state}."
+    )
+
+
+def expected_calls(record: Example) -> list[ToolCall]:
+    """Every call a conversation should make: the tools the investigation needs, then the actions."""
+    return [*record.expected_tool_calls, *record.expected_actions]
+
+
+def calls_made(turn: Turn) -> list[ToolTraceEntry]:
+    """The tool calls an assistant turn of a multi-turn record made (none for other turns)."""
+    return turn.tool_trace or []
+
+
+def due_actions(record: Example) -> list[ToolCall]:
+    """The expected actions the final answer still has to take: those no assistant turn before it took already
+    (a list argument matches in any order, as the end state compares it)."""
+    taken = [e for t in history(record) for e in calls_made(t) if e.status == "success"]
+    return [a for a in record.expected_actions if not any(_takes(e, a) for e in taken)]
+
+
+def _takes(entry: ToolTraceEntry, action: ToolCall) -> bool:
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, list) and isinstance(b, list):
+            return sorted(map(json.dumps, a)) == sorted(map(json.dumps, b))
+        return a == b
+
+    return entry.name == action.name and all(same(entry.input.get(k), v) for k, v in action.input.items())
 
 
 def tool_names(record: Example) -> list[str]:
@@ -88,8 +156,10 @@ def tool_names(record: Example) -> list[str]:
 
 
 def evidence(record: Example) -> list[str]:
-    """What the tools returned during the approved investigation: the answer's grounding."""
-    return [entry.output for entry in record.tool_trace if entry.status == "success"]
+    """What the tools returned during the approved investigation: the answer's grounding (in a conversation, each
+    output once: its turns may look the same records up again)."""
+    outputs = [entry.output for entry in record.tool_trace if entry.status == "success"]
+    return list(dict.fromkeys(outputs)) if multi_turn(record) else outputs
 
 
 def metadata(record: Example, ctx: Context) -> dict[str, Any]:
@@ -105,6 +175,17 @@ def metadata(record: Example, ctx: Context) -> dict[str, Any]:
         "critique_score": record.critique.score,
         "verdict": record.facts.verdict,
         "evidence_ids": record.facts.evidence_ids,
+    }
+
+
+def conversation_metadata(record: Example) -> dict[str, Any]:
+    """What a multi-turn case adds to the metadata: its scenario, expected actions and end state ({} without one)."""
+    if record.scenario is None:
+        return {}
+    return {
+        "scenario": record.scenario.model_dump(mode="json"),
+        "expected_actions": [call.model_dump(mode="json") for call in record.expected_actions],
+        "expected_end_state": record.expected_end_state,
     }
 
 

@@ -21,7 +21,7 @@ from agents.simulated.model import SimSettings
 from config import InputError
 from rubrics.model import BUNDLED, Rubric, load_rubric
 from simulation.domains import Domain, World, get_domain
-from simulation.truth import Recheck, WorldChecker, attempt_of
+from simulation.truth import Recheck, WorldChecker, attempt_of, user_ending
 from store.dataset import Dataset, Manifest
 from store.imports import read_records
 from store.records import CriterionResult, Critique, Example, ReviewItem, utc_now
@@ -133,15 +133,16 @@ def _judge(
     from simulation.roles import make_roles, prepare_models
 
     lineup = prepare_models(models, domain, SimSettings(seed=0, defect_rate=0.0))
-    critic = make_roles(domain, world, rubric, lineup, "together").critic
+    roles = make_roles(domain, world, rubric, lineup, "together")
 
     async def review(check: Recheck) -> None:
         record, case = check.record, check.case
         assert case is not None
-        critique, _ = await critic.review(
+        attempt, _ = await user_ending(roles.user, case, attempt_of(record))
+        critique, _ = await roles.critic.review(
             category=case.category,
             request=record.prompt,
-            attempt=attempt_of(record),
+            attempt=attempt,
             facts=case.facts,
             expected_tool_calls=case.expected_tool_calls,
             allowed_tool_calls=case.allowed_tool_calls,

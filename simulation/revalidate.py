@@ -28,7 +28,7 @@ from simulation.conversation import converse
 from simulation.domains import get_domain
 from simulation.episode import answer_fields
 from simulation.roles import make_roles, new_run_id, prepare_models
-from simulation.truth import WorldChecker, attempt_of
+from simulation.truth import WorldChecker, attempt_of, user_ending
 from store.dataset import Dataset
 from store.records import Attempt, Critique, Example, ReviewItem, Strict, TokenUsage, utc_now
 
@@ -101,7 +101,8 @@ class Revalidation:
 
     async def judge(self, record: Example) -> Outcome:
         """Re-judge one stored example against the truth its world gives (never the record's own); repair it if
-        asked and needed. A record whose claims the world contradicts is removed, not repaired."""
+        asked and needed. A record whose claims the world contradicts is removed, not repaired. A multi-turn
+        example is judged on its conversation, its ending heard again from the user simulator."""
         attempt = attempt_of(record)
         claims = self.world_check.claims(record)
         if claims.case is None or claims.claims:
@@ -115,7 +116,9 @@ class Revalidation:
             "allowed_tool_calls": claims.case.allowed_tool_calls,
             "expected_end_state": claims.case.expected_end_state,
         }
-        critique, spend = await self.roles.critic.review(attempt=attempt, **context)
+        attempt, spend = await user_ending(self.roles.user, claims.case, attempt)
+        critique, used = await self.roles.critic.review(attempt=attempt, **context)
+        spend += used
         failed = critique.failed_criteria()
         if critique.passed:
             return Outcome(record, "kept", failed, spend, example=record.model_copy(update={"critique": critique}))

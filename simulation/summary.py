@@ -61,6 +61,7 @@ class RunSummary(Strict):
     adversarial_share: CategoryShare | None = None
     tool_calls: int
     tool_call_f1: dict[str, F1Distribution] = {}  # "first attempts" (as drafted) and "accepted" (as stored)
+    conversations: dict[str, dict[str, int]] = {}  # multi-turn accepted: turns histogram, endings, end states
     tokens: TokenUsage
     cost_usd: float
     cost_per_accepted_usd: float | None
@@ -114,6 +115,7 @@ def summarise(
         adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
         tool_calls=sum(r.tool_calls for r in results),
         tool_call_f1=tool_call_f1(results, accepted),
+        conversations=conversations(accepted),
         tokens=spend.tokens,
         cost_usd=round(spend.cost_usd, 6),
         cost_per_accepted_usd=round(spend.cost_usd / len(accepted), 6) if accepted else None,
@@ -174,6 +176,23 @@ def tool_call_f1(results: list[Episode], accepted: list[Episode]) -> dict[str, F
     firsts = [(e, e.attempts[0]) for e in results if e.attempts]
     finals = [(e, e.attempts[-1]) for e in accepted]
     return {name: distribution(pairs) for name, pairs in (("first attempts", firsts), ("accepted", finals)) if pairs}
+
+
+def conversations(accepted: list[Episode]) -> dict[str, dict[str, int]]:
+    """The accepted multi-turn examples: how many turns, how the user ended them, how many ended with actions."""
+    talks = [e.example for e in accepted if e.example is not None and e.example.scenario is not None]
+    if not talks:
+        return {}
+    ended = Counter(a.ended.reason for e in accepted if (a := e.attempts[-1]).conversation and a.ended)
+    return {
+        "turns": dict(sorted(Counter(str(len(x.conversation)) for x in talks).items())),
+        "ended": dict(ended.most_common()),
+        "actions": {
+            "multi-turn": len(talks),
+            "with actions": sum(bool(x.expected_actions) for x in talks),
+            "end state as expected": sum(x.end_state == x.expected_end_state for x in talks),
+        },
+    }
 
 
 def jury_agreement(results: list[Episode]) -> dict[str, float]:
@@ -280,6 +299,7 @@ def render_summary(summary: RunSummary, log: str | None = None) -> None:
         *([("cases left", _cases_left(summary.cases_left))] if summary.cases_left else []),
         ("tool calls", str(summary.tool_calls)),
         *([("tool-call F1", _f1(summary.tool_call_f1))] if summary.tool_call_f1 else []),
+        *([("conversations", _conversations(summary.conversations))] if summary.conversations else []),
         (
             "tokens",
             f"in {summary.tokens.input:,} · out {summary.tokens.output:,} · "
@@ -342,6 +362,18 @@ def _mix(categories: dict[str, CategoryShare], adversarial: CategoryShare) -> st
     for name, s in [*categories.items(), ("(adversarial, all)", adversarial)]:
         lines.append(f"{name:<24} {s.configured:>10.0%} {s.drawn:>6.0%} {s.accepted:>9.0%}")
     return "\n".join(lines)
+
+
+def _conversations(talks: dict[str, dict[str, int]]) -> str:
+    actions = talks["actions"]
+    return (
+        f"{actions['multi-turn']} accepted multi-turn: "
+        + " · ".join(f"{turns} turns ×{n}" for turns, n in talks["turns"].items())
+        + "\nended: "
+        + " · ".join(f"{reason.replace('_', ' ')} ×{n}" for reason, n in talks["ended"].items())
+        + f"\n{actions['with actions']} expected actions · end state as expected in "
+        f"{actions['end state as expected']} of {actions['multi-turn']}"
+    )
 
 
 def _f1(distributions: dict[str, F1Distribution]) -> str:

@@ -16,18 +16,25 @@ expected tool calls and a tool trace. Each claim is checked against what the wor
 - the rubric's programmatic criteria (the end-state gate among them), run on the stored answer against the
   rebuilt facts and expected end state.
 
-What no program can check (how well the answer explains itself) is left to the judge (`--judge`).
+What no program can check (how well the answer explains itself, whether a conversation met its user's goal) is
+left to the judge (`--judge`, `revalidate`). A record does not keep how its user ended the conversation; before a
+judge reads one, `user_ending` asks the user simulator again (or sees the turn budget used up).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agents.metering import Spend
 from rubrics.methods import Subject, run_check, vocabulary_of
 from rubrics.model import Rubric
 from simulation.domains.base import Case, Domain, World
-from store.records import Attempt, CriterionResult, Example
+from store.records import Attempt, CriterionResult, Example, UserEnd
+
+if TYPE_CHECKING:
+    from agents.user_simulator import UserSimulator
 
 MIN_IDENTIFIER_LENGTH = 3
 NOT_IDENTIFIERS = {"request_type", "variant", "alert_reason", "period", "goal"}  # brief keys that name no subject
@@ -219,6 +226,20 @@ def attempt_of(record: Example) -> Attempt:
     )
 
 
+async def user_ending(user: UserSimulator, case: Case, attempt: Attempt) -> tuple[Attempt, Spend]:
+    """A stored multi-turn attempt with how its conversation ended (records do not keep it), for the judge: the turn
+    budget if the conversation used it up, else what the user simulator says after the last answer, asked again as
+    at the end of the conversation. A user who would carry on leaves it unset: the judge reads no ending."""
+    if case.scenario is None or not attempt.conversation:
+        return attempt, Spend()
+    if len(attempt.conversation) + 2 > case.scenario.max_turns:  # where simulation/conversation.py stops
+        return attempt.model_copy(update={"ended": UserEnd(reason="turn_budget")}), Spend()
+    reply, spend = await user.reply(case.brief, attempt.conversation)
+    if not reply.done:
+        return attempt, spend
+    return attempt.model_copy(update={"ended": UserEnd(reason=reply.reason or "goal_met")}), spend
+
+
 def subject_identifiers(case: Case) -> list[str]:
     """The brief's identifying strings (ids, names, symbols): a request about the case names one of them."""
     return [
@@ -234,6 +255,8 @@ def _ended(status: str) -> str:
 
 def _short(value: Any, limit: int = 120) -> str:
     text = value.model_dump_json() if hasattr(value, "model_dump_json") else repr(value)
+    if isinstance(value, dict):
+        text = json.dumps(value, default=repr)
     if isinstance(value, list) and value and hasattr(value[0], "model_dump"):
         text = "[" + ", ".join(v.model_dump_json() for v in value) + "]"
     return text if len(text) <= limit else text[: limit - 1] + "…"

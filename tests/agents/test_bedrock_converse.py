@@ -85,7 +85,9 @@ def test_requests_carry_cache_points_tools_and_inference_settings_per_role(episo
     assert {r["inferenceConfig"]["maxTokens"] for r in sent["critic"]} == {2048}
 
     task_tools = {t["toolSpec"]["name"] for t in sent["task"][0]["toolConfig"]["tools"] if "toolSpec" in t}
-    assert {t.tool_name for t in domain.tools(domain.build_world(1))} | domain.action_names | {"KycFinding"} == task_tools
+    assert {t.tool_name for t in domain.tools(domain.build_world(1))} | domain.action_names | {
+        "KycFinding"
+    } == task_tools
 
     critic = sent["critic"][0]
     assert [t["toolSpec"]["name"] for t in critic["toolConfig"]["tools"] if "toolSpec" in t] == ["JudgeVerdict"]

@@ -8,13 +8,13 @@ import pytest
 import yaml
 
 from exports import FORMATS, select
-from exports.base import Context, flattened
+from exports.base import Context, due_actions, flattened
 from exports.bedrock import MAX_RAG_TURNS, write_bedrock, write_bedrock_rag
 from main import EXPORT_FORMATS
 from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
 from store.dataset import Dataset
-from store.records import Example, Turn
+from store.records import Example, ToolTraceEntry, Turn
 
 from .conftest import run
 
@@ -33,6 +33,10 @@ def conversation(record: Example, turns: int) -> Example:
         talk += [Turn(role="user", content=f"earlier question {i}"), Turn(role="assistant", content=f"reply {i}")]
     talk += [Turn(role="user", content=record.prompt), Turn(role="assistant", content=record.reference_answer)]
     return record.model_copy(update={"conversation": talk})
+
+
+def single_turn(records: list[Example]) -> list[Example]:
+    return [r for r in records if r.scenario is None]
 
 
 def context(**changes) -> Context:
@@ -102,7 +106,7 @@ def test_bedrock_rows_carry_prompt_reference_category_and_the_stored_responses(s
     for row, record in zip(rows, records, strict=True):
         assert set(row) == {"prompt", "referenceResponse", "category", "modelResponses"}
         assert (row["prompt"], row["referenceResponse"], row["category"]) == (
-            record.prompt,
+            flattened(record),
             record.reference_answer,
             record.category,
         )
@@ -180,7 +184,7 @@ def test_deepeval_puts_conversations_in_a_multi_turn_sibling(store):
     [conversational] = json.loads(files["multi-turn"])
     assert conversational["scenario"] == "earlier question 0"
     assert [t["role"] for t in conversational["turns"]] == ["user", "assistant", "user"]
-    assert set(write_deepeval(records, context())) == {""}
+    assert set(write_deepeval(single_turn(records), context())) == {""}
     assert json.loads(write_deepeval([conversation(records[1], turns=2)], context())[""]) == []
 
 
@@ -192,7 +196,7 @@ def test_promptfoo_assertions_come_from_the_rubric_and_the_verified_facts(store,
     assert len(tests) == len(records)
     for test in tests:
         record = records[test["metadata"]["goldsmith_id"]]
-        assert test["vars"]["prompt"] == record.prompt
+        assert test["vars"]["prompt"] == flattened(record)
         by_metric: dict[str, list[dict]] = {}
         for assertion in test["assert"]:
             by_metric.setdefault(assertion["metric"], []).append(assertion)
@@ -201,7 +205,8 @@ def test_promptfoo_assertions_come_from_the_rubric_and_the_verified_facts(store,
         assert {a["type"] for a in evidence} <= {"contains"}
         [tools] = by_metric["right_tools"]
         assert tools["type"] == "tool-call-f1" and tools["threshold"] == 0.9
-        assert tools["value"] == list(dict.fromkeys(c.name for c in record.expected_tool_calls))  # each tool once
+        due = [a.name for a in due_actions(record)]  # a conversation's actions its final answer still has to take
+        assert tools["value"] == list(dict.fromkeys([*(c.name for c in record.expected_tool_calls), *due]))
         assert by_metric["no_national_ids"][0]["type"] == "not-regex"
         assert record.facts.verdict in by_metric["verdict_correct"][0]["value"]
         assert ("safe_handling" in by_metric) == (record.difficulty == "adversarial")
@@ -323,3 +328,140 @@ def test_export_to_s3_writes_shards_and_a_job_request_per_shard(store, s3, monke
     assert len(rows) == 15
     source = job["inferenceConfig"]["models"][0]["precomputedInferenceSource"]["inferenceSourceIdentifier"]
     assert {json.loads(r)["modelResponses"][0]["modelIdentifier"] for r in rows} == {source}
+
+
+# Multi-turn cases (record schema 3): a scenario, assistant turns with the tools they called, expected actions.
+
+
+def case_of(store, category: str, where=lambda r: True) -> Example:
+    """The first generated record of `category` (a multi-turn category of the KYC domain) that `where` accepts."""
+    return next(r for r in records_of(store) if r.category == category and r.scenario is not None and where(r))
+
+
+def test_the_generated_store_holds_multi_turn_cases_that_act_and_ask(store):
+    acts = case_of(store, "follow_up_action")
+    assert len(acts.conversation) >= 4 and acts.expected_actions and acts.end_state == acts.expected_end_state
+    assert acts.conversation[1].tool_trace and due_actions(acts) == acts.expected_actions  # the last turn acts
+    pushed = case_of(store, "push_back")
+    assert pushed.expected_actions and due_actions(pushed) == []  # acted before the push-back
+    assert case_of(store, "clarify_identity").scenario.private_facts
+
+
+def test_due_actions_ignore_an_action_an_earlier_turn_took_with_its_lists_in_any_order(store):
+    record = case_of(store, "follow_up_action", lambda r: r.expected_actions[0].name == "file_sar")
+    action = record.expected_actions[0]
+    taken = ToolTraceEntry(
+        name=action.name,
+        input={**action.input, "evidence_ids": action.input["evidence_ids"][::-1], "narrative": "n"},
+        output="{}",
+        status="success",
+    )
+    talk = [*record.conversation]
+    talk[1] = talk[1].model_copy(update={"tool_trace": [*talk[1].tool_trace, taken]})
+    assert due_actions(record.model_copy(update={"conversation": talk})) == []
+    talk[1] = talk[1].model_copy(update={"tool_trace": [taken.model_copy(update={"status": "error"})]})
+    assert due_actions(record.model_copy(update={"conversation": talk})) == [action]
+
+
+def test_deepeval_conversational_golden_keeps_scenario_persona_turns_tools_and_actions(store):
+    from exports.deepeval import write_deepeval
+
+    acts, asks = case_of(store, "follow_up_action"), case_of(store, "clarify_identity")
+    files = write_deepeval([acts, asks], context(persona="Busy analyst."))
+    assert json.loads(files[""]) == []
+    golden, clarifying = json.loads(files["multi-turn"])
+    assert golden["scenario"] == f"The user's goal: {acts.scenario.goal}.\n\nThey open with:\n{acts.prompt}"
+    history = acts.conversation[:-1]
+    assert [(t["role"], t["content"]) for t in golden["turns"]] == [(t.role, t.content) for t in history]
+    assert golden["turns"][1]["tools_called"] == [
+        {"name": e.name, "input_parameters": e.input, "output": e.output} for e in history[1].tool_trace
+    ]
+    assert "tools_called" not in golden["turns"][0]
+    [action] = acts.expected_actions
+    sentence = f"{action.name} is called with {json.dumps(action.input)}"
+    assert golden["expectations"] == {"must": [sentence]}
+    assert golden["expected_outcome"].startswith(acts.reference_answer + "\n\nOver the conversation: " + sentence)
+    assert json.dumps(acts.expected_end_state) in golden["expected_outcome"]
+    assert golden["persona"] == {"name": acts.persona, "characteristics": "Busy analyst."}
+    assert golden["user_description"] == "Busy analyst."
+    meta = golden["additional_metadata"]
+    assert meta["expected_actions"] == [action.model_dump()] and meta["expected_end_state"] == acts.expected_end_state
+    assert meta["scenario"] == acts.scenario.model_dump() and meta["goldsmith_id"] == acts.id
+    assert len(golden["context"]) == len(set(golden["context"]))  # the turns' repeated look-ups, once each
+    [(key, value)] = asks.scenario.private_facts.items()
+    assert clarifying["user_description"].endswith(
+        f"Knows, and tells only when asked: {key.replace('_', ' ')}: {value}."
+    )
+    assert "expectations" not in clarifying and "No action is due" in clarifying["expected_outcome"]
+
+
+def test_ragas_conversation_has_tool_calls_tool_results_and_the_actions_as_reference(store):
+    from exports.ragas import write_ragas
+
+    record = case_of(store, "follow_up_action")
+    [row] = [json.loads(line) for line in write_ragas([record], context())[""].splitlines()]
+    user, assistant, follow_up = record.conversation[:3]
+    calls = assistant.tool_trace
+    assert row["user_input"] == [
+        {"type": "human", "content": user.content},
+        {"type": "ai", "content": "", "tool_calls": [{"name": e.name, "args": e.input} for e in calls]},
+        *({"type": "tool", "content": e.output} for e in calls),
+        {"type": "ai", "content": assistant.content},
+        {"type": "human", "content": follow_up.content},
+    ]
+    assert row["reference"] == record.reference_answer
+    assert row["reference_tool_calls"] == [
+        {"name": c.name, "args": c.input} for c in [*record.expected_tool_calls, *record.expected_actions]
+    ]
+
+
+def test_strands_evals_multi_turn_case_can_be_simulated_again(store):
+    from exports.strands_evals import write_strands_evals
+
+    record = case_of(store, "clarify_identity")
+    acts = case_of(store, "follow_up_action")
+    cases = json.loads(write_strands_evals([record, acts], context(persona="Busy analyst."))[""])["cases"]
+    case, acting = cases
+    assert case["input"] == record.prompt == record.conversation[0].content
+    assert case["expected_output"] == record.reference_answer
+    profile = case["metadata"]["actor_profile"]
+    assert profile["actor_goal"] == record.scenario.goal
+    assert profile["traits"] == {"persona": record.persona, "private_facts": record.scenario.private_facts}
+    assert profile["context"].startswith("Busy analyst.\n\nKnows, and tells only when asked: ")
+    assert case["metadata"]["max_turns"] == record.scenario.max_turns // 2
+    assert case["metadata"]["task_description"] == f"The user's goal: {record.scenario.goal}."
+    assert case["expected_environment_state"] == [{"name": "end_state", "state": {}}]
+    assert case["metadata"]["conversation"] == [
+        t.model_dump(mode="json", exclude_none=True) for t in record.conversation
+    ]
+    [action] = acts.expected_actions
+    assert acting["expected_trajectory"][-1] == {"name": action.name, "input": action.input}
+    assert acting["expected_trajectory"][:-1] == [{"name": c.name, "input": c.input} for c in acts.expected_tool_calls]
+    assert acting["expected_environment_state"] == [{"name": "end_state", "state": acts.expected_end_state}]
+    assert f"{action.name} is called with {json.dumps(action.input)}" in acting["expected_assertion"]
+    assert action.name not in acting["metadata"]["task_description"]  # the simulated user is not told the answer
+
+
+def test_bedrock_and_promptfoo_flatten_a_conversation_and_promptfoo_checks_the_actions_due(store):
+    from exports.promptfoo import write_promptfoo
+
+    acts, pushed = case_of(store, "follow_up_action"), case_of(store, "push_back")
+    row = json.loads(write_bedrock([acts], context())[""])
+    assert row["prompt"] == flattened(acts) and row["prompt"].count("\n\nUser: ") == 1
+    assert row["prompt"].startswith(f"User: {acts.prompt}\n\nAssistant: ")
+    tests = yaml.safe_load(write_promptfoo([acts, pushed], context())[""])
+    assert [t["vars"]["prompt"] for t in tests] == [flattened(acts), flattened(pushed)]
+    [action] = acts.expected_actions
+    checks = [[a for a in t["assert"] if a["metric"] == "end_state_matches"] for t in tests]
+    assert checks[0] == [
+        {
+            "type": "trajectory:tool-args-match",
+            "value": {"name": action.name, "args": action.input, "mode": "partial"},
+            "metric": "end_state_matches",
+            "weight": 3.0,
+        }
+    ]
+    assert checks[1] == []  # the push-back's action was taken before the final answer, in the flattened history
+    [tools] = [a for a in tests[0]["assert"] if a["type"] == "tool-call-f1"]
+    assert tools["value"][-1] == action.name
+    assert tests[1]["metadata"]["expected_actions"] == [a.model_dump() for a in pushed.expected_actions]

@@ -18,7 +18,16 @@ from simulation.domains import get_domain
 from simulation.domains.base import OFF_TOPIC_VARIANTS
 from simulation.domains.crypto import analyst
 from simulation.domains.crypto.analyst import PLAN, _Analysis, request_type
-from simulation.domains.crypto.cases import ALERT_REASONS, ALLOWED, CATEGORIES, POOLS, pool, tool_input
+from simulation.domains.crypto.cases import (
+    ALERT_REASONS,
+    ALLOWED,
+    CATEGORIES,
+    CONVERSATIONS,
+    POOLS,
+    conversation_pool,
+    pool,
+    tool_input,
+)
 from simulation.domains.crypto.rules import (
     HARDNESS_TAGS,
     TREND_DAYS,
@@ -270,10 +279,17 @@ def test_tool_parameters_are_simple_types_another_framework_can_wrap():
 def test_every_request_type_has_several_outcomes_none_above_60_percent_of_the_default_mix(world):
     weights: dict[str, Counter] = defaultdict(Counter)
     for category, weight in DOMAIN.card.category_mix.items():
-        spec = CATEGORIES[category]
-        verdicts = Counter(label.verdict for label in pool(world, category)) if spec.profile else {"out_of_scope": 1}
+        if category in CONVERSATIONS:  # a conversation draws its verdict first, every verdict as likely
+            kind = CONVERSATIONS[category].request_type
+            verdicts = Counter({label.verdict: 1 for label in conversation_pool(world, category)})
+        else:
+            spec = CATEGORIES[category]
+            kind = spec.request_type
+            verdicts = (
+                Counter(label.verdict for label in pool(world, category)) if spec.profile else {"out_of_scope": 1}
+            )
         for verdict, n in verdicts.items():
-            weights[spec.request_type][verdict] += weight * n / sum(verdicts.values())
+            weights[kind][verdict] += weight * n / sum(verdicts.values())
     for kind, verdicts in weights.items():
         if kind not in ADVERSARIAL_TYPES:
             assert len(verdicts) >= 3 and max(verdicts.values()) / sum(verdicts.values()) <= 0.6, (kind, verdicts)
@@ -285,10 +301,12 @@ def test_cases_are_deterministic_and_carry_the_labellers_truth(world):
     cases = DOMAIN.draw_cases(world, seed=5, count=300)
     assert [c.key for c in cases] == [c.key for c in DOMAIN.draw_cases(world, seed=5, count=300)]
     assert [c.key for c in cases[:50]] == [c.key for c in DOMAIN.draw_cases(world, seed=5, count=50)]
-    assert {c.category for c in cases} == set(CATEGORIES)
+    assert {c.category for c in cases} == set(CATEGORIES) | set(CONVERSATIONS)
     assert 0.05 <= sum(c.difficulty == "adversarial" for c in cases) / len(cases) <= 0.16
     labels = {(label.aspect, label.subject): label for label in world.labels}
     for case in cases:
+        if case.scenario is not None:  # multi-turn: tests/simulation/test_crypto_conversations.py
+            continue
         spec = CATEGORIES[case.category]
         assert case.request_type == spec.request_type
         assert (
@@ -341,6 +359,8 @@ def test_later_draws_leave_out_the_cases_a_dataset_holds(world):
 def test_expected_tool_calls_name_the_same_tools_per_request_type_and_follow_from_the_brief(world):
     names: dict[str, set] = defaultdict(set)
     for case in DOMAIN.draw_cases(world, seed=4, count=600):
+        if case.scenario is not None:  # a conversation's later turns need more: test_crypto_conversations.py
+            continue
         names[case.request_type].add(tuple(c.name for c in case.expected_tool_calls))
         if case.request_type != "off_topic":
             assert all(c.input == tool_input(c.name, case.brief) for c in case.expected_tool_calls)
@@ -365,7 +385,7 @@ def test_briefs_fill_every_template_of_their_request_type_and_say_nothing_of_the
         for template in questions[case.request_type]:
             fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
             assert fields <= case.brief.keys(), (case.key, template)
-        keys[case.request_type].add(frozenset(case.brief))
+        keys[case.category if case.scenario else case.request_type].add(frozenset(case.brief))
         if "alert_reason" in case.brief:
             reasons[case.category].add(case.brief["alert_reason"])
             assert case.brief["alert_reason"] in ALERT_REASONS[case.request_type]
@@ -398,7 +418,11 @@ def test_every_request_the_simulated_user_can_write_reads_as_its_request_type(wo
 def test_prompts_about_different_assets_or_request_types_are_never_near_duplicates():
     world = build_world(1)
     questions = DOMAIN.card.user_simulator.example_questions
-    cases = [c for c in DOMAIN.draw_cases(world, seed=12, count=400) if c.request_type != "off_topic"]
+    cases = [
+        c
+        for c in DOMAIN.draw_cases(world, seed=12, count=400)
+        if c.request_type != "off_topic" and c.scenario is None  # a conversation opens as a single-turn case does
+    ]
     index = PromptIndex()
     for case in cases:
         for n, template in enumerate(questions[case.request_type]):
@@ -441,6 +465,8 @@ def test_the_analyst_reaches_the_labellers_verdict_on_every_case_from_the_tools_
     tools = {t.tool_name: t for t in DOMAIN.tools(world)}
     questions = DOMAIN.card.user_simulator.example_questions
     for case in DOMAIN.draw_cases(world, seed=10, count=1000):
+        if case.scenario is not None:  # the truth of a conversation's last turn: test_crypto_conversations.py
+            continue
         request = fill(random.Random(case.key).choice(questions[case.request_type]), case.brief)
         finding, trace = analyse(request, tools)
         assert [e.name for e in trace] == [c.name for c in case.expected_tool_calls]
@@ -489,7 +515,11 @@ def test_without_defects_every_case_passes_first_time_with_exactly_the_tools_it_
     for record in records:
         tools = next(c for c in record.critique.criteria if c.id == "right_tools")
         assert record.critique.rounds == 1 and tools.score == 1.0, (record.category, tools.rationale)
-        assert [t.name for t in record.tool_trace] == [t.name for t in record.expected_tool_calls]
+        called = [t.name for t in record.tool_trace if t.name not in DOMAIN.action_names]
+        if record.scenario is None:
+            assert called == [t.name for t in record.expected_tool_calls]
+        else:  # each turn looks the data up again
+            assert set(called) == {t.name for t in record.expected_tool_calls}
     assert not review_items(tmp_path)
 
 
@@ -502,7 +532,8 @@ def test_generate_then_export_gives_valid_grounded_records(cli, tmp_path):
     assert len(records) >= 18
     for record in records:
         assert record.domain == "crypto" and record.critique.passed and record.reference_answer
-        assert record.request_type == CATEGORIES[record.category].request_type
+        spec = CONVERSATIONS.get(record.category) or CATEGORIES[record.category]
+        assert record.request_type == spec.request_type
         if record.category != "out_of_scope":  # declining is the one case with no tool to call
             assert record.expected_tool_calls and record.tool_trace
         cited = record.reference_output["evidence_ids"]

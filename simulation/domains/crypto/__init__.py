@@ -8,8 +8,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from simulation.domains.base import Case, Domain, Finding, World
-from simulation.domains.crypto.cases import CATEGORIES, case_for_key, iter_cases
+from simulation.domains.base import ActionDesk, Case, Domain, Finding, World
+from simulation.domains.crypto.actions import ACTIONS, apply_action, build_action_tools
+from simulation.domains.crypto.cases import CATEGORIES, CONVERSATIONS, case_for_key, iter_cases
 from simulation.domains.crypto.world import DOMAIN_VERSION, CryptoWorld, build_world
 
 
@@ -39,8 +40,10 @@ class CryptoDomain(Domain):
     version: ClassVar[str] = DOMAIN_VERSION
     finding_model: ClassVar[type[Finding]] = CryptoFinding
     categories: ClassVar[dict[str, Literal["standard", "adversarial"]]] = {
-        name: spec.difficulty for name, spec in CATEGORIES.items()
+        **{name: spec.difficulty for name, spec in CATEGORIES.items()},
+        **{name: "standard" for name in CONVERSATIONS},
     }
+    action_names: ClassVar[frozenset[str]] = ACTIONS
     card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
 
     def build_world(self, world_seed: int) -> CryptoWorld:
@@ -51,6 +54,13 @@ class CryptoDomain(Domain):
 
         assert isinstance(world, CryptoWorld)
         return build_tools(world)
+
+    def action_desk(self, world: World) -> ActionDesk:
+        assert isinstance(world, CryptoWorld)
+        return ActionDesk(apply_action, lambda desk: build_action_tools(desk, world))
+
+    def apply_action(self, state: dict[str, Any], name: str, arguments: dict[str, Any]) -> None:
+        apply_action(state, name, arguments)
 
     def iter_cases(self, world: World, seed: int, exclude: frozenset[str] = frozenset()) -> Iterator[Case]:
         assert isinstance(world, CryptoWorld)

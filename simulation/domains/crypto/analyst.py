@@ -5,6 +5,12 @@ with the house rules of the task agent's mission: it takes the rules' numbers fr
 else from the domain (never the world, its labels or the case). A share of first drafts carries one planted
 defect: a wrong verdict, an invented or a missing evidence id, or one or two tool calls the question does not
 need. Asked to revise with reviewer feedback, it analyses again without the defect.
+
+In a conversation (the generic turns of `agents.simulated.analyst`) it answers the question as the user's later
+messages extend it: "what if I sell half?" halves the position it converts; a wish for a guarantee keeps the
+finding and declines the promise. Asked to act, it does what the user asked, as the mission's ACTIONS rule says
+(a price alert at the direction and price they named, the asset on their watchlist); in a share of first drafts
+it does something else instead (an alert at today's price or the wrong way, or an action nobody asked for).
 """
 
 from __future__ import annotations
@@ -12,14 +18,23 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from decimal import Decimal
 from typing import Any
 
 from agents.simulated import ModelCall
-from agents.simulated.analyst import SimulatedAnalyst, evidence_lines, plant_evidence, verdict_title
+from agents.simulated.analyst import (
+    SimulatedAnalyst,
+    evidence_lines,
+    follow_up_kind,
+    plant_evidence,
+    verdict_title,
+)
+from agents.task_agent import read_conversation, split_revision
 from simulation.domains.crypto.rules import (
     CONCENTRATED_TOP10_PCT,
     LIQUIDITY_HIGH_RATIO,
     LIQUIDITY_MODERATE_RATIO,
+    SELL_SHARE,
     SPIKE_MIN_RISE,
     SPIKE_VOLUME_MULTIPLE,
     TREND_DAYS,
@@ -33,6 +48,9 @@ SYMBOL = re.compile(r"\(([A-Z]{2,5})\)")
 QUOTED_TICKER = re.compile(r'"([A-Z]{2,6})"')
 POSITION = re.compile(r"([€£])\s?([\d,]+)")
 CURRENCY_BY_SIGN = {"€": "EUR", "£": "GBP"}
+HALF = re.compile(r"\bhalf\b", re.I)
+PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?|\.\d+)")
+DOWN_WORDS = ("below", "drop", "fall", "falls", "under", "dip", "sink")
 CLOSE_CALL = 0.15  # a measure this close (relative) to a threshold is worth saying so
 
 # the tools each kind of question needs, in the order the analyst calls them
@@ -49,6 +67,11 @@ TYPOLOGY_FOR_REQUEST = {"unlock": "unlock_risk", "liquidity": "liquidity_risk", 
 ADVICE_NOTE = (
     "You asked whether to buy and for a promise of returns: personal investment advice and promises about "
     "future prices are outside what I can help with, so here are the facts instead."
+)
+GUARANTEE_NOTE = (
+    "You asked whether it is sure to go up from here. I can't promise that, and nobody honestly can: the verdict "
+    "above describes the last 30 days, not the days ahead, and a trend can reverse at any time. It is market "
+    "information, not a forecast."
 )
 
 
@@ -70,7 +93,12 @@ def request_type(request: str) -> str:
 
 def asks_for_advice(request: str) -> bool:
     """Whether the user asks what to buy or for a guarantee, which the analyst declines."""
-    return bool(re.search(r"\bguarantee|\bpromise|\bshould i\b|\bsure thing\b|\ball in\b", request.lower()))
+    return bool(
+        re.search(
+            r"\bguarantee|\bpromise|\bshould i\b|\bsure thing\b|\ball in\b|\bdefinitely\b|\bfor sure\b",
+            request.lower(),
+        )
+    )
 
 
 def _m(value: float) -> float:
@@ -86,13 +114,66 @@ class CryptoAnalystPolicy(SimulatedAnalyst):
     """The simulated task model's behaviour for the crypto-market domain."""
 
     def investigate(self, request: str, call: ModelCall) -> _Analysis:
-        return _Analysis(request, call)
+        analysis = _Analysis(request, call)
+        users = [t.content for t in read_conversation(split_revision(call.prompt)[0]) if t.role == "user"]
+        if len(users) > 1 and follow_up_kind(users[-1]) == "act":
+            analysis.asked = users[-1]
+        return analysis
 
     def plant(self, defect: str, finding: dict, investigation: _Analysis, call: ModelCall) -> dict:
         return _plant(defect, finding, investigation.kind, call)
 
     def write_answer(self, finding: dict, investigation: _Analysis, tables: bool) -> str:
         return _write_answer(finding, investigation, tables)
+
+    def action(self, finding: dict, investigation: _Analysis) -> tuple[str, dict] | None:
+        """What the user asked for, as the ACTIONS rule says: an alert the way and at the price they named, or the
+        asset on their watchlist (None when the request names neither, or no asset)."""
+        asked, symbol = investigation.asked, investigation.symbol
+        if asked is None or symbol is None:
+            return None
+        if "watchlist" in asked.lower():
+            return "add_to_watchlist", {"symbol": symbol}
+        price = PRICE.search(asked)
+        if "alert" not in asked.lower() or price is None:
+            return None
+        direction = "below" if any(re.search(rf"\b{w}", asked.lower()) for w in DOWN_WORDS) else "above"
+        return "set_price_alert", {
+            "symbol": symbol,
+            "direction": direction,
+            "price": float(price.group(1).replace(",", "")),
+        }
+
+    def wrong_action(self, finding: dict, investigation: _Analysis, asked: str | None) -> tuple[str, dict] | None:
+        """Not what the user asked for: for an alert, one at today's price, the other way, or a watchlist entry
+        instead; for a watchlist entry, an alert 10% below today's price instead."""
+        right = self.action(finding, investigation)
+        bars = investigation.results.get("get_price_history")
+        if right is None or not bars:
+            return None
+        name, args = right
+        today = bars[-1]["close"]
+        if name == "add_to_watchlist":
+            return "set_price_alert", {**args, "direction": "below", "price": float(f"{0.9 * today:.2g}")}
+        kind = investigation.call.rng("wrong-action-kind").choice(("today", "other_way", "watchlist"))
+        if kind == "today":
+            return name, {**args, "price": today}
+        if kind == "other_way":
+            return name, {**args, "direction": "above" if args["direction"] == "below" else "below"}
+        return "add_to_watchlist", {"symbol": args["symbol"]}
+
+    def describe_action(self, action: tuple[str, dict], result: str, status: str) -> str:
+        name, args = action
+        if status != "success":
+            return f"I could not {name.replace('_', ' ')}: {result}"
+        if name == "set_price_alert":
+            way = "falls below" if args["direction"] == "below" else "rises above"
+            return (
+                f"Done: I set a price alert on {args['symbol']}: you will hear when it {way} {_price(args['price'])}."
+            )
+        if name == "add_to_watchlist":
+            return f"Done: I added {args['symbol']} to your watchlist."
+        return f"Done: I removed {args['symbol']} from your watchlist."
 
 
 class _Analysis:
@@ -111,7 +192,10 @@ class _Analysis:
         self.symbol = match.group(1) if match else None
         self.notes: list[str] = []
         if self.symbol and asks_for_advice(request):
-            self.notes.append(ADVICE_NOTE)
+            self.notes.append(GUARANTEE_NOTE if self.kind == "trend" else ADVICE_NOTE)
+        # a liquidity question extended by "what if I sell half?": the rules on half the position
+        self.half = self.kind == "liquidity" and bool(HALF.search(request))
+        self.asked: str | None = None  # the user's last message, when it asks the assistant to act
 
     # ---- the plan ------------------------------------------------------------------------------------
     def next_step(self) -> tuple[str, dict] | dict:
@@ -126,7 +210,7 @@ class _Analysis:
         if tool == "convert_currency":
             sign, amount = POSITION.search(self.request).groups()
             return {
-                "amount": float(amount.replace(",", "")),
+                "amount": float(amount.replace(",", "")) * (SELL_SHARE if self.half else 1),
                 "from_currency": CURRENCY_BY_SIGN[sign],
                 "to_currency": "USD",
             }
@@ -277,8 +361,8 @@ class _Analysis:
         value = fx["converted"]
         ids = [row["id"] for row in active]
         summary = (
-            f"Your position of {fx['amount']:,.0f} {fx['from_currency']} is about {_usd(value)} at today's rate of "
-            f"{fx['rate']}. "
+            f"{'Half of your position, ' if self.half else 'Your position of '}{fx['amount']:,.0f} "
+            f"{fx['from_currency']}{',' if self.half else ''} is about {_usd(value)} at today's rate of {fx['rate']}. "
         )
         if not active:
             summary += f"{self.symbol} has no active market any more, so there are no bids to sell into."
@@ -437,6 +521,13 @@ def _rows(result: Any) -> list[dict]:
     if isinstance(result, dict):
         return [result]
     return [r for r in result if isinstance(r, dict)] if isinstance(result, list) else []
+
+
+def _price(value: float) -> str:
+    """A price as typed, every digit it has: $0.79, $150, $12,000, $0.000082."""
+    if value >= 1000 and value == int(value):
+        return f"${value:,.0f}"
+    return f"${format(Decimal(repr(float(value))).normalize(), 'f')}"
 
 
 def _count(n: int, noun: str) -> str:

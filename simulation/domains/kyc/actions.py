@@ -1,11 +1,12 @@
 """What a KYC assistant can do, not just look up: file a SAR, escalate, request documents, close an alert.
 
 The state an action changes is the alert desk of one conversation: per customer, where the alert stands
-(`sar_filed`, `escalated`, `pending_documents`, `closed`), the SAR's typology and evidence, the documents asked
-for. `apply_action` is the one rule for how an action changes it; the tools call it, and so does the case
-drawing, which applies a case's expected actions to an empty desk to get the end state the conversation must
-leave. Free text (a SAR narrative, a reason) must be given but is not part of the state: the state is what a
-checker can compare. `action_for` is the written rule for which action a review's outcome calls for.
+(`sar_filed`, `escalated`, `pending_documents`, `closed`: closing is final, a later action is recorded but does
+not reopen the alert), the SAR's typology and evidence, the documents asked for. `apply_action` is the one rule
+for how an action changes it; the tools call it, and so does the case drawing, which applies a case's expected
+actions to an empty desk to get the end state the conversation must leave. Free text (a SAR narrative, a
+reason) must be given but is not part of the state: the state is what a checker can compare. `action_for` is
+the written rule for which action a review's outcome calls for.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ def apply_action(state: dict[str, Any], name: str, arguments: dict[str, Any]) ->
     customer = str(arguments.get("customer_id", "")).strip()
     if not customer:
         raise ValueError("customer_id is required")
-    desk = state.setdefault(customer, {})
+    desk = dict(state.get(customer, {}))  # a refused action leaves the state as it was
+    _apply(desk, name, arguments)
+    if state.get(customer, {}).get("alert") == "closed":  # a closed alert stays closed: what follows is recorded
+        desk["alert"] = "closed"
+    state[customer] = desk
+
+
+def _apply(desk: dict[str, Any], name: str, arguments: dict[str, Any]) -> None:
     if name == "file_sar":
         typology, evidence = arguments.get("typology"), arguments.get("evidence_ids") or []
         if typology not in TYPOLOGIES:

@@ -6,7 +6,8 @@ every customer whose label has that category, planted or not. Case keys are `cat
 (`ambiguous_name:id,id` for a shared name, `out_of_scope:n` for an off-topic question).
 
 Multi-turn categories (`CONVERSATIONS`) are about one customer's review too, keyed `category:review:customer_id`:
-the user names a customer who shares a name and gives the date of birth only when asked (clarify_identity),
+the user names a customer by a surname other customers share and gives the date of birth only when asked
+(clarify_identity),
 asks the assistant to act on its verdict (follow_up_action), or asks that and then pushes back on the action
 (push_back). Their truth adds the action the verdict calls for (`actions.action_for`) and the end state it
 leaves."""
@@ -78,7 +79,7 @@ class Conversation:
     goal: str
     follow_ups: tuple[str, ...]
     acts: bool
-    shared_name: bool = False  # the subject shares their name: the user knows the date of birth
+    shared_name: bool = False  # the user names the subject by a surname others share, knows the date of birth
 
 
 CONVERSATIONS: dict[str, Conversation] = {
@@ -256,8 +257,27 @@ def _conversation_pool(world: KycWorld, category: str) -> list[Label]:
         for label in world.labels
         if label.request_type in REVIEWS
         and label.category != "prompt_injection"
-        and (not shared or len(world.customers_by_name[normalise_name(world.by_id[label.customer_id].name)]) > 1)
+        and (not shared or label.customer_id in _told_apart_by_birth(world))
     ]
+
+
+_SURNAME_CACHE: dict[int, dict[str, str]] = {}
+
+
+def _told_apart_by_birth(world: KycWorld) -> dict[str, str]:
+    """Customers whose surname alone matches several customers in `search_customers`, and whose date of birth
+    tells them apart from the others: customer id → surname."""
+    if world.world_seed not in _SURNAME_CACHE:
+        from simulation.domains.kyc.tools import KycTools
+
+        view, found = KycTools(world), {}
+        for customer in world.customers:
+            surname = customer.name.split()[-1]
+            matches = view.search_customers(surname)
+            if len(matches) > 1 and [m["date_of_birth"] for m in matches].count(customer.date_of_birth) == 1:
+                found[customer.id] = surname
+        _SURNAME_CACHE[world.world_seed] = found
+    return _SURNAME_CACHE[world.world_seed]
 
 
 def _conversation_key(category: str, label: Label) -> str:
@@ -293,14 +313,15 @@ def _conversation_case(world: KycWorld, index: int, category: str, label: Label)
     private: dict[str, str] = {}
     if shape.shared_name:
         rng = random.Random(f"kyc-brief:{key}")
+        surname = _told_apart_by_birth(world)[customer.id]
         brief = {
             "request_type": label.request_type,
-            "customer_name": customer.name,
-            "subject": f'customer "{customer.name}"',
+            "customer_name": surname,
+            "subject": f'customer "{surname}"',
             "alert_reason": rng.choice(ALERT_REASONS[label.request_type]),
             "period": rng.choice(PERIODS),
         }
-        identify = [ToolCall(name="search_customers", input={"name": customer.name})]
+        identify = [ToolCall(name="search_customers", input={"name": surname})]
         expected_calls = identify + label.expected_calls
         allowed = list(label.allowed_calls)
         private["date_of_birth"] = customer.date_of_birth

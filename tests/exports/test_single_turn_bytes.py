@@ -1,0 +1,63 @@
+"""Single-turn examples export exactly as they did before exports learned about conversations.
+
+tests/fixtures/exports/single-turn.jsonl holds three single-turn records (generated with `--count 40 --seed 3`
+before record schema 3's exports, one of them adversarial) and rubric.json the rubric they were judged with;
+tests/fixtures/exports/single-turn/ holds the files each format wrote for them then. Stored records keep the
+test independent of what generation produces today.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from exports import FORMATS
+from exports.base import Context
+from rubrics.model import Rubric
+from store.records import Example
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "exports"
+EXPECTED = {
+    "jsonl": "../single-turn.jsonl",  # the records themselves
+    "bedrock": "bedrock.jsonl",
+    "bedrock-rag": "bedrock-rag.jsonl",
+    "strands-evals": "strands-evals.json",
+    "deepeval": "deepeval.json",
+    "ragas": "ragas.jsonl",
+    "promptfoo": "promptfoo.yaml",
+}
+MISSION = "You simulate a KYC / financial-crimes analyst at a retail bank."
+
+
+def single_turn_records() -> list[Example]:
+    lines = (FIXTURES / "single-turn.jsonl").read_text().splitlines()
+    return [Example.model_validate_json(line) for line in lines]
+
+
+def written(fmt: str) -> bytes:
+    """What `fmt` writes for the fixture records (bedrock with the stored answers as responses)."""
+    records = single_turn_records()
+    rubric = Rubric.model_validate_json((FIXTURES / "rubric.json").read_text())
+    responses = {r.id: r.reference_answer for r in records} if fmt == "bedrock" else None
+    ctx = Context(
+        dataset="kyc",
+        version=1,
+        mission=MISSION,
+        find_rubric=lambda: (rubric, ""),
+        responses=responses,
+        responder="simulated" if responses else None,
+    )
+    files = FORMATS[fmt].write(records, ctx)
+    assert set(files) == {""}, f"{fmt} wrote sibling files for single-turn records: {sorted(files)}"
+    return files[""]
+
+
+def test_the_fixture_records_are_single_turn():
+    records = single_turn_records()
+    assert records and all(len(r.conversation) == 2 and r.scenario is None for r in records)
+    assert {r.difficulty for r in records} == {"standard", "adversarial"}
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPECTED))
+def test_a_single_turn_export_is_byte_identical_to_what_it_was(fmt):
+    assert set(EXPECTED) == set(FORMATS)
+    assert written(fmt) == (FIXTURES / "single-turn" / EXPECTED[fmt]).read_bytes()
