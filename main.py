@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -425,9 +426,12 @@ def dataset_list(output_dir: str) -> None:
 @dataset.command("show")
 @click.argument("ref")
 @click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Examples to print.")
+@click.option("--category", default=None, help="Print only examples of this category.")
 @output_dir_option
-def dataset_show(ref: str, examples: int, output_dir: str) -> None:
-    """Show REF (NAME or NAME@vN): its manifest, counts per category and difficulty, and a few examples."""
+def dataset_show(ref: str, examples: int, category: str | None, output_dir: str) -> None:
+    """Show REF (NAME or NAME@vN): its manifest, counts per category and difficulty, and a few examples; a
+    conversation turn by turn (each answer's first line and the tools it called), with its expected actions and
+    whether the end state matched."""
     from itertools import islice
 
     from store.dataset import Dataset, parse_ref
@@ -441,9 +445,21 @@ def dataset_show(ref: str, examples: int, output_dir: str) -> None:
     click.echo(f"  records {m.records} (added {m.added}, removed {m.removed}), sha256 {m.sha256}")
     click.echo("  by category:   " + ", ".join(f"{k} {v}" for k, v in m.categories.items()))
     click.echo("  by difficulty: " + ", ".join(f"{k} {v}" for k, v in m.difficulties.items()))
-    for record in islice(data.records(m), examples):
+    chosen = (r for r in data.records(m) if category is None or r.category == category)
+    for record in islice(chosen, examples):
         prompt = " ".join(record.prompt.split())
         click.echo(f"- {record.id} [{record.category}, {record.difficulty}] {prompt[:100]}")
+        if record.scenario is None:
+            continue
+        click.echo(f"    goal: {record.scenario.goal}")
+        for turn in record.conversation[1:]:
+            lines = [" ".join(line.split()) for line in turn.content.splitlines() if line.strip()]
+            text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"
+            tools = f" [{', '.join(e.name for e in turn.tool_trace)}]" if turn.tool_trace else ""
+            click.echo(f"    {turn.role}:{tools} {text[:160]}")
+        expected = "; ".join(f"{a.name} {json.dumps(a.input, sort_keys=True)}" for a in record.expected_actions)
+        matched = "matches" if record.end_state == record.expected_end_state else "DIFFERS"
+        click.echo(f"    expected actions: {expected or 'none'} · end state {matched}")
 
 
 @dataset.command("diff")

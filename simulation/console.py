@@ -4,6 +4,7 @@ the summary."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import tempfile
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from store.dataset import Dataset
-from store.records import ReviewItem
+from store.records import Attempt, ReviewItem
 from store.storage import LocalStorage
 
 if TYPE_CHECKING:
@@ -165,12 +166,11 @@ def item_lines(item: ReviewItem, number: int, total: int) -> list[str]:
         attempt = item.attempts[index] if index < len(item.attempts) else None
         critique = item.critiques[index] if index < len(item.critiques) else None
         lines.append(f"attempt {attempt.round if attempt else index + 1}:")
-        if attempt is not None:
+        if attempt is not None and attempt.conversation:
+            lines += _conversation_lines(attempt)
+        elif attempt is not None:
             lines += ["  answer:", *_indent(attempt.answer or "(empty)", 4)]
-            lines.append(f"  tool calls ({len(attempt.tool_trace)}):")
-            for call in attempt.tool_trace:
-                arguments = ", ".join(f"{k}={v!r}" for k, v in call.input.items())
-                lines.append(f"    - {call.name}({arguments}) → {call.status}: {_head(call.output, 160)}")
+            lines += _call_lines(attempt.tool_trace, 2)
         if critique is None:
             lines.append("  critique: none (not judged)")
             continue
@@ -188,6 +188,30 @@ def item_lines(item: ReviewItem, number: int, total: int) -> list[str]:
             lines += ["    feedback:", *_indent(critique.feedback, 6)]
     if item.error:
         lines += ["error:", *_indent(item.error, 2)]
+    return lines
+
+
+def _call_lines(trace: list, spaces: int) -> list[str]:
+    lines = [f"{' ' * spaces}tool calls ({len(trace)}):"]
+    for call in trace:
+        arguments = ", ".join(f"{k}={v!r}" for k, v in call.input.items())
+        lines.append(f"{' ' * spaces}  - {call.name}({arguments}) → {call.status}: {_head(call.output, 160)}")
+    return lines
+
+
+def _conversation_lines(attempt: Attempt) -> list[str]:
+    """A multi-turn attempt: each turn after the opening (an answer with its tool calls), how it ended, and the
+    state its actions left."""
+    assert attempt.conversation is not None
+    lines = ["  conversation:"]
+    for turn in attempt.conversation[1:]:
+        lines += [f"    {turn.role}:", *_indent(turn.content or "(empty)", 6)]
+        if turn.tool_trace:
+            lines += _call_lines(turn.tool_trace, 6)
+    if attempt.ended:
+        lines.append(f"  ended: {attempt.ended.reason.replace('_', ' ')}")
+    state = json.dumps(attempt.end_state, sort_keys=True) if attempt.end_state else "(no action)"
+    lines.append(f"  end state: {state}")
     return lines
 
 

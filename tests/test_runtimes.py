@@ -58,6 +58,8 @@ def test_crewai_runtime_gives_the_records_the_strands_runtime_gives(cli, tmp_pat
     assert result.exit_code == 0, result.output
     strands, crewai = export(cli, tmp_path, "s"), export(cli, tmp_path, "c")
     assert len(crewai) >= 8 and without_provenance(crewai) == without_provenance(strands)
+    talks = [r for r in crewai if r["scenario"]]  # conversations too: the user simulator's turns through CrewAI
+    assert talks and all(len(r["conversation"]) >= 4 for r in talks)
     for raw in crewai:
         record = Example.model_validate(raw)
         assert record.provenance.runtime == "crewai" and record.provenance.tokens.input > 0

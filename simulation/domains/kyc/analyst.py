@@ -513,7 +513,8 @@ def _next_step(verdict: str, review: str | None, category: str) -> str:
         )
     return {
         "not_suspicious": "close the alert with the rationale above and keep the customer on standard monitoring.",
-        "needs_clarification": "reply with the customer id you mean, and I will run the review.",
+        "needs_clarification": "tell me which customer you mean (their date of birth or customer id), and I will "
+        "run the review.",
         "out_of_scope": "raise it with the right team; for alerts, send me the customer or account id.",
     }[verdict]
 

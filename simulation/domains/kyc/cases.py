@@ -285,11 +285,13 @@ def _conversation_key(category: str, label: Label) -> str:
 
 
 def _conversation_subject(world: KycWorld, category: str, rng: random.Random, used: set[str]) -> Label | None:
-    """A review not drawn before, its verdict drawn first (each verdict as likely), so a conversation's kind says
-    nothing of its answer."""
+    """A review not drawn before: the kind of review first, then its verdict (each as likely), so neither a
+    conversation's kind nor its request type says anything of its answer."""
     fresh = [label for label in _conversation_pool(world, category) if _conversation_key(category, label) not in used]
     if not fresh:
         return None
+    review = rng.choice(sorted({label.request_type for label in fresh}))
+    fresh = [label for label in fresh if label.request_type == review]
     verdict = rng.choice(sorted({label.verdict for label in fresh}))
     return rng.choice([label for label in fresh if label.verdict == verdict])
 
