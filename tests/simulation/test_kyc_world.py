@@ -17,7 +17,7 @@ from agents.simulated.model import STRUCTURED_OUTPUT_MARK, ModelCall
 from simulation.domains import get_domain
 from simulation.domains.kyc import analyst as analyst_module
 from simulation.domains.kyc.analyst import KycAnalystPolicy, request_type
-from simulation.domains.kyc.cases import ALERT_REASONS, CATEGORIES, PERIODS, pool
+from simulation.domains.kyc.cases import ALERT_REASONS, CATEGORIES, CONVERSATIONS, PERIODS, pool
 from simulation.domains.kyc.rules import CATEGORY_VERDICTS, JURISDICTIONS, REVIEWS, label_world
 from simulation.domains.kyc.text import name_similarity
 from simulation.domains.kyc.tools import KycTools
@@ -127,6 +127,8 @@ def test_no_request_type_gives_its_verdict_away_in_the_default_mix():
     """At least two verdicts per request type, none above 60% of its weight; the adversarial share is small."""
     weights: dict[str, Counter] = defaultdict(Counter)
     for category, weight in MIX.items():
+        if category in CONVERSATIONS:  # they draw each verdict evenly (tests/simulation/test_conversations.py)
+            continue
         spec = CATEGORIES[category]
         if spec.difficulty == "standard" or category == "prompt_injection":
             weights[spec.request_type][CATEGORY_VERDICTS[spec.review][spec.outcomes[0]]] += weight
@@ -135,7 +137,7 @@ def test_no_request_type_gives_its_verdict_away_in_the_default_mix():
         assert len(verdicts) >= 2, request
         assert max(verdicts.values()) / total <= 0.6, (request, verdicts)
     assert set(weights) == set(STANDARD_TYPES)
-    adversarial = sum(w for c, w in MIX.items() if CATEGORIES[c].difficulty == "adversarial") / sum(MIX.values())
+    adversarial = sum(w for c, w in MIX.items() if DOMAIN.categories[c] == "adversarial") / sum(MIX.values())
     assert 0.03 <= adversarial <= 0.1
 
 
@@ -151,14 +153,14 @@ def test_three_runs_give_900_distinct_cases_with_the_mix_intact(world1):
     assert len(held) == 900
     counts = Counter(c.category for c in drawn)
     for category in MIX:
-        if CATEGORIES[category].review is None:
+        if category in CONVERSATIONS or CATEGORIES[category].review is None:
             continue
         keys = {
             f"{category}:{','.join(lb.evidence_ids) if category == 'ambiguous_name' else lb.customer_id}"
             for lb in pool(world1, category)
         }
         assert len(keys) > counts[category], f"{category} ran out: {len(keys)} cases, {counts[category]} drawn"
-    distinct = sum(len(pool(world1, c)) for c in MIX if CATEGORIES[c].review is not None)
+    distinct = sum(len(pool(world1, c)) for c in CATEGORIES if CATEGORIES[c].review is not None)
     assert distinct >= 1100
 
 
@@ -186,7 +188,7 @@ def test_expected_tools_depend_on_the_request_type_only(world):
 
 
 def test_cases_carry_hardness_tags_and_neutral_briefs(world):
-    cases = DOMAIN.draw_cases(world, seed=5, count=300)
+    cases = DOMAIN.draw_cases(world, seed=5, count=600)  # enough for the rarest categories of the mix
     assert {c.category for c in cases} == set(MIX)
     assert sum(bool(c.tags) for c in cases) / len(cases) >= 0.2
     tags = Counter(t for c in cases for t in c.tags)
@@ -271,6 +273,8 @@ def test_the_analyst_reads_no_world_labels_or_cases():
         "simulation.domains.kyc",
         "simulation.domains.kyc.rules",
         *(f"simulation.domains.kyc.rules.{n}" for n in ("JURISDICTIONS", "TYPOLOGY", "Missing", "Outcome")),
+        "simulation.domains.kyc.actions",  # the written rule for which action a verdict calls for
+        "simulation.domains.kyc.actions.action_for",
     }, kyc
     assert not re.search(r"\b(labels?|planted|build_world|KycWorld|facts)\b\s*[\[.(]", source)
     rules_source = Path(analyst_module.rules.__file__).read_text()
@@ -309,10 +313,12 @@ def test_the_analyst_reaches_every_label_from_the_tools_alone(world1):
     policy = KycAnalystPolicy(defect_rate=0.0)
     templates = DOMAIN.card.user_simulator.example_questions
     seen = Counter()
-    for i, case in enumerate(DOMAIN.draw_cases(world1, seed=11, count=400)):
+    for i, case in enumerate(DOMAIN.draw_cases(world1, seed=11, count=500)):
         fields = {k: v for k, v in case.brief.items() if isinstance(v, str | int)}
         options = templates[case.request_type]
         request = options[i % len(options)].format_map(fields) if case.request_type != "off_topic" else options[0]
+        if case.scenario and case.scenario.private_facts:  # the question, once the user said what was asked
+            request += f" Born {case.scenario.private_facts['date_of_birth']}."
         finding, calls = _drive(policy, tools, request)
         assert (finding["verdict"], finding["typology"]) == (case.facts.verdict, case.facts.typology), (
             case.key,
