@@ -14,7 +14,6 @@ import hashlib
 import secrets
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from itertools import islice
@@ -209,8 +208,8 @@ class Run:
     def cases_left(self) -> dict[str, int]:
         """Per category, the distinct cases of the world that the dataset does not hold yet."""
         held = frozenset(self.dataset.case_keys(self.dataset.latest()))
-        left = Counter(case.category for case in self.domain.iter_cases(self.world, 0, held))
-        return {category: left.get(category, 0) for category in sorted(self.domain.categories)}
+        keys = self.domain.case_keys(self.world)
+        return {category: len(keys.get(category, set()) - held) for category in sorted(self.domain.categories)}
 
     @property
     def budget_reached(self) -> bool:

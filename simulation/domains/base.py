@@ -263,6 +263,14 @@ class Domain(ABC):
         the case keys in `exclude` (those the dataset holds); a run takes as many as it needs, and the draw ends
         when the world has no case left."""
 
+    def case_keys(self, world: World) -> dict[str, set[str]]:
+        """Every case key the world offers, per category of the mix: by drawing them all, unless a domain knows
+        a faster way."""
+        keys: dict[str, set[str]] = {}
+        for case in self.iter_cases(world, 0):
+            keys.setdefault(case.category, set()).add(case.key)
+        return keys
+
     def draw_cases(self, world: World, seed: int, count: int, exclude: frozenset[str] = frozenset()) -> list[Case]:
         """The first `count` cases of `iter_cases`."""
         return list(itertools.islice(self.iter_cases(world, seed, exclude), count))

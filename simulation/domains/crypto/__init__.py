@@ -10,7 +10,7 @@ from pydantic import Field
 
 from simulation.domains.base import ActionDesk, Case, Domain, Finding, World
 from simulation.domains.crypto.actions import ACTIONS, apply_action, build_action_tools
-from simulation.domains.crypto.cases import CATEGORIES, CONVERSATIONS, case_for_key, iter_cases
+from simulation.domains.crypto.cases import CATEGORIES, CONVERSATIONS, case_for_key, case_keys, iter_cases
 from simulation.domains.crypto.world import DOMAIN_VERSION, CryptoWorld, build_world
 
 
@@ -65,6 +65,10 @@ class CryptoDomain(Domain):
     def iter_cases(self, world: World, seed: int, exclude: frozenset[str] = frozenset()) -> Iterator[Case]:
         assert isinstance(world, CryptoWorld)
         return iter_cases(world, seed, self.card.category_mix, exclude)
+
+    def case_keys(self, world: World) -> dict[str, set[str]]:
+        assert isinstance(world, CryptoWorld)
+        return case_keys(world, sorted(self.card.category_mix))
 
     def case_for_key(self, world: World, key: str) -> Case:
         assert isinstance(world, CryptoWorld)

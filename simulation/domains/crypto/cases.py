@@ -25,6 +25,7 @@ from decimal import Decimal
 from functools import partial
 
 from simulation.domains.base import (
+    OFF_TOPIC_VARIANTS,
     Case,
     CategorySpec,
     draw_by_mix,
@@ -192,6 +193,19 @@ def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random
         return off_topic_case(index, category, spec, rng, used)
     label = pick_subject(pool(world, category), _keyer(category), rng, used)
     return None if label is None else _case(world, index, category, label)
+
+
+def case_keys(world: CryptoWorld, categories: list[str]) -> dict[str, set[str]]:
+    """Every case key the world offers in `categories`, without building the cases."""
+    keys: dict[str, set[str]] = {}
+    for category in categories:
+        if category in CONVERSATIONS:
+            keys[category] = {_conversation_key(category, label) for label in conversation_pool(world, category)}
+        elif CATEGORIES[category].profile is None:
+            keys[category] = {f"{category}:{n}" for n in range(OFF_TOPIC_VARIANTS)}
+        else:
+            keys[category] = set(map(_keyer(category), pool(world, category)))
+    return keys
 
 
 def _keyer(category: str) -> Callable[[Label], str]:

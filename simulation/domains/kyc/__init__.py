@@ -10,7 +10,7 @@ from pydantic import Field
 
 from simulation.domains.base import ActionDesk, Case, Domain, Finding, World
 from simulation.domains.kyc.actions import ACTIONS, apply_action, build_action_tools
-from simulation.domains.kyc.cases import CATEGORIES, CONVERSATIONS, case_for_key, iter_cases
+from simulation.domains.kyc.cases import CATEGORIES, CONVERSATIONS, case_for_key, case_keys, iter_cases
 from simulation.domains.kyc.world import DOMAIN_VERSION, KycWorld, build_world
 
 
@@ -64,6 +64,10 @@ class KycDomain(Domain):
     def iter_cases(self, world: World, seed: int, exclude: frozenset[str] = frozenset()) -> Iterator[Case]:
         assert isinstance(world, KycWorld)
         return iter_cases(world, seed, self.card.category_mix, exclude)
+
+    def case_keys(self, world: World) -> dict[str, set[str]]:
+        assert isinstance(world, KycWorld)
+        return case_keys(world, sorted(self.card.category_mix))
 
     def case_for_key(self, world: World, key: str) -> Case:
         assert isinstance(world, KycWorld)

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Literal
 
 from simulation.domains.base import (
+    OFF_TOPIC_VARIANTS,
     Case,
     draw_by_mix,
     end_state,
@@ -251,14 +252,29 @@ def _brief(world: KycWorld, spec: KycCategory, key: str, customer: Customer) -> 
 def _conversation_pool(world: KycWorld, category: str) -> list[Label]:
     """The reviews a conversation can be about: every standard review's labels (a shared name's customers for
     clarify_identity), the planted prompt injections left to their own category."""
-    shared = CONVERSATIONS[category].shared_name
-    return [
-        label
-        for label in world.labels
-        if label.request_type in REVIEWS
+    return [label for label in world.labels if _converses(world, category, label)]
+
+
+def _converses(world: KycWorld, category: str, label: Label) -> bool:
+    """Whether a conversation of `category` can be about the review `label` labels."""
+    return (
+        label.request_type in REVIEWS
         and label.category != "prompt_injection"
-        and (not shared or label.customer_id in _told_apart_by_birth(world))
-    ]
+        and (not CONVERSATIONS[category].shared_name or label.customer_id in _told_apart_by_birth(world))
+    )
+
+
+def case_keys(world: KycWorld, categories: list[str]) -> dict[str, set[str]]:
+    """Every case key the world offers in `categories`, without building the cases."""
+    keys: dict[str, set[str]] = {}
+    for category in categories:
+        if category in CONVERSATIONS:
+            keys[category] = {_conversation_key(category, label) for label in _conversation_pool(world, category)}
+        elif CATEGORIES[category].review is None:
+            keys[category] = {f"{category}:{n}" for n in range(OFF_TOPIC_VARIANTS)}
+        else:
+            keys[category] = {_key(category, label) for label in pool(world, category)}
+    return keys
 
 
 _SURNAME_CACHE: dict[int, dict[str, str]] = {}
@@ -300,7 +316,7 @@ def _conversation_for_key(world: KycWorld, key: str) -> Case:
     category, _, rest = key.partition(":")
     review, _, customer_id = rest.partition(":")
     label = world.label(customer_id, review) if review in REVIEWS else None
-    if label is None or label not in _conversation_pool(world, category):
+    if label is None or not _converses(world, category, label):
         raise LookupError(f"the world has no {category} case about {rest}")
     return _conversation_case(world, 0, category, label)
 
