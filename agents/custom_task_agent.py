@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -33,7 +33,7 @@ class TaskAgentContext:
 
     domain: str
     instructions: Instructions  # the domain's task agent: role, goal (mission), backstory (persona)
-    tools: list[Any]  # the domain's tools (or the MCP server's), as strands tools
+    tools: list[Any]  # the domain's tools (or the MCP server's) and the attempt's action tools, as strands tools
     finding_model: type[BaseModel]  # what every answer must validate against
     model: RoleModel  # the run's task model (--task-model; simulated offline)
 
@@ -72,8 +72,9 @@ class CustomTaskAgent:
                 "expected a strands Agent, a CrewAI Agent or a CrewAI Crew"
             )
 
-    async def run(self, prompt: str, output_model: type[T]) -> Outcome[T]:
-        agent = self.factory(self.context)
+    async def run(self, prompt: str, output_model: type[T], actions: list[Any] = ()) -> Outcome[T]:
+        """Build a fresh agent for this attempt, its context's tools with the attempt's action tools, and run it."""
+        agent = self.factory(replace(self.context, tools=[*self.context.tools, *actions]))
         runtime = load_runtime(framework_of(agent) or "strands")
         return await runtime.drive(agent, prompt, output_model, self.context.model.meter)
 

@@ -111,15 +111,16 @@ class TaskAgent:
         self.desk = desk
 
     def new_desk(self) -> ActionDesk | None:
-        """A fresh action desk for one attempt (None: the agent has no action tools, e.g. the user's own)."""
-        return None if self.desk is None or self.custom is not None else self.desk()
+        """A fresh action desk for one attempt (None: the domain has no actions)."""
+        return None if self.desk is None else self.desk()
 
     async def answer(self, prompt: str, desk: ActionDesk | None) -> Outcome:
-        """One run of the agent on `prompt`, with the domain's tools and `desk`'s action tools."""
+        """One run of the agent on `prompt`, with the domain's tools and `desk`'s action tools (a user's own agent
+        finds them among its context's tools)."""
+        actions = desk.tools if desk else []
         if self.custom is not None:
-            return await self.custom.run(prompt, self.finding_model)
-        tools = self.tools + (desk.tools if desk else [])
-        return await self.model.run(self.instructions, prompt, self.finding_model, tools)
+            return await self.custom.run(prompt, self.finding_model, actions)
+        return await self.model.run(self.instructions, prompt, self.finding_model, self.tools + actions)
 
     async def attempt(
         self,

@@ -379,6 +379,7 @@ class Run:
             model_stats=self.lineup.meters.stats(),
             category_mix=self.domain.card.category_mix,
             adversarial={c for c, kind in self.domain.categories.items() if kind == "adversarial"},
+            action_names=self.domain.action_names,
         )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary

@@ -82,6 +82,7 @@ def summarise(
     wall_time_s: float,
     category_mix: dict[str, float] | None = None,
     adversarial: set[str] = frozenset(),
+    action_names: frozenset[str] = frozenset(),
     **fields: object,
 ) -> RunSummary:
     reasons: Counter[str] = Counter()
@@ -114,7 +115,7 @@ def summarise(
         accepted_by_category=dict(sorted(Counter(r.case.category for r in accepted).items())),
         adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
         tool_calls=sum(r.tool_calls for r in results),
-        tool_call_f1=tool_call_f1(results, accepted),
+        tool_call_f1=tool_call_f1(results, accepted, action_names),
         conversations=conversations(accepted),
         tokens=spend.tokens,
         cost_usd=round(spend.cost_usd, 6),
@@ -155,15 +156,18 @@ def mix(
 F1_BANDS = (("1.0", 1.0), ("0.8-1.0", 0.8), ("0.5-0.8", 0.5), ("<0.5", 0.0))
 
 
-def tool_call_f1(results: list[Episode], accepted: list[Episode]) -> dict[str, F1Distribution]:
+def tool_call_f1(
+    results: list[Episode], accepted: list[Episode], actions: frozenset[str] = frozenset()
+) -> dict[str, F1Distribution]:
     """The F1 of the tools each first draft called (before the critic) and each accepted answer called (what
-    the dataset stores), against the tools its case needs."""
+    the dataset stores), against the tools its case needs; action tools are left to the end-state check, as
+    the rubric's tool-call criterion leaves them."""
 
     def distribution(pairs: list[tuple[Episode, Attempt]]) -> F1Distribution:
         scores = [
             tool_call_scores(
                 [c.name for c in e.case.expected_tool_calls],
-                [t.name for t in a.tool_trace],
+                [t.name for t in a.tool_trace if t.name not in actions],
                 [c.name for c in e.case.allowed_tool_calls],
             )[2]
             for e, a in pairs

@@ -7,7 +7,7 @@ from store.records import Example, ReviewItem
 
 def test_a_run_with_malformed_and_throttled_models_completes_and_writes_only_valid_records(cli, tmp_path):
     result = cli(
-        "generate", "--count", "30", "--seed", "3", "--sim-malformed-rate", "0.2", "--sim-throttle-rate", "0.3"
+        "generate", "--count", "30", "--seed", "7", "--sim-malformed-rate", "0.2", "--sim-throttle-rate", "0.3"
     )
     assert result.exit_code == 0, result.output
     out = tmp_path / "output" / "kyc"

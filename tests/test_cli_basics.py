@@ -1,6 +1,7 @@
 """The command line's basics: --version, the exit codes in --help, a run that accepts nothing, the review
 queue command, framework log lines kept off the console, and a resumed run's progress bar."""
 
+import os
 import re
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def test_throttling_log_lines_stay_off_the_console_and_go_to_the_run_log(tmp_pat
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "COLUMNS": "200"},  # the whole progress line, failures included
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stderr == ""

@@ -162,7 +162,7 @@ def test_two_concurrent_writers_both_land_as_consecutive_versions(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing():
-    """bench/crash_resume.py: 5 trials of a 200-episode run, each SIGKILLed at random moments and resumed."""
+    """bench/crash_resume.py: 3 trials of a 200-episode run, each SIGKILLed at random moments and resumed."""
     from bench.crash_resume import main
 
-    assert main(["--trials", "5", "--episodes", "200", "--kills", "2", "--latency-ms", "20"]) == 0
+    assert main(["--trials", "3", "--episodes", "200", "--kills", "2", "--latency-ms", "20"]) == 0

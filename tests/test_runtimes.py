@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from simulation.domains.kyc.actions import ACTIONS
 from simulation.domains.kyc.world import build_world
 from store.records import Example
 from tests.fixtures.mcp_kyc.process import SERVER, http_server
@@ -108,8 +109,10 @@ def test_example_task_agents_produce_a_dataset_revising_on_feedback(cli, tmp_pat
         assert record.provenance.models["task_agent"] == target and record.provenance.runtime == "strands"
         assert record.critique.rounds >= 2 and record.critique.comparison is not None
         assert record.category in INVESTIGATIONS_WITHOUT_TOOLS or record.tool_trace
-        called, expected = {t.name for t in record.tool_trace}, {c.name for c in record.expected_tool_calls}
+        called, expected = {t.name for t in record.tool_trace} - ACTIONS, {c.name for c in record.expected_tool_calls}
         assert expected <= called <= expected | {c.name for c in record.allowed_tool_calls}
+        assert record.end_state == record.expected_end_state  # the action tools reach the user's agent too
+    assert any(record.expected_actions for record in records)
 
 
 @pytest.mark.parametrize(

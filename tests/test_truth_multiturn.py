@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from store.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 2  # its first 8 cases: clarify_identity twice, push_back and follow_up_action, both filing a SAR
+SEED = 16  # its first 8 cases: clarify_identity twice, push_back and follow_up_action, both filing a SAR
 TABLE_CRITERION = """
   - id: evidence_table
     description: The evidence is listed in a Markdown table (id and record).

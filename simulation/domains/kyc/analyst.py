@@ -553,7 +553,9 @@ def _with_text(name: str, args: dict, finding: dict) -> dict:
     """An action's arguments with the free text its tool needs: a SAR narrative, a reason."""
     verdict = finding["verdict"].replace("_", " ")
     if name == "file_sar":
-        return {**args, "narrative": f"Review of {args['customer_id']}: {verdict}. {finding.get('_summary', '')}"}
+        outcome: Outcome | None = finding.get("_outcome")
+        why = SUMMARIES[outcome.review](outcome) if outcome and outcome.verdict == finding["verdict"] else ""
+        return {**args, "narrative": f"{verdict_title(finding)}: customer {args['customer_id']}. {why}".strip()}
     if name in ("close_alert", "escalate_case"):
         return {**args, "reason": f"Review verdict: {verdict}."}
     return args
