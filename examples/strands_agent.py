@@ -18,7 +18,7 @@ cite the ids of the records behind it, explain each one, and recommend the next 
 def build_agent(context) -> Agent:
     return Agent(
         model=context.strands_model(),  # e.g. strands.models.BedrockModel(model_id=...) in production
-        tools=context.tools,  # the domain's tools, or the --mcp-server's; add your own
+        tools=context.tools,  # the domain's tools (or the --mcp-server's) and the action tools; add your own
         system_prompt=SYSTEM_PROMPT,
         callback_handler=None,
     )
