@@ -44,12 +44,14 @@ class Critic:
         judge_mode: JudgeMode = "together",
         vocabulary: Vocabulary | None = None,
         action_names: frozenset[str] = frozenset(),
+        owner_of: Callable[[str], str | None] = lambda _: None,
     ):
         self.judges = judges
         self.rubric = rubric
         self.id_exists = id_exists
         self.vocabulary = vocabulary or Vocabulary()
         self.action_names = action_names
+        self.owner_of = owner_of
         self.judge_mode = judge_mode
         self.instructions = judge_instructions(rubric)
 
@@ -77,6 +79,7 @@ class Critic:
             vocabulary=self.vocabulary,
             expected_end_state=expected_end_state or {},
             action_names=self.action_names,
+            owner_of=self.owner_of,
         )
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]

@@ -53,6 +53,7 @@ class Subject:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     expected_end_state: dict[str, Any] = field(default_factory=dict)
     action_names: frozenset[str] = frozenset()  # tools that change the world: judged by the end state, not here
+    owner_of: Callable[[str], str | None] = lambda _: None  # the subject a record belongs to (None: no one's)
 
 
 def tool_call_scores(
@@ -131,21 +132,45 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
         )
         return _result(criterion, passed, rationale, verdict=verdict, typology=typology)
     cited = list(dict.fromkeys(finding.get("evidence_ids") or []))
+    key = facts.evidence_ids
     seen = "\n".join(t.output for t in subject.attempt.tool_trace)
     invented = [i for i in cited if not subject.id_exists(i)]
     ungrounded = [i for i in cited if i not in invented and i not in seen]
-    missing = [i for i in facts.evidence_ids if i not in cited]
+    missing = [i for i in key if i not in cited]
+    # whose records: the case's subject, and whoever owns a piece of its key evidence (a linked account)
+    owners = {facts.subject_id, *map(subject.owner_of, key)} - {None}
+    foreign = [i for i in cited if facts.subject_id and (o := subject.owner_of(i)) is not None and o not in owners]
+    precision = len(set(cited) & set(key)) / len(cited) if cited and key else 1.0
+    unstated = [i for i in key if i in cited and i not in subject.attempt.answer]
     problems = []
     if invented:
         problems.append(f"cited ids that do not exist: {', '.join(invented)}")
     if ungrounded:
         problems.append(f"cited ids no tool returned in this investigation: {', '.join(ungrounded)}")
+    if foreign:
+        problems.append(f"cited records of another subject than {facts.subject_id}: {', '.join(foreign[:5])}")
     if missing:
         problems.append(f"{len(missing)} key piece(s) of evidence behind the verdict are not cited")
+    if precision < criterion.min_precision:
+        problems.append(
+            f"only {precision:.0%} of the cited ids are evidence behind the verdict (at least "
+            f"{criterion.min_precision:.0%}): cite what the verdict rests on, not everything seen"
+        )
+    if unstated:
+        problems.append(f"the answer text does not mention the key evidence it cites: {', '.join(unstated[:5])}")
     passed = not problems
     rationale = "every cited id exists and was seen; key evidence is cited" if passed else "; ".join(problems)
     return _result(
-        criterion, passed, rationale, cited=cited, invented=invented, ungrounded=ungrounded, missing=len(missing)
+        criterion,
+        passed,
+        rationale,
+        cited=cited,
+        invented=invented,
+        ungrounded=ungrounded,
+        foreign=foreign,
+        missing=len(missing),
+        precision=round(precision, 4),
+        unstated=unstated,
     )
 
 

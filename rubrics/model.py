@@ -68,7 +68,7 @@ class AppliesTo(Strict):
 # the options each method takes; giving one to another method is an error
 METHOD_OPTIONS = {
     "tool_calls": ("min_f1",),
-    "facts": ("check",),
+    "facts": ("check", "min_precision"),
     "regex": ("pattern", "must_match"),
     "json_schema": ("json_schema",),
     "judge": ("scale", "examples", "pass_mark"),
@@ -103,6 +103,9 @@ class Criterion(Strict):
     applies_to: list[str] | None = None
     min_f1: Fraction | None = None
     check: Literal["verdict", "evidence"] | None = None
+    min_precision: Fraction = Field(
+        0.5, description="facts/evidence: the share of cited ids that must be evidence behind the verdict"
+    )
     pattern: str | None = None
     must_match: bool = True
     json_schema: dict[str, Any] | None = None

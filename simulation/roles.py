@@ -72,5 +72,6 @@ def make_roles(
             judge_mode,
             vocabulary_of(domain.finding_model),
             action_names=domain.action_names,
+            owner_of=world.owner_of,
         ),
     )

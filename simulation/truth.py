@@ -102,6 +102,7 @@ class WorldChecker:
             vocabulary_of(self.domain.finding_model),
             expected_end_state=case.expected_end_state,
             action_names=self.domain.action_names,
+            owner_of=self.world.owner_of,
         )
         for criterion in self.rubric.criteria_for(case.category):
             if criterion.programmatic and not (checked := run_check(criterion, subject)).passed:

@@ -26,6 +26,10 @@ class World(Protocol):
 
     def has_id(self, object_id: str) -> bool: ...
 
+    def owner_of(self, object_id: str) -> str | None:
+        """The subject (customer, asset) a record belongs to, or None when it belongs to none."""
+        ...
+
     def model_dump(self, *, mode: str = "python") -> dict[str, Any]: ...
 
 

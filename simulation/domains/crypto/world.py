@@ -299,6 +299,11 @@ class CryptoWorld(_Model):
     def has_id(self, object_id: str) -> bool:
         return object_id in self.by_id
 
+    def owner_of(self, object_id: str) -> str | None:
+        """The asset a record is about (a price bar, listing, unlock, news item, on-chain snapshot), or None."""
+        obj = self.by_id.get(object_id)
+        return obj.id if isinstance(obj, Asset) else getattr(obj, "asset_id", None)
+
     @cached_property
     def assets_by_symbol(self) -> dict[str, list[Asset]]:
         out: dict[str, list[Asset]] = {}

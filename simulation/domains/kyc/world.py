@@ -382,6 +382,16 @@ class KycWorld(_Model):
     def has_id(self, object_id: str) -> bool:
         return object_id in self.by_id
 
+    def owner_of(self, object_id: str) -> str | None:
+        """The customer a record belongs to (a transaction through its account), or None for one that belongs to
+        no customer (a counterparty, a list entry) or does not exist."""
+        obj = self.by_id.get(object_id)
+        if isinstance(obj, Customer):
+            return obj.id
+        if isinstance(obj, Transaction):
+            obj = self.by_id.get(obj.account_id)
+        return getattr(obj, "customer_id", None)
+
     @cached_property
     def transactions_by_account(self) -> dict[str, list[Transaction]]:
         out: dict[str, list[Transaction]] = {}
