@@ -118,6 +118,9 @@ def check_tool_calls(criterion: Criterion, subject: Subject) -> CriterionResult:
     )
 
 
+DEFAULT_MIN_PRECISION = 0.5  # the share of cited ids that must be key evidence, unless a rubric says otherwise
+
+
 def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
     finding, facts = subject.attempt.finding, subject.facts
     if criterion.check == "verdict":
@@ -151,10 +154,11 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
         problems.append(f"cited records of another subject than {facts.subject_id}: {', '.join(foreign[:5])}")
     if missing:
         problems.append(f"{len(missing)} key piece(s) of evidence behind the verdict are not cited")
-    if precision < criterion.min_precision:
+    min_precision = DEFAULT_MIN_PRECISION if criterion.min_precision is None else criterion.min_precision
+    if precision < min_precision:
         problems.append(
             f"only {precision:.0%} of the cited ids are evidence behind the verdict (at least "
-            f"{criterion.min_precision:.0%}): cite what the verdict rests on, not everything seen"
+            f"{min_precision:.0%}): cite what the verdict rests on, not everything seen"
         )
     if unstated:
         problems.append(f"the answer text does not mention the key evidence it cites: {', '.join(unstated[:5])}")

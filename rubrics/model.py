@@ -103,8 +103,8 @@ class Criterion(Strict):
     applies_to: list[str] | None = None
     min_f1: Fraction | None = None
     check: Literal["verdict", "evidence"] | None = None
-    min_precision: Fraction = Field(
-        0.5, description="facts/evidence: the share of cited ids that must be evidence behind the verdict"
+    min_precision: Fraction | None = Field(
+        None, description="facts/evidence: the share of cited ids that must be evidence behind the verdict [0.5]"
     )
     pattern: str | None = None
     must_match: bool = True
@@ -162,7 +162,12 @@ class Rubric(Strict):
     def version(self) -> str:
         """Hash of the normalised content: formatting and comments do not change it (nor an option left unset
         that later Goldsmiths added, so a rubric keeps its version)."""
-        unset = {"criteria": {i: {"pass_mark"} for i, c in enumerate(self.criteria) if c.pass_mark is None}}
+        unset = {
+            "criteria": {
+                i: {name for name in ("pass_mark", "min_precision") if getattr(c, name) is None}
+                for i, c in enumerate(self.criteria)
+            }
+        }
         content = self.model_dump(mode="json", by_alias=True, exclude=unset)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -64,7 +64,9 @@ def test_a_poisoned_record_is_rejected_on_import_with_its_reason(cli, tmp_path, 
     assert dataset.latest().generation["rejected"] == 1
     [queue] = (tmp_path / "output" / "copy" / "review").glob("*.jsonl")
     [item] = [ReviewItem.model_validate_json(text) for text in queue.read_text().splitlines()]
-    assert item.reasons == ["truth", "verdict_correct"] and item.episode == line and "facts" in (item.error or "")
+    # the poisoned answer names no evidence either
+    assert item.reasons == ["truth", "verdict_correct", "evidence_grounded"] and item.episode == line
+    assert "facts" in (item.error or "")
 
 
 def test_every_claim_is_checked_against_the_world(exported):

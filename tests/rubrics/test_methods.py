@@ -15,7 +15,7 @@ def test_tool_call_scores_follow_the_coinmarketcap_method():
     assert tool_call_scores([], ["a"])[2] == 0.0
 
 
-def subject(finding: dict, answer: str = "ok", trace_output: str = "TX-1 TX-2 DOC-1") -> Subject:
+def subject(finding: dict, answer: str = "ok: TX-1, TX-2", trace_output: str = "TX-1 TX-2 DOC-1") -> Subject:
     attempt = Attempt(
         round=1,
         finding=finding,
