@@ -178,9 +178,18 @@ def draw_by_mix(
         index += 1
 
 
-def pick_subject(labels: list[L], key: Callable[[L], str], rng: random.Random, used: set[str]) -> L | None:
-    """A label whose case key (`key`) was not drawn before, or None when none is left."""
+def pick_subject(
+    labels: list[L], key: Callable[[L], str], rng: random.Random, used: set[str], *evenly: Callable[[L], str]
+) -> L | None:
+    """A label whose case key (`key`) was not drawn before, or None when none is left. With `evenly` (e.g. the
+    request type, then the verdict), each value of the first is as likely, then each of the next among those, so
+    what a case is drawn for says nothing of its answer."""
     fresh = [label for label in labels if key(label) not in used]
+    for attribute in evenly:
+        if not fresh:
+            break
+        value = rng.choice(sorted({attribute(label) for label in fresh}))
+        fresh = [label for label in fresh if attribute(label) == value]
     return rng.choice(fresh) if fresh else None
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from strands import tool
 
 from simulation.domains.base import ActionDesk
-from simulation.domains.crypto.world import Asset, CryptoWorld
+from simulation.domains.crypto.tools import find_asset
+from simulation.domains.crypto.world import CryptoWorld
 from store.records import ToolCall
 
 ACTIONS = frozenset({"set_price_alert", "add_to_watchlist", "remove_from_watchlist"})
@@ -69,17 +70,8 @@ def watchlist_action(symbol: str) -> ToolCall:
 def asset_key(world: CryptoWorld, symbol: str) -> str:
     """How the state names the asset `symbol` (a ticker or an asset id) names: its ticker, or its asset id when
     the ticker is shared; ValueError when the world has no such asset, or the ticker is shared."""
-    key = symbol.strip()
-    asset = world.by_id.get(key)
-    if isinstance(asset, Asset):
-        return asset.symbol if len(world.assets_by_symbol[asset.symbol]) == 1 else asset.id
-    matches = world.assets_by_symbol.get(key.upper(), [])
-    if not matches:
-        raise ValueError(f"no asset with ticker or id {symbol!r}")
-    if len(matches) > 1:
-        named = ", ".join(f"{a.id} ({a.name})" for a in matches)
-        raise ValueError(f"ticker {key.upper()} is shared by {named}; pass the asset id instead")
-    return matches[0].symbol
+    asset = find_asset(world, symbol)
+    return asset.symbol if len(world.assets_by_symbol[asset.symbol]) == 1 else asset.id
 
 
 def build_action_tools(desk: ActionDesk, world: CryptoWorld) -> list[Any]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 
 from simulation.domains.base import (
     OFF_TOPIC_VARIANTS,
@@ -185,8 +186,9 @@ def pool(world: CryptoWorld, category: str) -> list[Label]:
 
 
 def _make_case(world: CryptoWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
-    if category in CONVERSATIONS:
-        label = _conversation_subject(world, category, rng, used)
+    if category in CONVERSATIONS:  # each verdict as likely, so a conversation's kind says nothing of its answer
+        labels, key = conversation_pool(world, category), partial(_conversation_key, category)
+        label = pick_subject(labels, key, rng, used, attrgetter("verdict"))
         return None if label is None else _conversation_case(world, index, category, label)
     spec = CATEGORIES[category]
     if spec.profile is None:
@@ -351,16 +353,6 @@ def conversation_pool(world: CryptoWorld, category: str) -> list[Label]:
 
 def _conversation_key(category: str, label: Label) -> str:
     return f"{category}:{CONVERSATIONS[category].request_type}:{label.subject}"
-
-
-def _conversation_subject(world: CryptoWorld, category: str, rng: random.Random, used: set[str]) -> Label | None:
-    """A label not drawn before, its verdict drawn first (each verdict as likely), so a conversation's kind says
-    nothing of its answer."""
-    fresh = [label for label in conversation_pool(world, category) if _conversation_key(category, label) not in used]
-    if not fresh:
-        return None
-    verdict = rng.choice(sorted({label.verdict for label in fresh}))
-    return rng.choice([label for label in fresh if label.verdict == verdict])
 
 
 def _conversation_for_key(world: CryptoWorld, key: str) -> Case:

@@ -8,6 +8,7 @@ Parameters are plain types (str, int, float, bool) so other agent frameworks can
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from strands import tool
@@ -17,23 +18,27 @@ from simulation.domains.crypto.world import HISTORY_DAYS, Asset, CryptoWorld, Ex
 TOP_MOVERS = 5
 
 
+def find_asset(world: CryptoWorld, symbol: str) -> Asset:
+    """The asset a ticker or an asset id names; ValueError when there is none, or the ticker is shared."""
+    key = symbol.strip()
+    by_id = world.by_id.get(key)
+    if isinstance(by_id, Asset):
+        return by_id
+    matches = world.assets_by_symbol.get(key.upper(), [])
+    if not matches:
+        raise ValueError(f"no asset with ticker or id {symbol!r}")
+    if len(matches) > 1:
+        named = ", ".join(f"{a.id} ({a.name})" for a in matches)
+        raise ValueError(f"ticker {key.upper()} is shared by {named}; pass the asset id instead")
+    return matches[0]
+
+
 def build_tools(world: CryptoWorld) -> list[Any]:
     """The ten market-data tools, bound to `world`."""
     as_of = world.as_of
     exchange_names = {e.id: e.name for e in world.exchanges}
 
-    def asset_for(symbol: str) -> Asset:
-        key = symbol.strip()
-        by_id = world.by_id.get(key)
-        if isinstance(by_id, Asset):
-            return by_id
-        matches = world.assets_by_symbol.get(key.upper(), [])
-        if not matches:
-            raise ValueError(f"no asset with ticker or id {symbol!r}")
-        if len(matches) > 1:
-            named = ", ".join(f"{a.id} ({a.name})" for a in matches)
-            raise ValueError(f"ticker {key.upper()} is shared by {named}; pass the asset id instead")
-        return matches[0]
+    asset_for = partial(find_asset, world)
 
     def usd_per_unit(currency: str) -> float:
         code = currency.strip().upper()

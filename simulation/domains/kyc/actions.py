@@ -82,11 +82,13 @@ def action_for(customer_id: str, verdict: str, category: str, typology: str | No
 def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
     """The four action tools, changing `desk` (one conversation's alert desk) for customers of `world`."""
 
-    def act(name: str, customer_id: str, text: str, what: str, **arguments: Any) -> dict:
+    def act(name: str, customer_id: str, arguments: dict[str, Any], **texts: str) -> dict:
+        """Take an action for a customer of the world; `texts` (a narrative, a reason) must not be empty."""
         if not isinstance(world.by_id.get(customer_id.strip()), Customer):
             raise ValueError(f"no customer with id {customer_id!r}")
-        if not text.strip():
-            raise ValueError(f"{what} must not be empty")
+        for what, text in texts.items():
+            if not text.strip():
+                raise ValueError(f"{what} must not be empty")
         return desk.act(name, {"customer_id": customer_id.strip(), **arguments})
 
     @tool
@@ -100,7 +102,7 @@ def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
             evidence_ids: Ids of the transactions or documents the SAR rests on.
             narrative: The SAR narrative: who, what, when, why it is suspicious.
         """
-        return act("file_sar", customer_id, narrative, "narrative", typology=typology, evidence_ids=evidence_ids)
+        return act("file_sar", customer_id, {"typology": typology, "evidence_ids": evidence_ids}, narrative=narrative)
 
     @tool
     def escalate_case(customer_id: str, reason: str) -> dict:
@@ -111,7 +113,7 @@ def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
             customer_id: Customer id, e.g. C-0042.
             reason: Why the case is escalated.
         """
-        return act("escalate_case", customer_id, reason, "reason")
+        return act("escalate_case", customer_id, {}, reason=reason)
 
     @tool
     def request_documents(customer_id: str, document_types: list[str]) -> dict:
@@ -121,7 +123,7 @@ def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
             customer_id: Customer id, e.g. C-0042.
             document_types: Some of identity_document, proof_of_address, source_of_funds.
         """
-        return act("request_documents", customer_id, "request", "request", document_types=document_types)
+        return act("request_documents", customer_id, {"document_types": document_types})
 
     @tool
     def close_alert(customer_id: str, reason: str) -> dict:
@@ -131,6 +133,6 @@ def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
             customer_id: Customer id, e.g. C-0042.
             reason: Why the alert can be closed.
         """
-        return act("close_alert", customer_id, reason, "reason")
+        return act("close_alert", customer_id, {}, reason=reason)
 
     return [file_sar, escalate_case, request_documents, close_alert]

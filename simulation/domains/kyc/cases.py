@@ -18,6 +18,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from operator import attrgetter
 from typing import Literal
 
 from simulation.domains.base import (
@@ -159,8 +160,9 @@ def pool(world: KycWorld, category: str) -> list[Label]:
 
 
 def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
-    if category in CONVERSATIONS:
-        label = _conversation_subject(world, category, rng, used)
+    if category in CONVERSATIONS:  # the kind of review first, then its verdict, each as likely
+        labels, key = _conversation_pool(world, category), partial(_conversation_key, category)
+        label = pick_subject(labels, key, rng, used, attrgetter("request_type"), attrgetter("verdict"))
         return None if label is None else _conversation_case(world, index, category, label)
     spec = CATEGORIES[category]
     if spec.review is None:
@@ -298,18 +300,6 @@ def _told_apart_by_birth(world: KycWorld) -> dict[str, str]:
 
 def _conversation_key(category: str, label: Label) -> str:
     return f"{category}:{label.request_type}:{label.customer_id}"
-
-
-def _conversation_subject(world: KycWorld, category: str, rng: random.Random, used: set[str]) -> Label | None:
-    """A review not drawn before: the kind of review first, then its verdict (each as likely), so neither a
-    conversation's kind nor its request type says anything of its answer."""
-    fresh = [label for label in _conversation_pool(world, category) if _conversation_key(category, label) not in used]
-    if not fresh:
-        return None
-    review = rng.choice(sorted({label.request_type for label in fresh}))
-    fresh = [label for label in fresh if label.request_type == review]
-    verdict = rng.choice(sorted({label.verdict for label in fresh}))
-    return rng.choice([label for label in fresh if label.verdict == verdict])
 
 
 def _conversation_for_key(world: KycWorld, key: str) -> Case:
