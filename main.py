@@ -189,7 +189,7 @@ def cli() -> None:
 @click.option(
     "--task-agent",
     metavar="MODULE:FACTORY",
-    help="Your own task agent: a factory returning a strands Agent or a CrewAI Agent / Crew (see README).",
+    help="Your own task agent: a factory returning a strands Agent or a CrewAI Agent / Crew (see docs/runtimes.md).",
 )
 @click.option(
     "--mcp-server", metavar='"COMMAND ARGS"', help="Give the task agent the tools of this MCP server (stdio)."
