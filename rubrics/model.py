@@ -18,8 +18,13 @@ from config.yamlfile import dotted_path, line_for_path
 from store.records import CriterionResult, Strict
 
 BUNDLED = Path(__file__).resolve().parent  # the rubric for domain D is BUNDLED / "D.yaml"
-PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema", "consistency", "end_state")
-Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema", "consistency", "end_state"]
+PROGRAMMATIC = ("tool_calls", "facts", "regex", "json_schema", "consistency", "end_state", "behaviour")
+Method = Literal["judge", "tool_calls", "facts", "regex", "json_schema", "consistency", "end_state", "behaviour"]
+# what `check` names, per method that takes one
+CHECKS = {
+    "facts": ("verdict", "evidence"),
+    "behaviour": ("ignores_injection", "runs_required_tools", "asks_which", "declines_out_of_scope"),
+}
 
 
 def _identifier(extra: str, allowed: str):
@@ -69,11 +74,18 @@ class AppliesTo(Strict):
 METHOD_OPTIONS = {
     "tool_calls": ("min_f1",),
     "facts": ("check", "min_precision"),
+    "behaviour": ("check",),
     "regex": ("pattern", "must_match"),
     "json_schema": ("json_schema",),
     "judge": ("scale", "examples", "pass_mark"),
 }
-REQUIRED_OPTIONS = {"tool_calls": "min_f1", "facts": "check", "regex": "pattern", "json_schema": "json_schema"}
+REQUIRED_OPTIONS = {
+    "tool_calls": "min_f1",
+    "facts": "check",
+    "behaviour": "check",
+    "regex": "pattern",
+    "json_schema": "json_schema",
+}
 
 
 def _check_schema(schema: dict[str, Any]) -> None:
@@ -102,7 +114,7 @@ class Criterion(Strict):
     examples: Examples | None = None
     applies_to: list[str] | None = None
     min_f1: Fraction | None = None
-    check: Literal["verdict", "evidence"] | None = None
+    check: str | None = Field(None, description="facts: verdict or evidence; behaviour: which behaviour (CHECKS)")
     min_precision: Fraction | None = Field(
         None, description="facts/evidence: the share of cited ids that must be evidence behind the verdict [0.5]"
     )
@@ -115,10 +127,14 @@ class Criterion(Strict):
         needed = REQUIRED_OPTIONS.get(self.method)
         if needed and getattr(self, needed) is None:
             raise ValueError(f"method '{self.method}' needs '{needed}'")
-        for method, options in METHOD_OPTIONS.items():
-            for option in options:
-                if method != self.method and option in self.model_fields_set:
-                    raise FieldError(f"only applies to method '{method}'", option)
+        for option in sorted(self.model_fields_set):
+            takers = [method for method, options in METHOD_OPTIONS.items() if option in options]
+            if takers and self.method not in takers:
+                raise FieldError(f"only applies to method {' or '.join(repr(m) for m in takers)}", option)
+        if self.check is not None and self.check not in CHECKS[self.method]:
+            raise FieldError(
+                f"'{self.check}' is not a {self.method} check; one of: {', '.join(CHECKS[self.method])}", "check"
+            )
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)

@@ -17,7 +17,15 @@ def load(path: Path) -> Rubric:
 
 def test_bundled_kyc_rubric_is_valid():
     rubric = load(KYC)
-    assert {c.method for c in rubric.criteria} == {"facts", "tool_calls", "regex", "judge", "consistency", "end_state"}
+    assert {c.method for c in rubric.criteria} == {
+        "facts",
+        "tool_calls",
+        "regex",
+        "judge",
+        "consistency",
+        "end_state",
+        "behaviour",
+    }
     assert len(rubric.version) == 12
 
 
@@ -39,7 +47,7 @@ def test_version_ignores_comments_and_formatting_but_not_content(tmp_path):
             "    method: judge\n    weight: 1\n    examples:",
             "    method: vibes\n    weight: 1\n    examples:",
             "criteria[4].method: Input should be 'judge', 'tool_calls', 'facts', 'regex', 'json_schema', "
-            "'consistency' or 'end_state', got 'vibes'",
+            "'consistency', 'end_state' or 'behaviour', got 'vibes'",
         ),
         ("pass_threshold: 0.8", "pass_threshold: 1.5", "pass_threshold: Input should be less than or equal to 1"),
         (
