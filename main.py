@@ -614,11 +614,82 @@ def rubric_check(files: tuple[Path, ...]) -> None:
     Also warns when judged criteria that are not required can fail together while an attempt still passes
     (the threshold leaves that much slack)."""
     from rubrics.check import check_files, describe, slack_warnings
+    from rubrics.suite import suites_beside
 
+    surprises = 0
     for path, checked in check_files(list(files)):
         click.echo(f"{path}: ok, {describe(checked)}")
         for warning in slack_warnings(path, checked):
             click.echo(warning)
+        suites = suites_beside(path)
+        if suites:
+            surprises += _rubric_test(path, suites, None, world_seed=1, settings=None, table=False)
+    if surprises:
+        sys.exit(1)
+
+
+def _rubric_test(rubric_file: Path, suites: list[Path], expect, world_seed: int, settings, table: bool) -> int:
+    """Judge the suites' answers against the rubric, print what happened; the number of surprises."""
+    from rubrics.suite import RubricTester, read_suite
+    from simulation.console import print_rubric_test
+
+    known = [k for suite in suites for k in read_suite(suite, expect)]
+    tester = RubricTester(rubric_file, world_seed, settings)
+    verdicts = tester.run(known)
+    print_rubric_test(rubric_file, verdicts, table=table)
+    return sum(v.surprise is not None for v in verdicts)
+
+
+@rubric.command("test")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--answers",
+    type=click.Path(path_type=Path, dir_okay=False),
+    multiple=True,
+    help="A suite of known answers (JSON Lines; repeatable)  [default: tests/<rubric>.good.jsonl and "
+    "tests/<rubric>.bad.jsonl beside the rubric]",
+)
+@click.option(
+    "--expect",
+    type=click.Choice(["pass", "fail"]),
+    help="What the rubric must say of the --answers  [default: from the file name: *.good.jsonl pass, *.bad.jsonl "
+    "fail]",
+)
+@click.option("--dataset", help="Judge in this dataset's world (its world seed)  [default: world seed 1]")
+@output_dir_option
+@model_options
+def rubric_test(file: Path, answers: tuple[Path, ...], expect: str | None, dataset: str | None, **options) -> None:
+    """Judge known-good and known-bad answers against rubric FILE and print a table (answer, expected, got,
+    failed criteria). Exits 1 when any answer surprises: a good one fails, a bad one passes, or a bad one passes
+    a criterion it is listed to fail.
+
+    A suite line is a whole record, or a case key with the answer, the finding and the criteria it must fail;
+    its tool calls are made again against the world, so checks read real tool output. Offline the critic is the
+    simulated judge; give --critic-model to test with a real one."""
+    from rubrics.check import load_checked
+    from rubrics.suite import suites_beside
+
+    output_dir = options.pop("output_dir")
+    settings = _model_settings(options)
+    suites = list(answers) or suites_beside(file)
+    if not suites:
+        raise InputError(
+            f"{file}: no suites beside it ({file.parent / 'tests'}/{file.stem}.good.jsonl or "
+            ".bad.jsonl); give --answers FILE"
+        )
+    world_seed = 1
+    if dataset is not None:
+        from store.dataset import Dataset
+
+        info = Dataset(output_dir, dataset).info()
+        if info is None:
+            raise InputError(f"no dataset '{dataset}' in {output_dir}")
+        rubric_domain = load_checked(file).applies_to.domain
+        if info.domain != rubric_domain:
+            raise InputError(f"{file}: the rubric is for {rubric_domain}, dataset '{dataset}' is {info.domain}")
+        world_seed = info.world_seed
+    if _rubric_test(file, suites, expect, world_seed, settings, table=True):
+        sys.exit(1)
 
 
 @rubric.command("show")

@@ -250,3 +250,37 @@ def print_audit(audit: Audit) -> None:
     console.print(types)
     console.print(variety)
     console.print("shortcut: how often always giving a request type's most common verdict, calling no tool, is right")
+
+
+def print_rubric_test(rubric_file: Path, verdicts: list, table: bool) -> None:
+    """A rubric test's outcome: a table of every answer (with `table`), then one line per surprise and a total."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if table:
+        grid = Table(title=f"{rubric_file}: {len(verdicts)} known answers", title_justify="left")
+        for column in ("answer", "expected", "got", "failed criteria"):
+            grid.add_column(column, overflow="fold")
+        for v in verdicts:
+            got = "pass" if v.critique.passed else "fail"
+            style = "bold red" if v.surprise else None
+            failed = ", ".join(f"{c} (unscored)" if c in v.unscored else c for c in v.failed) or "-"
+            grid.add_row(v.known.entry.label, v.known.expect, got, failed, style=style)
+        console.print(grid)
+    surprises = [v for v in verdicts if v.surprise]
+    for v in surprises:
+        console.print(
+            f"{v.known.where}: {v.known.entry.label}: expected {v.known.expect}, {v.surprise}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    unscored = sum(bool(v.unscored) for v in verdicts)
+    console.print(
+        f"{rubric_file}: {len(verdicts)} known answers, {len(verdicts) - len(surprises)} as expected, "
+        f"{len(surprises)} surprise(s)" + (f"; {unscored} with unscored judged criteria" if unscored else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

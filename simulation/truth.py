@@ -31,7 +31,7 @@ from agents.metering import Spend
 from rubrics.methods import Subject, run_check, vocabulary_of
 from rubrics.model import Rubric
 from simulation.domains.base import Case, Domain, World
-from store.records import Attempt, CriterionResult, Example, UserEnd
+from store.records import Attempt, CriterionResult, Example, ToolCall, ToolTraceEntry, UserEnd
 
 if TYPE_CHECKING:
     from agents.user_simulator import UserSimulator
@@ -151,42 +151,72 @@ class WorldChecker:
     def trace_problems(self, record: Example) -> list[str]:
         """Tool-trace entries the world does not reproduce, and an end state the trace's actions do not leave.
         Actions are taken in trace order on one fresh desk for the record, as the attempt took them."""
+        session = ToolSession(self)
+        problems = []
+        for number, entry in enumerate(record.tool_trace, start=1):
+            where = f"tool_trace[{number}] {entry.name}"
+            try:
+                again = session.call(entry.name, entry.input)
+            except LookupError:
+                problems.append(f"{where}: no such tool in the {self.domain.name} domain")
+                continue
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            if again.status != entry.status:
+                problems.append(
+                    f"{where}: the record says it {_ended(entry.status)}; in the world it {_ended(again.status)}"
+                )
+            elif again.status == "success" and again.output != entry.output:
+                problems.append(f"{where}: its output differs from what the tool returns in the dataset's world")
+        if session.desk.state != record.end_state:
+            problems.append(
+                f"end_state: the record says {_short(record.end_state)}; its tool trace's actions, taken again, "
+                f"leave {_short(session.desk.state)}"
+            )
+        return problems
+
+    def replay(self, calls: list[ToolCall]) -> tuple[list[ToolTraceEntry], dict[str, Any]]:
+        """The tool trace and end state of making `calls` in order against the world, on a fresh action desk.
+        LookupError for a tool the domain does not have, ValueError for an input a tool cannot take."""
+        session = ToolSession(self)
+        return [session.call(c.name, c.input) for c in calls], session.desk.state
+
+
+class ToolSession:
+    """A task agent's tools without a model: the domain's real tools on the checker's world, and a fresh action
+    desk's action tools, called directly through strands."""
+
+    def __init__(self, checker: WorldChecker):
+        self.checker = checker
+        self.desk = checker.domain.action_desk(checker.world)
+        self.actions = None  # the desk's action tools, built when first needed
+
+    def call(self, name: str, arguments: dict[str, Any]) -> ToolTraceEntry:
+        """One call as the framework makes it: what it returned, or the error it ended with."""
         from strands import Agent
 
         from agents.messages import result_text
 
-        desk = self.domain.action_desk(self.world)
-        actions = None  # the desk's action tools, called through strands like the others (built when needed)
-        problems = []
-        for number, entry in enumerate(record.tool_trace, start=1):
-            where = f"tool_trace[{number}] {entry.name}"
-            if entry.name in self.action_names:
-                if actions is None:
-                    actions = Agent(
-                        tools=desk.tools, callback_handler=None, model=self.tools.model, load_tools_from_directory=False
-                    )
-                tools = actions
-            elif entry.name in self.tool_names:
-                tools = self.tools
-            else:
-                problems.append(f"{where}: no such tool in the {self.domain.name} domain")
-                continue
-            try:
-                result = getattr(tools.tool, entry.name)(**entry.input, record_direct_tool_call=False)
-            except Exception as exc:  # a tool input the tool cannot take at all
-                problems.append(f"{where}: cannot be called with {_short(entry.input)} ({type(exc).__name__})")
-                continue
-            status = "error" if result.get("status") == "error" else "success"
-            if status != entry.status:
-                problems.append(f"{where}: the record says it {_ended(entry.status)}; in the world it {_ended(status)}")
-            elif status == "success" and result_text(result) != entry.output:
-                problems.append(f"{where}: its output differs from what the tool returns in the dataset's world")
-        if desk.state != record.end_state:
-            problems.append(
-                f"end_state: the record says {_short(record.end_state)}; its tool trace's actions, taken again, "
-                f"leave {_short(desk.state)}"
-            )
-        return problems
+        if name in self.checker.action_names:
+            if self.actions is None:
+                self.actions = Agent(
+                    tools=self.desk.tools,
+                    callback_handler=None,
+                    model=self.checker.tools.model,
+                    load_tools_from_directory=False,
+                )
+            tools = self.actions
+        elif name in self.checker.tool_names:
+            tools = self.checker.tools
+        else:
+            raise LookupError(name)
+        try:
+            result = getattr(tools.tool, name)(**arguments, record_direct_tool_call=False)
+        except Exception as exc:  # a tool input the tool cannot take at all
+            raise ValueError(f"cannot be called with {_short(arguments)} ({type(exc).__name__})") from None
+        status = "error" if result.get("status") == "error" else "success"
+        return ToolTraceEntry(name=name, input=arguments, output=result_text(result), status=status)
 
 
 def conversation_problems(record: Example) -> list[str]:

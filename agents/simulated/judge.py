@@ -20,7 +20,7 @@ from collections.abc import Callable
 from agents.simulated.model import ModelCall, Reply
 
 _JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
-_CITED_LINE = re.compile(r"^- ([A-Z]+-\d+): (.*)$", re.M)
+_CITED_LINE = re.compile(r"^- ([A-Z]+-\d+)(?::[ \t]*(.*))?$", re.M)  # an evidence line, its text may be missing
 _SAFE_PHRASES = (
     "ignored",
     "despite the request",
