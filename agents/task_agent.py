@@ -11,6 +11,7 @@ or one the user brings (agents/custom_task_agent.py); both get the same prompt.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,12 @@ FEEDBACK_HEADING = "A reviewer found these problems:\n"
 CLOSING = "\n\nInvestigate further with the tools"
 
 
-def revision_prompt(request: str, previous_answer: str, feedback: str, results: list[ToolTraceEntry]) -> str:
-    """The prompt for a revision: the request, then the tool results so far, the previous answer and what the
-    reviewer found."""
+def revision_prompt(
+    request: str, previous_answer: str, feedback: str, results: list[ToolTraceEntry], round: int | None = None
+) -> str:
+    """The prompt for a revision: the request, then the tool results so far, the previous answer (of attempt
+    `round` - 1, when `round` is given) and what the reviewer found."""
+    attempt = f" (attempt {round - 1})" if round else ""
     seen = "\n".join(
         f"- {entry.name}({json.dumps(entry.input, sort_keys=True)}) -> {entry.status}: {entry.output}"
         for entry in results
@@ -38,8 +42,8 @@ def revision_prompt(request: str, previous_answer: str, feedback: str, results: 
     return (
         f"{request}{REVISION_MARKER}"
         + (f"Tool results of your investigation so far:\n{seen}\n\n" if results else "")
-        + f"Your previous answer:\n{previous_answer}\n\n{FEEDBACK_HEADING}{feedback}{CLOSING} as needed (the results "
-        "above stay available) and give a corrected finding."
+        + f"Your previous answer{attempt}:\n{previous_answer}\n\n{FEEDBACK_HEADING}{feedback}{CLOSING} as needed "
+        "(the results above stay available) and give a corrected finding."
     )
 
 
@@ -77,6 +81,16 @@ def split_revision(prompt: str) -> tuple[str, str | None]:
         return prompt, None
     feedback = rest.partition(FEEDBACK_HEADING)[2].partition(CLOSING)[0]
     return request, feedback
+
+
+PREVIOUS_ATTEMPT = re.compile(r"^Your previous answer \(attempt (\d+)\):$", re.M)
+
+
+def revision_round(prompt: str) -> int | None:
+    """The round of a revision prompt's attempt (one more than its previous answer's), when the prompt says;
+    None for a first attempt, or a revision prompt that does not say."""
+    match = PREVIOUS_ATTEMPT.search(prompt.partition(REVISION_MARKER)[2])
+    return int(match.group(1)) + 1 if match else None
 
 
 def task_instructions(domain: str, card: RoleCard, finding_model: type) -> Instructions:
@@ -134,7 +148,9 @@ class TaskAgent:
         desk = self.new_desk()
         acted = desk.names if desk else set()  # a revision takes its actions afresh, on its own desk
         given = [] if previous is None else [e for e in previous.tool_trace if e.name not in unnecessary | acted]
-        prompt = request if previous is None else revision_prompt(request, previous.answer, feedback or "", given)
+        prompt = (
+            request if previous is None else revision_prompt(request, previous.answer, feedback or "", given, round)
+        )
         outcome = await self.answer(prompt, desk)
         finding = outcome.output
         attempt = Attempt(

@@ -32,7 +32,7 @@ async def converse(
     while True:
         prompt = conversation_prompt(turns)
         if previous is not None:
-            prompt = revision_prompt(prompt, previous.answer, feedback or "", [])
+            prompt = revision_prompt(prompt, previous.answer, feedback or "", [], round)
         outcome = await roles.task.answer(prompt, desk)
         spend += outcome.spend
         finding = outcome.output

@@ -96,30 +96,41 @@ def test_every_draft_defective_and_no_revision_accepts_nothing(cli, tmp_path, ru
     assert all(i.status == "rejected" and i.reasons and i.critiques[-1].feedback for i in items)
 
 
+def assert_true_to_the_world(records: list[Example]) -> None:
+    """Each record's verdict and evidence against the world's label of its case (rebuilt, not the record's claim)."""
+    world, domain = build_world(1), get_domain("kyc")
+    for record in records:
+        finding = record.reference_output
+        truth = domain.case_for_key(world, record.case_key).facts
+        assert (finding["verdict"], finding["typology"]) == (truth.verdict, truth.typology), record.case_key
+        assert all(world.has_id(i) for i in finding["evidence_ids"]), finding
+        assert set(truth.evidence_ids) <= set(finding["evidence_ids"]), finding
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_every_draft_defective_with_revisions_accepts_after_feedback(cli, tmp_path, runtime):
+def test_every_draft_defective_with_revisions_accepts_most_after_feedback(cli, tmp_path, runtime):
+    """Every first draft carries a defect, and half the revisions do too (one that survives the feedback, or a
+    fix that breaks something else): most episodes pass within 3 rounds, every one after feedback and true to the
+    world; the others reach the review queue after their third critique."""
     args = ("--count", "12", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "3", "--runtime", runtime)
     assert cli("generate", *args).exit_code == 0
-    records = export(cli, tmp_path, "kyc")
-    assert len(records) == 12 and {r["provenance"]["runtime"] for r in records} == {runtime}
-    assert all(r["critique"]["rounds"] >= 2 and r["critique"]["comparison"] for r in records)
+    records = [Example.model_validate(r) for r in export(cli, tmp_path, "kyc")]
+    items = review_items(tmp_path)
+    assert len(records) >= 6 and len(records) + len(items) == 12
+    assert {r.provenance.runtime for r in records} == {runtime}
+    assert all(r.critique.rounds >= 2 and r.critique.comparison for r in records)
+    assert_true_to_the_world(records)
+    assert all(i.status == "rejected" and len(i.critiques) == 3 and i.critiques[-1].feedback for i in items)
 
 
 @pytest.mark.slow
 def test_no_accepted_example_carries_a_wrong_verdict_or_invented_id(cli, tmp_path):
     result = cli("generate", "--count", "300", "--seed", "9", "--sim-defect-rate", "0.5", "--concurrency", "8")
     assert result.exit_code == 0, result.output
-    world = build_world(1)
     records = [Example.model_validate(r) for r in export(cli, tmp_path, "kyc")]
     rejected_first_drafts = sum(r.critique.rounds > 1 for r in records)
     assert len(records) >= 200 and rejected_first_drafts >= 100  # the defects were really planted and caught
-    domain = get_domain("kyc")
-    for record in records:
-        finding = record.reference_output
-        truth = domain.case_for_key(world, record.case_key).facts  # the world's label, not the record's claim
-        assert (finding["verdict"], finding["typology"]) == (truth.verdict, truth.typology)
-        assert all(world.has_id(i) for i in finding["evidence_ids"]), finding
-        assert set(truth.evidence_ids) <= set(finding["evidence_ids"])
+    assert_true_to_the_world(records)
 
 
 def test_world_seed_is_fixed_when_the_dataset_is_created(cli, tmp_path):

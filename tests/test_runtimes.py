@@ -12,7 +12,7 @@ from simulation.domains.kyc.world import build_world
 from store.records import Example
 from tests.fixtures.mcp_kyc.process import SERVER, http_server
 from tests.fixtures.mcp_kyc.sqlite_world import write_world
-from tests.test_generate import ROOT, export
+from tests.test_generate import ROOT, assert_true_to_the_world, export, review_items
 
 INVESTIGATIONS_WITHOUT_TOOLS = {"out_of_scope"}  # declining is the one answer that needs no tool
 
@@ -98,13 +98,17 @@ def test_crewai_runtime_without_crewai_installed_exits_2(cli, tmp_path, monkeypa
 @pytest.mark.parametrize("target", ["examples.strands_agent:build_agent", "examples.crewai_crew:build_crew"])
 def test_example_task_agents_produce_a_dataset_revising_on_feedback(cli, tmp_path, target):
     """Every first draft carries a planted defect: an example is accepted only if the critic's feedback reached
-    the user's agent and it revised."""
+    the user's agent and it revised. Half the revisions carry a defect too, so some episodes end in the review
+    queue after their third critique."""
     result = cli(
         "generate", "--task-agent", target, "--count", "8", "--seed", "3", "--sim-defect-rate", "1", "--max-rounds", "3"
     )
     assert result.exit_code == 0, result.output
     records = [Example.model_validate(r) for r in export(cli, tmp_path, "kyc")]
-    assert len(records) == 8
+    items = review_items(tmp_path)
+    assert len(records) >= 4 and len(records) + len(items) == 8
+    assert all(i.status == "rejected" and len(i.critiques) == 3 for i in items)
+    assert_true_to_the_world(records)
     for record in records:
         assert record.provenance.models["task_agent"] == target and record.provenance.runtime == "strands"
         assert record.critique.rounds >= 2 and record.critique.comparison is not None

@@ -4,7 +4,9 @@ It reads the question, calls the tools an analyst would (one at a time), and con
 with the house rules of the task agent's mission: it takes the rules' numbers from `rules.py`, and nothing
 else from the domain (never the world, its labels or the case). A share of first drafts carries one planted
 defect: a wrong verdict, an invented or a missing evidence id, or one or two tool calls the question does not
-need. Asked to revise with reviewer feedback, it analyses again without the defect.
+need. Asked to revise, it analyses again and follows each line of the reviewer's feedback it knows how to act
+on; a share of revisions carries a defect too, one the feedback named that survives (the very calls it was
+told were unnecessary, made again) or a new one (`agents.simulated.analyst`).
 
 In a conversation (the generic turns of `agents.simulated.analyst`) it answers the question as the user's later
 messages extend it: "what if I sell half?" halves the position it converts; a wish for a guarantee keeps the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -464,8 +467,9 @@ class _Analysis:
                 items.append(item)
         return items
 
-    def unnecessary_calls(self) -> list[tuple[str, dict]]:
-        """One or two tool calls the question does not need; none once such calls were made."""
+    def unnecessary_calls(self, named: Collection[str] = ()) -> list[tuple[str, dict]]:
+        """One or two tool calls the question does not need (those of the `named` tools, when it has any); none
+        once such calls were made."""
         needed = PLAN[self.kind]
         if any(ex.name not in needed for ex in self.exchanges):
             return []
@@ -479,6 +483,8 @@ class _Analysis:
                 ("get_price_history", {"symbol": self.symbol, "days": TREND_DAYS}),
             ]
         options = [(name, inp) for name, inp in options if name not in needed and name not in HARMLESS]
+        if chosen := [(name, inp) for name, inp in options if name in named]:
+            return chosen
         rng = self.call.rng("defect-extra")
         return rng.sample(options, rng.choice([1, 2]))
 

@@ -5,13 +5,16 @@ the written rules of the task agent's mission (`rules.py`, the same rules SMEs r
 each turn it replays the review over the tool results it has seen, and the first call the review needs that
 it has not made is its next tool call. It never reads the world, its labels or the case. A share of first
 drafts carries one planted defect: a wrong verdict, an invented or a missing evidence id, or unnecessary tool
-calls. Asked to revise with reviewer feedback, it re-investigates without the defect.
+calls. Asked to revise, it re-investigates and follows each line of the reviewer's feedback it knows how to act
+on; a share of revisions carries a defect too, one the feedback named that survives or a new one
+(`agents.simulated.analyst`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from agents.simulated import ModelCall
@@ -183,8 +186,9 @@ class _Investigation:
             "_summary": outcome.category,
         }
 
-    def unnecessary_calls(self) -> list[tuple[str, dict]]:
-        """Two tool calls the question does not need, not yet made."""
+    def unnecessary_calls(self, named: Collection[str] = ()) -> list[tuple[str, dict]]:
+        """Two tool calls the question does not need, not yet made (those of the `named` tools, when it has
+        any)."""
         cid = self.customer_id
         options = {
             "cash_activity": [("get_kyc_documents", {"customer_id": cid}), ("screen_sanctions", {"names": [cid]})],
@@ -204,7 +208,8 @@ class _Investigation:
                 ("screen_sanctions", {"names": ["office"]}),
             ]
         made = {ex.name for ex in self.exchanges}
-        return [(name, inp) for name, inp in options if name not in made][:2]
+        calls = [(name, inp) for name, inp in options if name not in made][:2]
+        return [call for call in calls if call[0] in named] or calls
 
     # ---- for writing the answer ------------------------------------------------------------------------------
     def describe(self, object_id: str) -> str:
