@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rubrics.model import Criterion
-from store.records import Attempt, CriterionResult, Facts, ToolCall
+from store.records import Attempt, CriterionResult, Facts, ToolCall, ToolTraceEntry
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,19 @@ def tool_call_scores(
     recall = hits / len(want) if want else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return round(precision, 4), round(recall, 4), round(f1, 4)
+
+
+def call_scores(
+    expected: list[ToolCall], called: list[ToolCall | ToolTraceEntry], allowed: list[ToolCall] = ()
+) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the calls made against the calls expected, a call being its tool name and its
+    input together (a lookup of the wrong account is a miss); as `tool_call_scores` counts names, an allowed call
+    that is not expected counts as neither a hit nor a miss."""
+
+    def key(call: ToolCall | ToolTraceEntry) -> str:
+        return f"{call.name}{json.dumps(call.input, sort_keys=True)}"
+
+    return tool_call_scores([key(c) for c in expected], [key(c) for c in called], [key(c) for c in allowed])
 
 
 def _result(
@@ -144,7 +157,8 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
     owners = {facts.subject_id, *map(subject.owner_of, key)} - {None}
     foreign = [i for i in cited if facts.subject_id and (o := subject.owner_of(i)) is not None and o not in owners]
     precision = len(set(cited) & set(key)) / len(cited) if cited and key else 1.0
-    unstated = [i for i in key if i in cited and i not in subject.attempt.answer]
+    records = records_by_id(t.output for t in subject.attempt.tool_trace)
+    unstated = [i for i in key if i in cited and not named_in_text(subject.attempt.answer, i, records.get(i))]
     problems = []
     if invented:
         problems.append(f"cited ids that do not exist: {', '.join(invented)}")
@@ -176,6 +190,41 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
         precision=round(precision, 4),
         unstated=unstated,
     )
+
+
+def records_by_id(outputs: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Every JSON object with an `id` in the tool outputs, by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for output in outputs:
+        try:
+            stack: list[Any] = [json.loads(output)]
+        except ValueError:
+            continue
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                if isinstance(value.get("id"), str):
+                    found.setdefault(value["id"], value)
+                stack += value.values()
+            elif isinstance(value, list):
+                stack += value
+    return found
+
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def named_in_text(text: str, record_id: str, record: dict[str, Any] | None) -> bool:
+    """Whether `text` names a record: by its id, or by its amount and its date together ("$9,500.00 on
+    2026-08-03"), as the tools returned them."""
+    if record_id in text:
+        return True
+    if not record:
+        return False
+    dates = {v[:10] for v in record.values() if isinstance(v, str) and DATE.match(v)}
+    amounts = [v for k, v in record.items() if "amount" in k and isinstance(v, int | float) and v]
+    numbers = {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+    return any(d in text for d in dates) and any(round(abs(a), 2) in numbers for a in amounts)
 
 
 def check_regex(criterion: Criterion, subject: Subject) -> CriterionResult:

@@ -227,7 +227,7 @@ def encoded(tmp_path: Path, name: str, text: str, encoding: str) -> Path:
     [
         ("utf-16", None, ":1: not UTF-8 text (UTF-16); save it as UTF-8"),
         ("utf-16-le", None, ":1: yaml: unacceptable character #x0000; is the file UTF-16? save it as UTF-8"),
-        ("latin-1", "title: Contrôle KYC", ":14: not UTF-8 text (byte 0xf4); save it as UTF-8"),
+        ("latin-1", "title: Contrôle KYC", ":16: not UTF-8 text (byte 0xf4); save it as UTF-8"),
     ],
 )
 def test_rubric_that_is_not_utf8_is_one_line(encoding, edit, expected, tmp_path):

@@ -1,6 +1,8 @@
 """The evidence check sees what an SME would reject in an accepted answer: a finding that cites everything it
 saw, one that cites another customer's records, and an answer whose text says nothing of the evidence."""
 
+import json
+
 import pytest
 
 from rubrics.methods import Subject, run_check
@@ -93,3 +95,25 @@ def test_records_belong_to_their_subjects():
     asset = crypto.assets[0]
     news = next(n for n in crypto.news if n.asset_id == asset.id)
     assert crypto.owner_of(news.id) == crypto.owner_of(asset.id) == asset.id
+
+
+def test_key_evidence_may_be_named_by_its_amount_and_date(kyc):
+    """A text that describes a deposit ("£9,910.00 on 2026-08-10") names it as well as its id does; the amount
+    alone does not."""
+    _, world, criterion, label = kyc
+    records = [world.by_id[i] for i in label.evidence_ids]
+    output = json.dumps([{"id": t.id, "date": t.date, "amount": t.amount} for t in records])
+    trace = [ToolTraceEntry(name="get_transactions", input={}, output=output, status="success")]
+    facts = Facts(verdict=label.verdict, typology=label.typology, evidence_ids=label.evidence_ids,
+                  subject_id=label.customer_id)  # fmt: skip
+
+    def verdict(answer: str):
+        finding = {"verdict": label.verdict, "typology": label.typology, "evidence_ids": label.evidence_ids}
+        attempt = Attempt(round=1, finding=finding, answer=answer, tool_trace=trace)
+        return run_check(criterion, Subject(attempt, [], facts, world.has_id, owner_of=world.owner_of))
+
+    described = "; ".join(f"a cash deposit of £{t.amount:,.2f} on {t.date}" for t in records)
+    assert verdict(f"Verdict: suspicious (structuring). {described}").passed
+    amounts_only = "; ".join(f"a cash deposit of £{t.amount:,.2f}" for t in records)
+    result = verdict(f"Verdict: suspicious (structuring). {amounts_only}")
+    assert not result.passed and result.details["unstated"] == label.evidence_ids
