@@ -292,6 +292,102 @@ def revalidate(name: str, **options) -> None:
         click.echo(f"framework log: {described}")
 
 
+class _DefaultCommandGroup(click.Group):
+    """A group whose first argument, when it names no subcommand, goes to its default command:
+    `evaluate kyc --agent sim` runs `evaluate run kyc --agent sim`, and `evaluate compare A B` compares."""
+
+    default = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_DefaultCommandGroup)
+def evaluate() -> None:
+    """Evaluate candidate agents on a dataset's goldens: `evaluate NAME[@vN] --agent SPEC [--agent SPEC ...]`
+    (see `evaluate run --help`), and compare two evaluations (`evaluate compare DIR_A DIR_B`)."""
+
+
+@evaluate.command("run")
+@click.argument("ref", metavar="NAME[@vN]")
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    required=True,
+    metavar="SPEC",
+    help="A candidate (repeatable): sim, sim:defect=R, bedrock:<model-id>, openai:<model>, package.module:factory, "
+    "baseline:no-tools, baseline:majority, baseline:reference (the goldens' own answers: must pass).",
+)
+@click.option("--judge", metavar="SPEC", help="The critic's model  [default: --critic-model, else simulated]")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Where results go  [default: "
+              "<output-dir>/<name>/evaluations/<name>-v<N>]")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N goldens.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Goldens in flight.")
+@click.option("--rubric", type=click.Path(path_type=Path), help="Score with this rubric  [default: the dataset's]")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated models' draws.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["strands", "crewai"]),
+    default="strands",
+    show_default=True,
+    help="Agent framework the candidates, the user simulator and the judge run in.",
+)
+@output_dir_option
+@model_options
+def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options) -> None:
+    """Replay every golden of dataset NAME (latest version, or @vN) against each candidate and score it with the
+    dataset's rubric, in the dataset's own world: verdict, evidence, tool calls (names and arguments), end
+    state, judged criteria, pass/fail, latency, tokens and cost.
+
+    Prints a leaderboard with 95% confidence intervals (bootstrap over goldens), per category and per tag, and
+    whether the dataset tells the candidates apart. Writes OUT/results.jsonl (one line per golden and candidate,
+    as they come), OUT/summary.json and OUT/report.html (one self-contained page). Run again with the same OUT to
+    resume: nothing is scored twice. A model candidate answers once, without revision rounds."""
+    from evaluation.report import print_leaderboard, summary, write_html, write_summary
+    from evaluation.run import EvaluateConfig, Evaluation
+    from simulation.summary import progress_bar
+    from store.dataset import parse_ref
+    from store.records import utc_now
+
+    name, version = parse_ref(ref)
+    settings = _model_settings(options)
+    if out is None:
+        label = f"{name}-v{version}" if version else f"{name}-latest"
+        out = Path(options["output_dir"]) / name / "evaluations" / label
+    job = Evaluation(EvaluateConfig(dataset=ref, agents=list(agents), out=out, models=settings, **options))
+    click.echo(
+        f"evaluating {len(job.candidates)} candidate(s) on {len(job.goldens)} goldens of "
+        f"{name}@v{job.manifest.version} (rubric {job.rubric.id}@{job.rubric.version}, judge {job.judge}) into {out}"
+    )
+    with progress_bar(job.pending, "goldens") as advance:
+        results = job.execute(lambda r: advance(_Outcome("error" if r.error else "passed" if r.passed else "failed")))
+    meta = {**job.meta, "rubric_id": job.rubric.id, "rubric_version": job.rubric.version, "created_at": utc_now()}
+    report = summary(results, meta)
+    write_summary(report, out / "summary.json")
+    write_html(report, results, out / "report.html")
+    print_leaderboard(report)
+    click.echo(f"results: {out / 'results.jsonl'} · summary: {out / 'summary.json'} · report: {out / 'report.html'}")
+
+
+class _Outcome:
+    def __init__(self, status: str):
+        self.status = status
+
+
+@evaluate.command("compare")
+@click.argument("dir_a", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("dir_b", type=click.Path(path_type=Path, file_okay=False))
+def evaluate_compare(dir_a: Path, dir_b: Path) -> None:
+    """Per golden, what changed from evaluation DIR_A to DIR_B: regressions (passed in A, fail in B) and fixes,
+    and each candidate's pass rate in both."""
+    from evaluation.compare import compare, print_comparison
+
+    print_comparison(compare(dir_a, dir_b))
+
+
 @cli.group()
 def dataset() -> None:
     """List, show, diff, verify, repair, export and import datasets, and read their review queues."""

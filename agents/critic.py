@@ -70,17 +70,7 @@ class Critic:
         """Judge an attempt; a multi-turn attempt's judge sees its whole conversation as the request."""
         criteria = self.rubric.criteria_for(category)
         request = conversation_request(attempt) or request
-        subject = Subject(
-            attempt=attempt,
-            expected_tool_calls=expected_tool_calls,
-            facts=facts,
-            id_exists=self.id_exists,
-            allowed_tool_calls=list(allowed_tool_calls),
-            vocabulary=self.vocabulary,
-            expected_end_state=expected_end_state or {},
-            action_names=self.action_names,
-            owner_of=self.owner_of,
-        )
+        subject = self.subject(attempt, facts, expected_tool_calls, allowed_tool_calls, expected_end_state)
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]
         spend = Spend()
@@ -121,6 +111,27 @@ class Critic:
             jury=jury,
         )
         return critique, spend
+
+    def subject(
+        self,
+        attempt: Attempt,
+        facts: Facts,
+        expected_tool_calls: list[ToolCall],
+        allowed_tool_calls: list[ToolCall] = (),
+        expected_end_state: dict[str, Any] | None = None,
+    ) -> Subject:
+        """What the programmatic checks look at, for an attempt at a case with this truth."""
+        return Subject(
+            attempt=attempt,
+            expected_tool_calls=expected_tool_calls,
+            facts=facts,
+            id_exists=self.id_exists,
+            allowed_tool_calls=list(allowed_tool_calls),
+            vocabulary=self.vocabulary,
+            expected_end_state=expected_end_state or {},
+            action_names=self.action_names,
+            owner_of=self.owner_of,
+        )
 
     def _combine(
         self, judged: list[Criterion], verdicts: list[JudgeVerdict]

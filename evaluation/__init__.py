@@ -1,0 +1,1 @@
+"""Evaluating candidate agents on a golden dataset: replay each golden, score it with the dataset's rubric."""

@@ -1,0 +1,197 @@
+"""An evaluation: every golden of one dataset version against each candidate, scored with the dataset's rubric.
+
+Each golden is replayed in the dataset's own world (its world seed; a domain whose version differs from the
+dataset's is refused), its truth rebuilt from that world rather than read from the record. Results stream to
+`OUT/results.jsonl` as they come; started again on the same OUT, an evaluation skips every (golden, candidate)
+already there, so a crash loses nothing and scores nothing twice. `OUT/evaluation.json` says what OUT holds: a
+second evaluation of another dataset, version, rubric or judge into it is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from agents.metering import Spend
+from agents.settings import ModelSettings, RoleModels
+from agents.simulated.model import SimSettings
+from config import InputError
+from evaluation.candidates import Baseline, CandidateSpec, model_attempt, parse_spec
+from evaluation.results import EvalResult, ResultsFile, read_results
+from evaluation.scores import failed_result, score
+from rubrics.model import Rubric, load_rubric
+from simulation.domains import get_domain
+from simulation.roles import make_roles, prepare_models
+from store.dataset import Dataset, parse_ref
+from store.files import atomic_write
+from store.records import Example, Strict
+
+
+class EvaluateConfig(Strict):
+    dataset: str = Field(description="NAME or NAME@vN")
+    agents: list[str] = Field(min_length=1)
+    out: Path
+    output_dir: str = "output"
+    judge: str | None = Field(None, description="the critic's model spec  [default: simulated]")
+    rubric: Path | None = Field(None, description="[default: the rubric the dataset version was judged with]")
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    concurrency: int = Field(4, ge=1)
+    limit: int | None = Field(None, ge=1)
+    seed: int = 0
+    runtime: str = "strands"
+
+
+class Evaluation:
+    """A prepared evaluation: goldens loaded, candidates parsed, what OUT already holds read; no model called."""
+
+    def __init__(self, config: EvaluateConfig):
+        self.config = config
+        name, version = parse_ref(config.dataset)
+        self.store = Dataset(config.output_dir, name)
+        info = self.store.info()
+        if info is None:
+            raise InputError(f"no dataset '{name}' in {config.output_dir}")
+        self.manifest = self.store.manifest(version)
+        self.domain = get_domain(self.manifest.domain)
+        if self.manifest.domain_version != self.domain.version:
+            raise InputError(
+                f"{name}@v{self.manifest.version}: made with {self.domain.name} domain version "
+                f"{self.manifest.domain_version}; this Goldsmith has {self.domain.version}, whose world differs"
+            )
+        self.rubric = self._rubric()
+        self.goldens = list(self.store.records(self.manifest))[: config.limit]
+        self.candidates = [parse_spec(spec) for spec in dict.fromkeys(config.agents)]
+        self.judge = config.judge or config.models.models.critic[0]
+        self.world = self.domain.build_world(self.manifest.world_seed)
+        from simulation.truth import WorldChecker
+
+        self.checker = WorldChecker(self.domain, self.world, self.rubric)
+        self.meta = {
+            "dataset": name,
+            "version": self.manifest.version,
+            "domain": self.domain.name,
+            "world_seed": self.manifest.world_seed,
+            "rubric": {"id": self.rubric.id, "version": self.rubric.version},
+            "judge": self.judge,
+        }
+        self._check_out()
+        self.done = {r.key for r in read_results(self.results_path)}
+
+    @property
+    def results_path(self) -> Path:
+        return self.config.out / "results.jsonl"
+
+    def _rubric(self) -> Rubric:
+        """The rubric the dataset version was judged with (kept beside the dataset), unless one is given."""
+        if self.config.rubric is not None:
+            return load_rubric(self.config.rubric, domain=self.domain.name, categories=set(self.domain.categories))
+        kept = self.store.kept_rubric(self.manifest.rubric["version"])
+        if kept is None:
+            from rubrics.model import BUNDLED
+
+            return load_rubric(BUNDLED / f"{self.domain.name}.yaml", domain=self.domain.name,
+                               categories=set(self.domain.categories))  # fmt: skip
+        return Rubric.model_validate(kept)
+
+    def _check_out(self) -> None:
+        """OUT holds this evaluation or nothing yet; its description is written before any result."""
+        described = self.config.out / "evaluation.json"
+        if described.exists():
+            held = json.loads(described.read_text(encoding="utf-8"))
+            if {k: held.get(k) for k in self.meta} != self.meta:
+                raise InputError(
+                    f"{self.config.out}: holds an evaluation of {held.get('dataset')}@v{held.get('version')} "
+                    f"(rubric {held.get('rubric', {}).get('version')}, judge {held.get('judge')}); give another --out"
+                )
+            self.meta["candidates"] = list(dict.fromkeys([*held.get("candidates", []), *self.specs]))
+        else:
+            self.meta["candidates"] = self.specs
+        self.config.out.mkdir(parents=True, exist_ok=True)
+        atomic_write(described, json.dumps(self.meta, indent=1).encode())
+
+    @property
+    def specs(self) -> list[str]:
+        return [c.spec for c in self.candidates]
+
+    @property
+    def pending(self) -> int:
+        return sum((g.id, c.spec) not in self.done for g in self.goldens for c in self.candidates)
+
+    def execute(self, on_result: Callable[[EvalResult], None] = lambda _: None) -> list[EvalResult]:
+        """Score every pending (golden, candidate), appending each result as it comes; every result of OUT."""
+        results = ResultsFile(self.results_path)
+        try:
+            asyncio.run(self._run(results, on_result))
+        finally:
+            results.close()
+        return [r for r in read_results(self.results_path) if r.candidate in self.meta["candidates"]]
+
+    async def _run(self, results: ResultsFile, on_result: Callable[[EvalResult], None]) -> None:
+        cases = {g.id: self._case(g) for g in self.goldens}
+        for candidate in self.candidates:
+            todo = [g for g in self.goldens if (g.id, candidate.spec) not in self.done]
+            if todo:
+                await self._run_candidate(candidate, todo, cases, results, on_result)
+
+    async def _run_candidate(
+        self,
+        candidate: CandidateSpec,
+        todo: list[Example],
+        cases: dict[str, Any],
+        results: ResultsFile,
+        on_result: Callable[[EvalResult], None],
+    ) -> None:
+        roles = self._roles(candidate)
+        baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(golden: Example) -> None:
+            async with gate:
+                result = await self._evaluate(golden, cases[golden.id], candidate, roles, baseline)
+            results.append(result)
+            self.done.add(result.key)
+            on_result(result)
+
+        await asyncio.gather(*(one(g) for g in todo))
+
+    def _case(self, golden: Example):
+        """The golden's case, rebuilt from the world (its truth is the world's, never the record's)."""
+        case, missing = self.checker.case(golden)
+        if case is None:
+            raise InputError(f"{self.store.name}@v{self.manifest.version}: golden {golden.id}: {missing}")
+        return case
+
+    def _roles(self, candidate: CandidateSpec):
+        """The user simulator, the candidate as task agent and the critic (the judge), each in its own lineup so
+        a candidate's calls and cost are its own."""
+        models = self.config.models.models
+        roles_models = RoleModels(user=models.user, task=candidate.model, critic=[self.judge])
+        settings = self.config.models.model_copy(update={"models": roles_models})
+        sim = SimSettings(seed=self.config.seed, defect_rate=candidate.defect_rate)
+        lineup = prepare_models(settings, self.domain, sim, self.config.runtime)  # type: ignore[arg-type]
+        roles = make_roles(self.domain, self.world, self.rubric, lineup, "together", task_agent=candidate.factory)
+        return roles
+
+    async def _evaluate(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> EvalResult:
+        from simulation.truth import user_ending
+
+        started = time.perf_counter()
+        spend = Spend()
+        try:
+            if baseline is not None:
+                attempt = baseline.attempt(golden, case)
+                if candidate.baseline == "reference" or attempt.conversation:
+                    attempt, spend = await user_ending(roles.user, case, attempt)
+            else:
+                attempt, spend = await model_attempt(roles, golden, case)
+        except Exception as exc:  # one candidate failing one golden is a failed golden, not a failed evaluation
+            exc = getattr(exc, "original_exception", None) or exc
+            return failed_result(golden, case, candidate.spec, self.judge, time.perf_counter() - started, exc, spend)
+        latency = time.perf_counter() - started
+        return await score(golden, case, attempt, roles.critic, candidate.spec, self.judge, latency, spend)
