@@ -79,6 +79,7 @@ class Evaluation:
             "world_seed": self.manifest.world_seed,
             "rubric": {"id": self.rubric.id, "version": self.rubric.version},
             "judge": self.judge,
+            "runtime": config.runtime,
         }
         self._check_out()
         self.done = {r.key for r in read_results(self.results_path)}
