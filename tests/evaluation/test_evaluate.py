@@ -84,6 +84,7 @@ def test_a_sloppy_candidate_fails_on_what_it_got_wrong(cli, goldens, tmp_path):
     assert reasons["verdict_correct"] + reasons["evidence_grounded"] + reasons["right_tools"] > 0
 
 
+@pytest.mark.slow  # two processes of the CLI, one killed
 def test_a_killed_evaluation_resumes_and_scores_nothing_twice(goldens, tmp_path):
     out = tmp_path / "ev"
     command = [sys.executable, str(ROOT / "main.py"), "evaluate", "kyc", "--output-dir", str(goldens), "--out",
@@ -135,6 +136,7 @@ def test_specs(spec):
         parse_spec("gpt4")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["openai", "converse"])
 def test_real_model_candidates_run_against_the_simulated_servers(cli, goldens, tmp_path, kind):
     provider = SimulatedProvider.for_domain("kyc", SimSettings(seed=0, defect_rate=0.0), seed=7)
@@ -153,3 +155,16 @@ def test_real_model_candidates_run_against_the_simulated_servers(cli, goldens, t
     assert len(results) == 8 and not any(r.error for r in results)
     assert rate(results, "passed") >= 0.75 and all(r.tokens.input > 0 for r in results)
     assert provider.counts["answered"] > 8
+
+
+@pytest.mark.slow
+def test_the_crewai_runtime_scores_the_same(cli, goldens, tmp_path):
+    for runtime in ("strands", "crewai"):
+        extra = ("--runtime", runtime, "--limit", "6")
+        assert evaluate(cli, goldens, tmp_path / runtime, "sim", "baseline:majority", extra=extra).exit_code == 0
+    strands, crewai = by_candidate(tmp_path / "strands"), by_candidate(tmp_path / "crewai")
+    for candidate in ("sim", "baseline:majority"):
+        assert sorted((r.golden_id, r.passed) for r in crewai[candidate]) == sorted(
+            (r.golden_id, r.passed) for r in strands[candidate]
+        )
+    assert rate(crewai["sim"], "passed") == 1.0
