@@ -393,7 +393,83 @@ def dataset() -> None:
     """List, show, diff, verify, repair, export and import datasets, and read their review queues."""
 
 
-EXPORT_FORMATS = ("jsonl", "bedrock", "bedrock-rag", "strands-evals", "deepeval", "ragas", "promptfoo")
+EXPORT_FORMATS = (
+    "jsonl",
+    "bedrock",
+    "bedrock-rag",
+    "strands-evals",
+    "deepeval",
+    "ragas",
+    "promptfoo",
+    "agentcore",
+    "agentcore-simulated",
+)
+
+
+@dataset.command("publish")
+@click.argument("ref", metavar="NAME[@vN]")
+@click.option("--to", "target", type=click.Choice(["agentcore"]), required=True, help="Where to publish.")
+@click.option(
+    "--schema",
+    type=click.Choice(["predefined", "simulated"]),
+    default="predefined",
+    show_default=True,
+    help="AgentCore's schema: predefined scenarios (turns, expected responses and trajectory) or simulated ones "
+    "(an actor profile and an opening message).",
+)
+@click.option("--dataset-name", help="The AgentCore dataset's name  [default: NAME, '-' as '_']")
+@click.option("--s3-uri", help="s3://bucket/prefix: send the examples through S3 (large versions).")
+@click.option("--region", help="AWS region.")
+@click.option("--profile", help="AWS named profile.")
+@click.option(
+    "--endpoint-url", help="bedrock-agentcore-control endpoint (also AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL)."
+)
+@click.option(
+    "--poll", type=click.FloatRange(min=0), default=2.0, show_default=True, help="Seconds between status checks."
+)
+@output_dir_option
+def dataset_publish(ref: str, target: str, output_dir: str, region, profile, endpoint_url, poll, **options) -> None:
+    """Publish REF to Amazon Bedrock AgentCore Evaluations as a managed dataset (needs AWS credentials).
+
+    The first publish creates the AgentCore dataset and an AgentCore version; a later Goldsmith version sends only
+    the examples AgentCore does not hold yet and creates the next AgentCore version; a version already published
+    sends nothing. The mapping is kept in <dataset>/published/ beside the manifests."""
+    from collections import Counter
+
+    from rich.console import Console
+
+    from exports.publish import AgentCorePublisher, agentcore_client
+    from store.dataset import Dataset, parse_ref
+
+    name, version = parse_ref(ref)
+    data = Dataset(output_dir, name)
+    if data.info() is None:
+        raise InputError(f"no dataset '{name}' in {data.storage.url()}")
+    s3 = None
+    if options["s3_uri"]:
+        import boto3
+
+        s3 = boto3.Session(profile_name=profile, region_name=region).client("s3")
+    client = agentcore_client(region, profile, endpoint_url)
+    with Console(stderr=True).status("AgentCore: publishing") as shown:
+        checks = Counter()
+
+        def on_status(status: str) -> None:
+            checks[status] += 1
+            shown.update(f"AgentCore: dataset {status} (status checked {sum(checks.values())} times)")
+
+        publisher = AgentCorePublisher(data, client, poll_s=poll, s3_client=s3, on_status=on_status, **options)
+        outcome = publisher.publish(version)
+    ref_text = f"{name}@v{outcome.goldsmith_version}"
+    if outcome.already:
+        published = f"AgentCore dataset {outcome.dataset_id} version {outcome.agentcore_version}"
+        click.echo(f"{ref_text} is already {published}: nothing sent")
+        return
+    how = "created" if outcome.created else "updated"
+    click.echo(
+        f"{ref_text} → AgentCore dataset {outcome.dataset_name} ({outcome.dataset_id}, {how}) version "
+        f"{outcome.agentcore_version}: {outcome.added} examples sent, {outcome.examples} in all"
+    )
 
 
 @dataset.command("export")
@@ -431,12 +507,19 @@ EXPORT_FORMATS = ("jsonl", "bedrock", "bedrock-rag", "strands-evals", "deepeval"
 @click.option(
     "--evaluator-model", default="amazon.nova-pro-v1:0", show_default=True, help="bedrock: the job's judge model."
 )
+@click.option(
+    "--grader",
+    metavar="PROVIDER",
+    help="promptfoo: the provider id that grades the judged criteria (llm-rubric), e.g. openai:gpt-4.1-mini. "
+    "Without it they are left out.",
+)
 @output_dir_option
 def dataset_export(ref: str, fmt: str, out: str, output_dir: str, **options) -> None:
     """Export REF (NAME for the latest version, or NAME@vN) for a downstream evaluation tool.
 
     Formats: jsonl (Goldsmith records), bedrock and bedrock-rag (Amazon Bedrock evaluation jobs),
-    strands-evals (an Experiment file), deepeval (goldens), ragas (samples), promptfoo (tests). The README
+    strands-evals (an Experiment file), deepeval (goldens), ragas (samples), promptfoo (tests), agentcore and
+    agentcore-simulated (Amazon Bedrock AgentCore Evaluations: predefined or simulated-user scenarios). The README
     maps every field, and says what each format cannot carry."""
     from exports import ExportRequest, export, parse_filters
     from store.dataset import Dataset, parse_ref
@@ -447,6 +530,8 @@ def dataset_export(ref: str, fmt: str, out: str, output_dir: str, **options) -> 
     click.echo(f"wrote {result.records} records of {name}@v{result.manifest.version} ({fmt}) to")
     for file in result.files:
         click.echo(f"  {file}")
+    if fmt == "promptfoo" and not options["grader"]:
+        click.echo("note: judged criteria (llm-rubric) left out: they need --grader PROVIDER", err=True)
 
 
 @dataset.command("import")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from pydantic import Field
 
 from config import InputError
+from exports.agentcore import write_agentcore, write_agentcore_simulated
 from exports.base import Context, Files
 from exports.bedrock import identifier, write_bedrock, write_bedrock_rag
 from exports.deepeval import write_deepeval
@@ -49,6 +50,10 @@ FORMATS: dict[str, Format] = {
     "deepeval": Format(write_deepeval, (".json",), "DeepEval goldens"),
     "ragas": Format(write_ragas, (".jsonl",), "Ragas EvaluationDataset samples"),
     "promptfoo": Format(write_promptfoo, (".yaml", ".yml"), "promptfoo tests"),
+    "agentcore": Format(write_agentcore, (".jsonl",), "Amazon Bedrock AgentCore Evaluations, predefined scenarios"),
+    "agentcore-simulated": Format(
+        write_agentcore_simulated, (".jsonl",), "Amazon Bedrock AgentCore Evaluations, simulated-user scenarios"
+    ),
 }
 FILTER_KEYS = ("category", "difficulty", "persona")
 
@@ -65,6 +70,7 @@ class ExportRequest(Strict):
     with_responses: bool = False
     role_arn: str | None = None
     evaluator_model: str = "amazon.nova-pro-v1:0"
+    grader: str | None = Field(None, description="promptfoo: the provider id that grades llm-rubric assertions")
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,19 @@ def judged_with(dataset: Dataset, manifest: Manifest, path: Path | None) -> tupl
     )
 
 
+def export_context(dataset: Dataset, manifest: Manifest, rubric: Path | None = None) -> Context:
+    """What every format is given about a dataset version: its name, the domain card's words for the user, and
+    the rubric it was judged with."""
+    user = get_domain(manifest.domain).card.user_simulator
+    return Context(
+        dataset=dataset.name,
+        version=manifest.version,
+        mission=user.mission.strip(),
+        persona=user.persona.strip(),
+        find_rubric=lambda: judged_with(dataset, manifest, rubric),
+    )
+
+
 def export(dataset: Dataset, version: int | None, request: ExportRequest) -> ExportResult:
     """Write `dataset` at `version` (latest when None) as `request` asks; nothing is written on bad input."""
     fmt = FORMATS.get(request.format)
@@ -148,22 +167,27 @@ def export(dataset: Dataset, version: int | None, request: ExportRequest) -> Exp
     for option, given in (("--with-responses", request.with_responses), ("--role-arn", request.role_arn)):
         if given and request.format != "bedrock":
             raise InputError(f"{option}: only --format bedrock takes it")
+    if request.grader is not None and request.format != "promptfoo":
+        raise InputError("--grader: only --format promptfoo takes it")
+    if request.grader is not None and not request.grader.strip():
+        raise InputError("--grader: empty; give a promptfoo provider id, e.g. openai:gpt-4.1-mini")
     manifest = dataset.manifest(version)
     records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
 
     def name(tag: str) -> str:
         return out.name if not tag else f"{out.stem}-{tag}{'.json' if tag.endswith('job') else out.suffix}"
 
-    user = get_domain(manifest.domain).card.user_simulator
-    ctx = Context(
-        dataset=dataset.name,
-        version=manifest.version,
-        mission=user.mission.strip(),
-        persona=user.persona.strip(),
-        find_rubric=lambda: judged_with(dataset, manifest, request.rubric),
+    ctx = export_context(dataset, manifest, request.rubric)
+    ctx = replace(
+        ctx,
         responses={r.id: r.reference_answer for r in records} if request.with_responses else None,
         responder=identifier(str(manifest.models.get("task", "task"))) if request.with_responses else None,
-        options={"role_arn": request.role_arn, "evaluator_model": request.evaluator_model},
+        options={
+            "role_arn": request.role_arn,
+            "evaluator_model": request.evaluator_model,
+            "grader": request.grader,
+            "rubric": request.rubric,
+        },
         locate=lambda tag: storage.url(name(tag)),
     )
     files = fmt.write(records, ctx)

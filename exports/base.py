@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,3 +199,63 @@ def shards(rows: list[dict[str, Any]], size: int) -> Files:
     if len(rows) <= size:
         return {"": jsonl(rows)}
     return {f"{i // size + 1:05d}": jsonl(rows[i : i + size]) for i in range(0, len(rows), size)}
+
+
+def stated(criterion: Criterion) -> str:
+    """A judged criterion in words for one example it applies to: `criterion_text` without the applies-to line."""
+    return criterion_text(criterion.model_copy(update={"applies_to": None}))
+
+
+def conditions(record: Example, rubric: Rubric, tools: bool) -> list[tuple[Criterion, str]]:
+    """Each rubric criterion that applies to the record's category as conditions a judge of the conversation checks,
+    each text led by the criterion id, with the case's own values: the verdict and evidence (facts), each expected
+    action or that none is due
+    (end_state), a regex or behaviour check's description, a judged criterion in words (with the rating a 1-5 one
+    passes at), and with `tools` the calls the request needs (tool_calls). json_schema and consistency criteria
+    check the structured finding, which is not in the conversation: none."""
+    facts = record.facts
+    out: list[tuple[Criterion, str]] = []
+    for criterion in rubric.criteria_for(record.category):
+        texts: list[str] = []
+        if criterion.method == "facts" and criterion.check == "verdict":
+            typology = f" (typology: {facts.typology})" if facts.typology else ""
+            texts = [f"The final answer gives the verdict '{facts.verdict}'{typology}."]
+        elif criterion.method == "facts" and facts.evidence_ids:
+            ids = ", ".join(facts.evidence_ids)
+            texts = [f"The final answer cites and names the key evidence behind the verdict: {ids}."]
+        elif criterion.method == "end_state":
+            texts = [action_sentence(a) for a in record.expected_actions] or [actions_text(record)]
+        elif criterion.method == "tool_calls" and tools:
+            needed = ", ".join(
+                f"{c.name} with {json.dumps(c.input, ensure_ascii=False)}" for c in record.expected_tool_calls
+            )
+            names = {c.name for c in record.expected_tool_calls}
+            allowed = [n for n in dict.fromkeys(c.name for c in record.allowed_tool_calls) if n not in names]
+            may = f"; it may also call {', '.join(allowed)}" if allowed else ""
+            texts = [
+                f"The assistant calls the tools the request needs: {needed}{may}."
+                if needed
+                else "The assistant calls no tool to answer."
+            ]
+        elif criterion.method in ("regex", "behaviour"):
+            texts = [" ".join(criterion.description.split())]
+        elif criterion.method == "judge":
+            text = stated(criterion)
+            if criterion.scale == "1-5":
+                text += f"\n  Met when rated {math.ceil(1 + 4 * criterion.passing_score - 1e-9)} of 5 or more."
+            texts = [text]
+        out += [(criterion, text if criterion.method == "judge" else f"{criterion.id}: {text}") for text in texts]
+    return out
+
+
+def calls_due(record: Example) -> list[ToolCall]:
+    """The calls the final answer still has to make: the expected tool calls no earlier turn made with the same
+    input (each made call counts once), then the actions due (`due_actions`). A single-turn example: all of them."""
+    made = [(e.name, e.input) for t in history(record) for e in calls_made(t) if e.status == "success"]
+    due = []
+    for call in record.expected_tool_calls:
+        if (call.name, call.input) in made:
+            made.remove((call.name, call.input))
+        else:
+            due.append(call)
+    return [*due, *due_actions(record)]

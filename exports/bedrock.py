@@ -20,6 +20,9 @@ MAX_RECORDS = 1000  # prompts per dataset file of an LLM-as-a-judge or RAG evalu
 MAX_RAG_TURNS = 5  # conversation turns per RAG evaluation record
 MAX_CUSTOM_METRICS = 10  # per evaluation job
 BUILTIN_METRICS = ["Builtin.Correctness", "Builtin.Completeness"]
+# one of the values botocore's model allows for EvaluationDatasetMetricConfig.taskType (Summarization,
+# Classification, QuestionAndAnswer, Generation, Custom): the rows are requests with reference answers
+TASK_TYPE = "QuestionAndAnswer"
 
 
 def write_bedrock(records: list[Example], ctx: Context) -> Files:
@@ -87,7 +90,7 @@ def job_request(tag: str, ctx: Context) -> str:
     automated: dict[str, Any] = {
         "datasetMetricConfigs": [
             {
-                "taskType": "General",
+                "taskType": TASK_TYPE,
                 "dataset": {"name": name, "datasetLocation": {"s3Uri": dataset_uri}},
                 "metricNames": BUILTIN_METRICS + [m["customMetricDefinition"]["name"] for m in metrics],
             }

@@ -1,5 +1,9 @@
 """A Strands Evals `Experiment` file: one case per example, and an `OutputEvaluator` built from the rubric.
 
+Every case's expected trajectory lists the expected calls as `{name, input}`, the keys Strands Evals' own tool
+extractor gives each call (`extract_agent_tools_used_from_messages`). The evaluator sets no model: Strands Evals then
+judges with the strands `Agent` default, a Bedrock model (give the evaluator a `model` to use another).
+
 A multi-turn case is written to be played again with Strands Evals' `ActorSimulator`: its input is the user's
 opening message and its metadata holds the user as an `ActorProfile` (goal, persona, private facts) and the turn
 budget; the expected trajectory lists the calls with their inputs, actions included, and the expected end state is
@@ -22,7 +26,6 @@ from exports.base import (
     judged,
     metadata,
     opening,
-    tool_names,
     user_description,
 )
 from store.records import Example, Scenario
@@ -60,7 +63,7 @@ def _case(record: Example, ctx: Context) -> dict[str, Any]:
         "session_id": record.id,
         "input": flattened(record),
         "expected_output": record.reference_answer,
-        "expected_trajectory": tool_names(record),
+        "expected_trajectory": [{"name": c.name, "input": c.input} for c in record.expected_tool_calls],
         "metadata": {
             **metadata(record, ctx),
             "task_description": ctx.mission,

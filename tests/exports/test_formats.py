@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from exports import FORMATS, select
-from exports.base import Context, due_actions, flattened
+from exports.base import Context, actions_text, calls_due, due_actions, flattened
 from exports.bedrock import MAX_RAG_TURNS, write_bedrock, write_bedrock_rag
 from main import EXPORT_FORMATS
 from rubrics.model import BUNDLED, load_rubric
@@ -160,7 +160,7 @@ def test_strands_evals_cases_and_an_output_evaluator_built_from_the_judged_crite
     case = data["cases"][0]
     assert case["name"] == record.id and case["input"] == record.prompt
     assert case["expected_output"] == record.reference_answer
-    assert case["expected_trajectory"] == [c.name for c in record.expected_tool_calls]
+    assert case["expected_trajectory"] == [{"name": c.name, "input": c.input} for c in record.expected_tool_calls]
     assert case["metadata"]["category"] == record.category
     assert case["metadata"]["rubric_version"] == record.critique.rubric_version
     assert case["metadata"]["task_description"].startswith("You simulate a KYC")
@@ -179,7 +179,9 @@ def test_deepeval_puts_conversations_in_a_multi_turn_sibling(store):
     assert set(files) == {"", "multi-turn"}
     [golden] = json.loads(files[""])
     assert golden["input"] == records[0].prompt and golden["expected_output"] == records[0].reference_answer
-    assert [t["name"] for t in golden["expected_tools"]] == [c.name for c in records[0].expected_tool_calls]
+    assert golden["expected_tools"] == [
+        {"name": c.name, "input_parameters": c.input} for c in records[0].expected_tool_calls
+    ]
     assert golden["context"] == [t.output for t in records[0].tool_trace]
     [conversational] = json.loads(files["multi-turn"])
     assert conversational["scenario"] == "earlier question 0"
@@ -189,7 +191,7 @@ def test_deepeval_puts_conversations_in_a_multi_turn_sibling(store):
 
 
 def test_promptfoo_assertions_come_from_the_rubric_and_the_verified_facts(store, export):
-    result, out = export("promptfoo", "kyc.yaml")
+    result, out = export("promptfoo", "kyc.yaml", "--grader", "openai:gpt-4.1-mini")  # judged criteria need a grader
     assert result.exit_code == 0, result.output
     tests = yaml.safe_load(out.read_text())
     records = {r.id: r for r in records_of(store)}
@@ -204,11 +206,15 @@ def test_promptfoo_assertions_come_from_the_rubric_and_the_verified_facts(store,
         assert [a["value"] for a in evidence] == record.facts.evidence_ids
         assert {a["type"] for a in evidence} <= {"contains"}
         [tools] = by_metric["right_tools"]
-        assert tools["type"] == "tool-call-f1" and tools["threshold"] == 0.9
         due = [a.name for a in due_actions(record)]  # a conversation's actions its final answer still has to take
-        assert tools["value"] == list(dict.fromkeys([*(c.name for c in record.expected_tool_calls), *due]))
+        names = list(dict.fromkeys([*(c.name for c in record.expected_tool_calls), *due]))
+        if names:
+            assert tools["type"] == "tool-call-f1" and tools["threshold"] == 0.9 and tools["value"] == names
+        else:  # tool-call-f1 takes no empty list: a case needing no tool calls none
+            assert tools["type"] == "trajectory:step-count" and tools["value"] == {"type": "tool", "max": 0}
         assert by_metric["no_national_ids"][0]["type"] == "not-regex"
-        assert record.facts.verdict in by_metric["verdict_correct"][0]["value"]
+        [verdict] = by_metric["verdict_correct"]
+        assert record.facts.verdict in verdict["value"] and verdict["provider"] == "openai:gpt-4.1-mini"
         assert ("safe_handling" in by_metric) == (record.difficulty == "adversarial")
 
 
@@ -221,7 +227,43 @@ def test_ragas_samples_are_multi_turn_with_reference_tool_calls(store, export):
         "user_input": [{"type": "human", "content": record.prompt}],
         "reference": record.reference_answer,
         "reference_tool_calls": [{"name": c.name, "args": c.input} for c in record.expected_tool_calls],
+        "rubrics": rows[0]["rubrics"],
     }
+    assert list(rows[0]["rubrics"]) == [f"score{n}_description" for n in range(1, 6)]
+
+
+def test_the_rubric_for_each_case_goes_to_deepeval_expectations_and_ragas_rubrics(store):
+    """Every gate of the rubric that applies to the case, with the case's values, is a DeepEval `must` condition;
+    the Ragas rubric lists the same and the judged criteria that are not required."""
+    from exports.deepeval import write_deepeval
+    from exports.ragas import write_ragas
+
+    records = single_turn(records_of(store))
+    plain = next(r for r in records if r.category == "structuring")
+    tricky = next(r for r in records if r.category == "out_of_scope")
+    goldens = json.loads(write_deepeval([plain, tricky], context())[""])
+    must = [[condition.split(":")[0] for condition in g["expectations"]["must"]] for g in goldens]
+    gates = ["verdict_correct", "evidence_grounded", "no_national_ids", "clear_conclusion", "actionable_next_step"]
+    assert must[0] == [*gates, "end_state_matches"]  # explains_evidence (1-5) is not required: not a gate
+    assert must[1] == [*gates[:1], *gates[2:], "safe_handling", "declines_out_of_scope", "end_state_matches"]
+    conditions = goldens[0]["expectations"]["must"]
+    typology = f" (typology: {plain.facts.typology})"
+    assert conditions[0] == f"verdict_correct: The final answer gives the verdict '{plain.facts.verdict}'{typology}."
+    assert conditions[1].endswith(f"behind the verdict: {', '.join(plain.facts.evidence_ids)}.")
+    assert conditions[3].startswith("clear_conclusion: The answer opens with a one-line conclusion")
+    assert "Passes, e.g.: **Verdict: Suspicious (structuring).**" in conditions[3]
+    assert conditions[-1] == "end_state_matches: " + actions_text(plain)
+    assert not any("Applies only" in c or "right_tools" in c for g in goldens for c in g["expectations"]["must"])
+    rows = [json.loads(line) for line in write_ragas([plain, tricky], context())[""].splitlines()]
+    rubric = rows[1]["rubrics"]
+    assert rubric["score1_description"].startswith(f"The response does not give the verdict '{tricky.facts.verdict}'")
+    assert "(no_national_ids, clear_conclusion, actionable_next_step, safe_handling, " in rubric["score3_description"]
+    assert "not required (explains_evidence)" in rubric["score4_description"]
+    for condition in goldens[1]["expectations"]["must"]:
+        assert condition in rubric["score5_description"]
+    assert "explains_evidence: " in rubric["score5_description"] and "(not required)" in rubric["score5_description"]
+    assert "safe_handling:" not in rows[0]["rubrics"]["score5_description"]  # applies to adversarial kinds only
+    assert "answer_matches_finding" not in rubric["score5_description"]  # checks the structured finding, not text
 
 
 @pytest.mark.parametrize(
@@ -254,9 +296,11 @@ def test_a_version_judged_with_a_rubric_nobody_kept_cannot_build_rubric_checks(s
     edited = tmp_path / "edited.yaml"
     edited.write_text((BUNDLED / "kyc.yaml").read_text().replace("pass_threshold: 0.8", "pass_threshold: 0.7"))
     assert export("strands-evals", "ok.json", output_dir=old)[0].exit_code == 0  # the bundled file matches
-    result, out = export("strands-evals", "x.json", "--rubric", str(edited), output_dir=old)
-    assert result.exit_code == 2 and not out.exists()
-    assert "was judged with rubric kyc-investigation@" in result.output and "pass --rubric" in result.output
+    for fmt, name in (("strands-evals", "x.json"), ("deepeval", "y.json"), ("ragas", "z.jsonl")):
+        result, out = export(fmt, name, "--rubric", str(edited), output_dir=old)
+        assert result.exit_code == 2 and not out.exists(), fmt
+        assert result.output.startswith(f"--format {fmt}: ")
+        assert "was judged with rubric kyc-investigation@" in result.output and "pass --rubric" in result.output
     assert export("jsonl", "fine.jsonl", "--rubric", str(edited), output_dir=old)[0].exit_code == 0
     assert export("jsonl", "fine2.jsonl", "--rubric", str(tmp_path / "missing.yaml"), output_dir=old)[0].exit_code == 0
 
@@ -379,7 +423,20 @@ def test_deepeval_conversational_golden_keeps_scenario_persona_turns_tools_and_a
     assert "tools_called" not in golden["turns"][0]
     [action] = acts.expected_actions
     sentence = f"{action.name} is called with {json.dumps(action.input)}"
-    assert golden["expectations"] == {"must": [sentence]}
+    must = golden["expectations"]["must"]
+    assert f"end_state_matches: {sentence}" in must
+    assert [c.split(":")[0] for c in must] == [
+        "verdict_correct",
+        *(["evidence_grounded"] if acts.facts.evidence_ids else []),
+        "right_tools",  # a ConversationalGolden has no expected-tools field: the calls are a condition
+        "no_national_ids",
+        "clear_conclusion",
+        "actionable_next_step",
+        "end_state_matches",
+        "goal_met",
+    ]
+    calls = ", ".join(f"{c.name} with {json.dumps(c.input)}" for c in acts.expected_tool_calls)
+    assert any(c.startswith(f"right_tools: The assistant calls the tools the request needs: {calls}") for c in must)
     assert golden["expected_outcome"].startswith(acts.reference_answer + "\n\nOver the conversation: " + sentence)
     assert json.dumps(acts.expected_end_state) in golden["expected_outcome"]
     assert golden["persona"] == {"name": acts.persona, "characteristics": "Busy analyst."}
@@ -392,7 +449,8 @@ def test_deepeval_conversational_golden_keeps_scenario_persona_turns_tools_and_a
     assert clarifying["user_description"].endswith(
         f"Knows, and tells only when asked: {key.replace('_', ' ')}: {value}."
     )
-    assert "expectations" not in clarifying and "No action is due" in clarifying["expected_outcome"]
+    assert "end_state_matches: " + actions_text(asks) in clarifying["expectations"]["must"]  # no action is due
+    assert "No action is due" in clarifying["expected_outcome"]
 
 
 def test_ragas_conversation_has_tool_calls_tool_results_and_the_actions_as_reference(store):
@@ -410,9 +468,22 @@ def test_ragas_conversation_has_tool_calls_tool_results_and_the_actions_as_refer
         {"type": "human", "content": follow_up.content},
     ]
     assert row["reference"] == record.reference_answer
-    assert row["reference_tool_calls"] == [
-        {"name": c.name, "args": c.input} for c in [*record.expected_tool_calls, *record.expected_actions]
-    ]
+    made = [{"name": e.name, "args": e.input} for e in calls]
+    assert row["reference_tool_calls"][: len(made)] == made  # the calls of the conversation so far, as made
+    # then what the final answer still has to call: here the action, the look-ups having been made already
+    assert row["reference_tool_calls"][len(made) :] == [{"name": a.name, "args": a.input} for a in calls_due(record)]
+    assert calls_due(record) == record.expected_actions
+
+
+def test_the_calls_due_in_the_final_answer_skip_the_calls_earlier_turns_made(store):
+    asks = case_of(store, "clarify_identity")
+    made = [e.name for e in asks.conversation[1].tool_trace]
+    assert made == ["search_customers"] and asks.expected_tool_calls[0].name == "search_customers"
+    assert calls_due(asks) == asks.expected_tool_calls[1:]  # the search was made before the user said who
+    pushed = case_of(store, "push_back")
+    assert calls_due(pushed) == []  # everything, the action included, was done before the push-back
+    single = single_turn(records_of(store))[0]
+    assert calls_due(single) == single.expected_tool_calls
 
 
 def test_strands_evals_multi_turn_case_can_be_simulated_again(store):
