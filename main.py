@@ -319,6 +319,7 @@ def evaluate() -> None:
     required=True,
     metavar="SPEC",
     help="A candidate (repeatable): sim, sim:defect=R, bedrock:<model-id>, openai:<model>, package.module:factory, "
+    "mcp:<server command or URL> (the --task-model with an MCP server's tools), "
     "baseline:no-tools, baseline:majority, baseline:reference (the goldens' own answers: must pass).",
 )
 @click.option("--judge", metavar="SPEC", help="The critic's model  [default: --critic-model, else simulated]")

@@ -3,6 +3,8 @@
 - `sim` (or `sim:defect=R`): the domain's simulated task model, a share R of its answers carrying one defect;
 - `bedrock:<model-id>`, `openai:<model>`: a real model as the task agent (the same providers as `generate`);
 - `package.module:factory`: your own strands or CrewAI agent, as `generate --task-agent` takes it;
+- `mcp:<command line>` or `mcp:<http(s) URL>`: the task model (`--task-model`, default simulated) with the tools
+  of an MCP server instead of the domain's own, as `generate --mcp-server` / `--mcp-url` take it;
 - `baseline:no-tools`: no tool, no model: the verdict the request itself names, else the one that clears the
   subject (an optimist who reads only the question);
 - `baseline:majority`: no tool, no model: the dataset's most common verdict for the golden's request type;
@@ -34,11 +36,13 @@ class CandidateSpec:
     """A parsed `--agent` spec."""
 
     spec: str
-    kind: Literal["model", "agent", "baseline"]
+    kind: Literal["model", "agent", "mcp", "baseline"]
     model: str = "simulated"  # the task model: simulated, bedrock:..., openai:...
     defect_rate: float = 0.0
     factory: str | None = None
     baseline: str | None = None
+    mcp_server: str | None = None  # a command line, over stdio
+    mcp_url: str | None = None  # streamable HTTP
 
 
 def parse_spec(spec: str) -> CandidateSpec:
@@ -54,6 +58,12 @@ def parse_spec(spec: str) -> CandidateSpec:
         return CandidateSpec(spec, "model", defect_rate=rate)
     if prefix in ("bedrock", "openai") and rest:
         return CandidateSpec(spec, "model", model=spec)
+    if prefix == "mcp":
+        if not rest.strip():
+            raise InputError(f"--agent {spec}: give mcp:<command line> or mcp:<http(s) URL> of an MCP server")
+        if rest.startswith(("http://", "https://")):
+            return CandidateSpec(spec, "mcp", mcp_url=rest)
+        return CandidateSpec(spec, "mcp", mcp_server=rest)
     if prefix == "baseline":
         if rest not in BASELINES:
             known = ", ".join("baseline:" + b for b in BASELINES)
@@ -63,7 +73,7 @@ def parse_spec(spec: str) -> CandidateSpec:
         return CandidateSpec(spec, "agent", factory=spec)
     raise InputError(
         f"--agent {spec}: not a candidate; give sim, sim:defect=R, bedrock:<model-id>, openai:<model>, "
-        "package.module:factory or baseline:no-tools|majority|reference"
+        "package.module:factory, mcp:<server> or baseline:no-tools|majority|reference"
     )
 
 

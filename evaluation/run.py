@@ -10,6 +10,7 @@ second evaluation of another dataset, version, rubric or judge into it is refuse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -148,7 +149,24 @@ class Evaluation:
         results: ResultsFile,
         on_result: Callable[[EvalResult], None],
     ) -> None:
-        roles = self._roles(candidate)
+        with contextlib.ExitStack() as resources:
+            tools = None
+            if candidate.kind == "mcp":
+                from agents.mcp_tools import McpTools
+
+                tools = resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
+            roles = self._roles(candidate, tools)
+            await self._run_with(candidate, roles, todo, cases, results, on_result)
+
+    async def _run_with(
+        self,
+        candidate: CandidateSpec,
+        roles: Any,
+        todo: list[Example],
+        cases: dict[str, Any],
+        results: ResultsFile,
+        on_result: Callable[[EvalResult], None],
+    ) -> None:
         baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
         gate = asyncio.Semaphore(self.config.concurrency)
 
@@ -168,15 +186,18 @@ class Evaluation:
             raise InputError(f"{self.store.name}@v{self.manifest.version}: golden {golden.id}: {missing}")
         return case
 
-    def _roles(self, candidate: CandidateSpec):
+    def _roles(self, candidate: CandidateSpec, tools: list[Any] | None = None):
         """The user simulator, the candidate as task agent and the critic (the judge), each in its own lineup so
         a candidate's calls and cost are its own."""
         models = self.config.models.models
-        roles_models = RoleModels(user=models.user, task=candidate.model, critic=[self.judge])
+        task = models.task if candidate.kind == "mcp" else candidate.model
+        roles_models = RoleModels(user=models.user, task=task, critic=[self.judge])
         settings = self.config.models.model_copy(update={"models": roles_models})
         sim = SimSettings(seed=self.config.seed, defect_rate=candidate.defect_rate)
         lineup = prepare_models(settings, self.domain, sim, self.config.runtime)  # type: ignore[arg-type]
-        roles = make_roles(self.domain, self.world, self.rubric, lineup, "together", task_agent=candidate.factory)
+        roles = make_roles(
+            self.domain, self.world, self.rubric, lineup, "together", tools=tools, task_agent=candidate.factory
+        )
         return roles
 
     async def _evaluate(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> EvalResult:

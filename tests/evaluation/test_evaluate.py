@@ -168,3 +168,20 @@ def test_the_crewai_runtime_scores_the_same(cli, goldens, tmp_path):
             (r.golden_id, r.passed) for r in strands[candidate]
         )
     assert rate(crewai["sim"], "passed") == 1.0
+
+
+@pytest.mark.slow
+def test_a_candidate_with_the_tools_of_an_mcp_server(cli, goldens, tmp_path):
+    from simulation.domains.kyc.world import build_world
+    from tests.fixtures.mcp_kyc.process import SERVER
+    from tests.fixtures.mcp_kyc.sqlite_world import write_world
+
+    db = tmp_path / "world.sqlite"
+    write_world(build_world(1), db)
+    spec = f"mcp:{sys.executable} {SERVER} {db}"
+    result = evaluate(cli, goldens, tmp_path / "ev", spec, extra=("--limit", "6"))
+    assert result.exit_code == 0, result.output
+    results = by_candidate(tmp_path / "ev")[spec]
+    assert len(results) == 6 and not any(r.error for r in results) and rate(results, "passed") == 1.0
+    bad = evaluate(cli, goldens, tmp_path / "ev2", "mcp:no-such-mcp-server")
+    assert bad.exit_code == 2 and "cannot use the MCP server" in bad.output
