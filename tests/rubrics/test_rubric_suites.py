@@ -126,3 +126,15 @@ def test_answers_need_an_expectation(cli, tmp_path):
     assert result.exit_code == 2 and "give --expect pass|fail" in result.output
     result = cli("rubric", "test", "rubrics/kyc.yaml", "--answers", str(answers), "--expect", "pass")
     assert result.exit_code == 0 and "1 known answers, 1 as expected" in result.output
+
+
+def test_a_suite_is_judged_in_a_datasets_world(cli, tmp_path):
+    out = tmp_path / "output"
+    assert cli("generate", "--count", "2", "--seed", "1", output_dir=out).exit_code == 0
+    result = cli("rubric", "test", "rubrics/kyc.yaml", "--dataset", "kyc", "--output-dir", str(out))
+    assert result.exit_code == 0 and "0 surprise(s)" in result.output
+    assert cli("generate", "--domain", "crypto", "--count", "2", "--seed", "1", output_dir=out).exit_code == 0
+    wrong = cli("rubric", "test", "rubrics/kyc.yaml", "--dataset", "crypto", "--output-dir", str(out))
+    assert wrong.exit_code == 2 and "the rubric is for kyc, dataset 'crypto' is crypto" in wrong.output
+    missing = cli("rubric", "test", "rubrics/kyc.yaml", "--dataset", "nope", "--output-dir", str(out))
+    assert missing.exit_code == 2 and "no dataset 'nope'" in missing.output
