@@ -38,14 +38,9 @@ async def score(
         category=case.category,
         request=golden.prompt,
         attempt=attempt,
-        facts=case.facts,
-        expected_tool_calls=case.expected_tool_calls,
-        allowed_tool_calls=case.allowed_tool_calls,
-        expected_end_state=case.expected_end_state,
+        **case.truth,
     )
-    subject = critic.subject(
-        attempt, case.facts, case.expected_tool_calls, case.allowed_tool_calls, case.expected_end_state
-    )
+    subject = critic.subject(attempt, **case.truth)
     evidence = run_check(EVIDENCE, subject).details
     key = case.facts.evidence_ids
     cited = evidence["cited"]

@@ -221,10 +221,7 @@ class RubricTester:
             category=case.category,
             request=request,
             attempt=attempt,
-            facts=case.facts,
-            expected_tool_calls=case.expected_tool_calls,
-            allowed_tool_calls=case.allowed_tool_calls,
-            expected_end_state=case.expected_end_state,
+            **case.truth,
         )
         failed = [r.id for r in critique.criteria if not r.passed]
         unscored = [r.id for r in critique.criteria if r.details.get("unscored")]

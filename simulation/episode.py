@@ -164,11 +164,8 @@ async def run_episode(
                     category=case.category,
                     request=episode.prompt,
                     attempt=attempt,
-                    facts=case.facts,
-                    expected_tool_calls=case.expected_tool_calls,
-                    allowed_tool_calls=case.allowed_tool_calls,
-                    expected_end_state=case.expected_end_state,
                     previous=previous,
+                    **case.truth,
                 )
                 episode.critiques.append(critique)
                 if critique.passed:

@@ -143,10 +143,7 @@ def _judge(
             category=case.category,
             request=record.prompt,
             attempt=attempt,
-            facts=case.facts,
-            expected_tool_calls=case.expected_tool_calls,
-            allowed_tool_calls=case.allowed_tool_calls,
-            expected_end_state=case.expected_end_state,
+            **case.truth,
         )
         if not critique.passed:
             failed = [r for r in critique.criteria if not r.passed]

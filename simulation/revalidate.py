@@ -108,14 +108,7 @@ class Revalidation:
         if claims.case is None or claims.claims:
             review = self._review(record, [attempt], [], ["truth"], error="; ".join(claims.problems))
             return Outcome(record, "removed", ["truth"], Spend(), review=review)
-        context = {
-            "category": record.category,
-            "request": record.prompt,
-            "facts": claims.case.facts,
-            "expected_tool_calls": claims.case.expected_tool_calls,
-            "allowed_tool_calls": claims.case.allowed_tool_calls,
-            "expected_end_state": claims.case.expected_end_state,
-        }
+        context = {"category": record.category, "request": record.prompt, **claims.case.truth}
         attempt, spend = await user_ending(self.roles.user, claims.case, attempt)
         critique, used = await self.roles.critic.review(attempt=attempt, **context)
         spend += used

@@ -107,6 +107,16 @@ class Case(Strict):
     expected_actions: list[ToolCall] = Field(default_factory=list)
     expected_end_state: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def truth(self) -> dict[str, Any]:
+        """What an attempt at this case is judged against, as `Critic.review` and `Critic.subject` take it."""
+        return {
+            "facts": self.facts,
+            "expected_tool_calls": self.expected_tool_calls,
+            "allowed_tool_calls": self.allowed_tool_calls,
+            "expected_end_state": self.expected_end_state,
+        }
+
 
 Apply = Callable[[dict[str, Any], str, dict[str, Any]], None]
 
