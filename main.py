@@ -62,6 +62,15 @@ def _model_settings(options: dict):
 
 
 run_id_option = click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
+
+
+def runtime_option(help: str):
+    """--runtime: the agent framework the roles run in."""
+    return click.option(
+        "--runtime", type=click.Choice(["strands", "crewai"]), default="strands", show_default=True, help=help
+    )
+
+
 judge_mode_option = click.option(
     "--judge-mode",
     type=click.Choice(["together", "per_criterion"]),
@@ -179,13 +188,7 @@ def cli() -> None:
     help="Simulated models: share of calls throttled (retried by the retry strategy).",
 )
 @judge_mode_option
-@click.option(
-    "--runtime",
-    type=click.Choice(["strands", "crewai"]),
-    default="strands",
-    show_default=True,
-    help="Agent framework for the three roles; crewai needs goldsmith[crewai].",
-)
+@runtime_option("Agent framework for the three roles; crewai needs goldsmith[crewai].")
 @click.option(
     "--task-agent",
     metavar="MODULE:FACTORY",
@@ -329,13 +332,7 @@ def evaluate() -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Goldens in flight.")
 @click.option("--rubric", type=click.Path(path_type=Path), help="Score with this rubric  [default: the dataset's]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated models' draws.")
-@click.option(
-    "--runtime",
-    type=click.Choice(["strands", "crewai"]),
-    default="strands",
-    show_default=True,
-    help="Agent framework the candidates, the user simulator and the judge run in.",
-)
+@runtime_option("Agent framework the candidates, the user simulator and the judge run in.")
 @output_dir_option
 @model_options
 def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options) -> None:

@@ -1,5 +1,7 @@
 """The one error type for bad user input: the CLI prints its lines and exits with code 2."""
 
+from __future__ import annotations
+
 
 class InputError(Exception):
     """Bad input from the user: each problem is one line, ideally `file:line: field: what is wrong`."""
@@ -7,6 +9,12 @@ class InputError(Exception):
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+    @classmethod
+    def capped(cls, problems: list[str], limit: int = 20) -> InputError:
+        """The first `limit` problems of a long list (a file with many bad lines), and how many more there are."""
+        more = len(problems) - limit
+        return cls(problems[:limit] + ([f"... and {more} more problems"] if more > 0 else []))
 
 
 class RunFailed(Exception):

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from config import InputError
+from config.yamlfile import dotted_path
 from store.records import Strict, TokenUsage
 
 RESULTS_SCHEMA_VERSION = 1
@@ -82,8 +83,7 @@ def read_results(path: Path) -> list[EvalResult]:
             result = EvalResult.model_validate_json(line)
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(map(str, error["loc"])) or "(line)"
-            raise InputError(f"{path}:{number}: {where}: {error['msg']}") from None
+            raise InputError(f"{path}:{number}: {dotted_path(error['loc']) or '(line)'}: {error['msg']}") from None
         results.setdefault(result.key, result)
     return list(results.values())
 

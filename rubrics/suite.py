@@ -29,7 +29,6 @@ from config.yamlfile import dotted_path
 from store.records import Attempt, Critique, Example, Strict, ToolCall, Turn
 
 Expect = Literal["pass", "fail"]
-MAX_PROBLEMS = 20
 
 
 class SuiteTurn(Strict):
@@ -115,8 +114,7 @@ def read_suite(path: Path, expect: Expect | None = None) -> list[Known]:
             problems.append(f"{path}:{number}: fails: a good answer expects no criterion to fail")
         known.append(Known(f"{path}:{number}", entry, expect))
     if problems:
-        more = len(problems) - MAX_PROBLEMS
-        raise InputError(problems[:MAX_PROBLEMS] + ([f"... and {more} more problems"] if more > 0 else []))
+        raise InputError.capped(problems)
     if not known:
         raise InputError(f"{path}: no answers")
     return known

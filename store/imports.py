@@ -16,8 +16,6 @@ from config.yamlfile import dotted_path
 from store.records import Example
 from store.storage import open_file
 
-MAX_PROBLEMS = 20
-
 
 def read_records(source: str) -> tuple[list[tuple[int, Example]], str]:
     """(line number, record) of every record of a local or s3:// JSON Lines file, and its sha256; any bad line
@@ -37,8 +35,7 @@ def read_records(source: str) -> tuple[list[tuple[int, Example]], str]:
                 field = dotted_path(error["loc"]) or "(line)"
                 problems.append(f"{source}:{number}: {field}: {error['msg']}")
     if problems:
-        more = len(problems) - MAX_PROBLEMS
-        raise InputError(problems[:MAX_PROBLEMS] + ([f"... and {more} more problems"] if more > 0 else []))
+        raise InputError.capped(problems)
     if not records:
         raise InputError(f"{source}: no records")
     return records, hashlib.sha256(data).hexdigest()
