@@ -121,15 +121,12 @@ class AgentCorePublisher:
         examples = [json.loads(line) for line in lines if line.strip()]
         sent = state.sent() if state else set()
         new = [e for e in examples if e["scenario_id"] not in sent]
+        size = max(len(new), 1) if self.s3_uri else CHUNK  # inline: the API's limit; through S3: one object
+        chunks = [(start, new[start : start + size]) for start in range(0, len(new), size)]
         created = state is None
-        if state is None:
-            state = self._create(new[:CHUNK] if not self.s3_uri else new, manifest.version)
-            rest = [] if self.s3_uri else new[CHUNK:]
-        else:
-            rest = new
-        size = max(len(rest), 1) if self.s3_uri else CHUNK  # through S3, one object per call
-        for start in range(0, len(rest), size):
-            chunk = rest[start : start + size]
+        if state is None:  # the dataset is created with the first chunk
+            state = self._create(chunks.pop(0)[1] if chunks else [], manifest.version)
+        for start, chunk in chunks:
             self._call(
                 "add_dataset_examples",
                 datasetId=state.dataset_id,
@@ -145,7 +142,7 @@ class AgentCorePublisher:
         described = self._wait(state.dataset_id)
         state.versions[str(manifest.version)] = PublishedVersion(
             agentcore_version=made["datasetVersion"],
-            examples=int(described.get("exampleCount", len(sent) + len(new))),
+            examples=described["exampleCount"],
             sent=[e["scenario_id"] for e in new],
         )
         self.dataset.storage.write(self.record_key, (state.model_dump_json(indent=1) + "\n").encode())

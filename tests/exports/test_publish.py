@@ -67,16 +67,15 @@ def test_a_service_error_is_one_line_and_records_nothing(cli, tmp_path, agentcor
     assert not (out / "kyc" / "published").exists()
 
 
-def test_the_requests_fit_botocores_model(tmp_path, cli):
-    """botocore's Stubber checks every request against the service model's input shapes."""
+def publish_with_stubs(out: Path, schema: str, source, **options):
+    """Publish the kyc dataset through a client whose every request botocore's Stubber checks against the service
+    model: CreateDataset (with `schema` and `source`), GetDataset, CreateDatasetVersion, GetDataset."""
     import boto3
     from botocore.stub import ANY, Stubber
 
-    from exports.publish import AgentCorePublisher
+    from exports.publish import SCHEMAS, AgentCorePublisher
     from store.dataset import Dataset
 
-    out = tmp_path / "output"
-    generate(cli, out, 3, 1)
     client = boto3.client("bedrock-agentcore-control", region_name="us-east-1")
     arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:dataset/ds-9"
     now = "2026-12-01T00:00:00Z"
@@ -89,9 +88,9 @@ def test_the_requests_fit_botocores_model(tmp_path, cli):
             {
                 "datasetName": "kyc",
                 "description": ANY,
-                "schemaType": "AGENTCORE_EVALUATION_SIMULATED_V1",
+                "schemaType": SCHEMAS[schema],
                 "clientToken": ANY,
-                "source": ANY,
+                "source": source,
             },  # fmt: skip
         )
         stub.add_response("get_dataset", described, {"datasetId": "ds-9"})
@@ -101,49 +100,24 @@ def test_the_requests_fit_botocores_model(tmp_path, cli):
             {"datasetId": "ds-9", "clientToken": ANY},
         )
         stub.add_response("get_dataset", described, {"datasetId": "ds-9"})
-        outcome = AgentCorePublisher(Dataset(out, "kyc"), client, schema="simulated", poll_s=0).publish()
+        outcome = AgentCorePublisher(Dataset(out, "kyc"), client, schema=schema, poll_s=0, **options).publish()
         stub.assert_no_pending_responses()
+    return outcome
+
+
+def test_the_requests_fit_botocores_model(tmp_path, cli):
+    from botocore.stub import ANY
+
+    out = tmp_path / "output"
+    generate(cli, out, 3, 1)
+    outcome = publish_with_stubs(out, "simulated", ANY)
     assert outcome.agentcore_version == "1" and outcome.added == 3 and outcome.created
 
 
 def test_large_versions_go_through_s3(tmp_path, cli, s3):
-    import boto3
-    from botocore.stub import ANY, Stubber
-
-    from exports.publish import AgentCorePublisher
-    from store.dataset import Dataset
-
     out = tmp_path / "output"
     generate(cli, out, 3, 1)
-    client = boto3.client("bedrock-agentcore-control", region_name="us-east-1")
-    arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:dataset/ds-9"
-    now = "2026-12-01T00:00:00Z"
-    described = {"datasetArn": arn, "datasetId": "ds-9", "datasetVersion": "DRAFT", "datasetName": "kyc",
-                 "status": "ACTIVE", "exampleCount": 3, "createdAt": now, "updatedAt": now}  # fmt: skip
-    uri = "s3://goldens/agentcore/kyc-v1-create.jsonl"
-    with Stubber(client) as stub:
-        stub.add_response(
-            "create_dataset",
-            {"datasetArn": arn, "datasetId": "ds-9", "status": "CREATING", "createdAt": now},
-            {
-                "datasetName": "kyc",
-                "description": ANY,
-                "schemaType": "AGENTCORE_EVALUATION_PREDEFINED_V1",
-                "clientToken": ANY,
-                "source": {"s3Source": {"s3Uri": uri}},
-            },  # fmt: skip
-        )
-        stub.add_response("get_dataset", described, {"datasetId": "ds-9"})
-        stub.add_response(
-            "create_dataset_version",
-            {"datasetArn": arn, "datasetId": "ds-9", "status": "ACTIVE", "datasetVersion": "1", "createdAt": now},
-            {"datasetId": "ds-9", "clientToken": ANY},
-        )
-        stub.add_response("get_dataset", described, {"datasetId": "ds-9"})
-        publisher = AgentCorePublisher(
-            Dataset(out, "kyc"), client, s3_uri="s3://goldens/agentcore/", s3_client=s3, poll_s=0
-        )
-        publisher.publish()
-        stub.assert_no_pending_responses()
+    source = {"s3Source": {"s3Uri": "s3://goldens/agentcore/kyc-v1-create.jsonl"}}
+    publish_with_stubs(out, "predefined", source, s3_uri="s3://goldens/agentcore/", s3_client=s3)
     body = s3.get_object(Bucket="goldens", Key="agentcore/kyc-v1-create.jsonl")["Body"].read().decode()
     assert len(body.splitlines()) == 3 and all(json.loads(line)["turns"] for line in body.splitlines())
