@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from agents.batch import BatchAnswers, JudgeRequest
 from agents.metering import Spend
 from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_instructions, judge_request, normalise
 from rubrics.methods import Subject, Vocabulary, run_check
@@ -54,6 +55,7 @@ class Critic:
         self.owner_of = owner_of
         self.judge_mode = judge_mode
         self.instructions = judge_instructions(rubric)
+        self.batch: BatchAnswers | None = None  # verdicts a batch job returned (`--judge-batch`), by request
 
     async def review(
         self,
@@ -68,23 +70,14 @@ class Critic:
         previous: tuple[Attempt, Critique] | None = None,
     ) -> tuple[Critique, Spend]:
         """Judge an attempt; a multi-turn attempt's judge sees its whole conversation as the request."""
-        criteria = self.rubric.criteria_for(category)
-        request = conversation_request(attempt) or request
-        subject = self.subject(attempt, facts, expected_tool_calls, allowed_tool_calls, expected_end_state)
-        checks = [run_check(c, subject) for c in criteria if c.programmatic]
-        judged = [c for c in criteria if not c.programmatic]
+        judged, checks, prompts = self._prepare(category, request, attempt, facts, expected_tool_calls,
+                                                allowed_tool_calls, expected_end_state, previous)  # fmt: skip
         spend = Spend()
         verdicts: list[JudgeVerdict] = []
-        if judged:
-            prev = (
-                None
-                if previous is None
-                else (previous[0], previous[1].score, [r.id for r in previous[1].criteria if not r.passed])
-            )
-            for judge in self.judges:
-                verdict, used = await self._judge_all(judge, request, attempt, judged, checks, prev)
-                verdicts.append(verdict)
-                spend += used
+        for judge in self.judges if prompts else []:
+            verdict, used = await self._judge_all(judge, prompts)
+            verdicts.append(verdict)
+            spend += used
         judged_results, jury = self._combine(judged, verdicts)
         results = checks + judged_results
         score, passed, _ = self.rubric.decide(results)
@@ -111,6 +104,50 @@ class Critic:
             jury=jury,
         )
         return critique, spend
+
+    def requests(
+        self,
+        *,
+        category: str,
+        request: str,
+        attempt: Attempt,
+        facts: Facts,
+        expected_tool_calls: list[ToolCall],
+        allowed_tool_calls: list[ToolCall] = (),
+        expected_end_state: dict[str, Any] | None = None,
+    ) -> list[JudgeRequest]:
+        """The judge calls `review` would make for this attempt (no previous attempt), without making them."""
+        *_, prompts = self._prepare(category, request, attempt, facts, expected_tool_calls, allowed_tool_calls,
+                                    expected_end_state, None)  # fmt: skip
+        system = self.instructions.system_prompt
+        return [JudgeRequest(judge.spec, system, prompt) for judge in self.judges for prompt in prompts]
+
+    def _prepare(
+        self,
+        category: str,
+        request: str,
+        attempt: Attempt,
+        facts: Facts,
+        expected_tool_calls: list[ToolCall],
+        allowed_tool_calls: list[ToolCall],
+        expected_end_state: dict[str, Any] | None,
+        previous: tuple[Attempt, Critique] | None,
+    ) -> tuple[list[Criterion], list[CriterionResult], list[str]]:
+        """The judged criteria, the programmatic checks' results, and the judge prompts: one for all judged
+        criteria, or (judge_mode "per_criterion") one each; none when nothing is judged."""
+        criteria = self.rubric.criteria_for(category)
+        request = conversation_request(attempt) or request
+        subject = self.subject(attempt, facts, expected_tool_calls, allowed_tool_calls, expected_end_state)
+        checks = [run_check(c, subject) for c in criteria if c.programmatic]
+        judged = [c for c in criteria if not c.programmatic]
+        prev = (
+            None
+            if previous is None
+            else (previous[0], previous[1].score, [r.id for r in previous[1].criteria if not r.passed])
+        )
+        groups = [judged] if self.judge_mode == "together" else [[c] for c in judged]
+        prompts = [judge_request(request, attempt, group, checks, prev) for group in groups if group]
+        return judged, checks, prompts
 
     def subject(
         self,
@@ -150,23 +187,15 @@ class Critic:
         )
         return results, jury
 
-    async def _judge_all(
-        self,
-        judge: RoleModel,
-        request: str,
-        attempt: Attempt,
-        judged: list[Criterion],
-        checks: list[CriterionResult],
-        previous,
-    ) -> tuple[JudgeVerdict, Spend]:
-        """One call for all judged criteria, or (judge_mode "per_criterion") one call each, merged."""
-        if self.judge_mode == "together":
-            return await self._judge(judge, judge_request(request, attempt, judged, checks, previous))
+    async def _judge_all(self, judge: RoleModel, prompts: list[str]) -> tuple[JudgeVerdict, Spend]:
+        """The judge's verdict on every prompt (one, or one per criterion), merged."""
         verdicts, spend = [], Spend()
-        for criterion in judged:
-            verdict, used = await self._judge(judge, judge_request(request, attempt, [criterion], checks, previous))
+        for prompt in prompts:
+            verdict, used = await self._judge(judge, prompt)
             verdicts.append(verdict)
             spend += used
+        if len(verdicts) == 1:
+            return verdicts[0], spend
         preference = next((v for v in verdicts if v.preference), None)
         return JudgeVerdict(
             criteria=[j for v in verdicts for j in v.criteria],
@@ -175,5 +204,10 @@ class Critic:
         ), spend
 
     async def _judge(self, judge: RoleModel, prompt: str) -> tuple[JudgeVerdict, Spend]:
+        """The batch's verdict when it has one (its cost is the batch's), else one on-demand call."""
+        if self.batch is not None:
+            verdict = self.batch.get(JudgeRequest(judge.spec, self.instructions.system_prompt, prompt))
+            if verdict is not None:
+                return verdict, Spend()
         outcome = await judge.run(self.instructions, prompt, JudgeVerdict)
         return outcome.output, outcome.spend

@@ -21,6 +21,14 @@ class Price(Strict):
     output: float = Field(ge=0)
     cache_read: float | None = Field(None, ge=0)
     cache_write: float | None = Field(None, ge=0)
+    batch_input: float | None = Field(None, ge=0, description="batch inference; the on-demand price when not given")
+    batch_output: float | None = Field(None, ge=0)
+
+    def batch_cost(self, usage: TokenUsage) -> float:
+        """What a batch inference job charges for `usage` (no prompt caching in batch)."""
+        rate_in = self.input if self.batch_input is None else self.batch_input
+        rate_out = self.output if self.batch_output is None else self.batch_output
+        return (usage.input * rate_in + usage.output * rate_out) / 1_000_000
 
     def cost(self, usage: TokenUsage) -> float:
         per_token = (

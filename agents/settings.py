@@ -93,6 +93,24 @@ class OpenAI(Strict):
     )
 
 
+class Batch(Strict):
+    """Amazon Bedrock batch inference for the judge (`--judge-batch` on revalidate and evaluate). The quotas are
+    your account's (Service Quotas, "batch inference"): the defaults are Bedrock's usual ones."""
+
+    s3_uri: str | None = Field(
+        None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?$",
+        description="s3://bucket/prefix for job input and output",
+    )
+    role_arn: str | None = Field(
+        None, pattern=r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+$", description="the service role Bedrock assumes"
+    )
+    timeout_hours: int = Field(24, ge=24, le=168, description="a job not done by then ends Expired")
+    min_records: int = Field(100, ge=1, description="fewer judge requests than this are judged on demand")
+    max_records: int = Field(50_000, ge=1, description="records per job; more are split into several jobs")
+    poll_s: float = Field(60, ge=0, description="seconds between job status checks")
+
+
 class Retry(Strict):
     """strands' retry strategy, on top of the provider client's own retries."""
 
@@ -115,6 +133,7 @@ class ModelSettings(Strict):
     inference: dict[Role, Inference] = Field(default_factory=_default_inference)
     bedrock: Bedrock = Field(default_factory=Bedrock)
     openai: OpenAI = Field(default_factory=OpenAI)
+    batch: Batch = Field(default_factory=Batch)
     retry: Retry = Field(default_factory=Retry)
     limits: dict[ModelSpec, Limit] = Field(default_factory=dict, description="per model spec")
     default_limit: Limit = Field(default_factory=Limit, description="for every model not named in limits")

@@ -14,15 +14,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
+from agents.batch import BatchJudge, BatchStats, JudgeRequest, clients, journal_on
 from agents.critic import JudgeMode
 from agents.metering import Spend
+from agents.pricing import load_prices
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
+from rubrics.judge import JudgeVerdict
 from rubrics.model import load_rubric
 from simulation.conversation import converse
 from simulation.domains import get_domain
@@ -43,6 +46,8 @@ class RevalidateConfig(Strict):
     models: ModelSettings = Field(default_factory=ModelSettings)
     judge_mode: JudgeMode = "together"
     run_id: str | None = None
+    judge_batch: bool = Field(False, description="judge as Bedrock batch inference jobs (the first round)")
+    fallback: bool = Field(True, description="judge on demand what the batch did not")
 
 
 class CriterionChange(Strict):
@@ -67,6 +72,17 @@ class RevalidationSummary(Strict):
     cost_usd: float = 0.0
     wall_time_s: float
     review_file: str | None = None
+    batch: BatchStats | None = Field(None, description="the batch jobs; `tokens` and `cost_usd` are on demand")
+
+
+@dataclass
+class Prepared:
+    """A record ready to be judged: its case, its attempt and the judging context, and what getting there cost."""
+
+    case: Any
+    attempt: Attempt
+    context: dict[str, Any]
+    spend: Spend
 
 
 @dataclass
@@ -98,18 +114,37 @@ class Revalidation:
         self.roles = make_roles(domain, world, self.rubric, self.lineup, config.judge_mode)
         self.world_check = WorldChecker(domain, world, self.rubric)
         self.run_id = config.run_id or new_run_id()
+        self._prepared: dict[str, Prepared | Outcome] = {}
+        self._records: list[Example] | None = None
+        if config.judge_batch:
+            bad = [spec for spec in config.models.models.critic if not spec.startswith("bedrock:")]
+            if bad:
+                raise InputError(f"--judge-batch: batch inference is Bedrock's; the critic is {', '.join(bad)}")
 
-    async def judge(self, record: Example) -> Outcome:
-        """Re-judge one stored example against the truth its world gives (never the record's own); repair it if
-        asked and needed. A record whose claims the world contradicts is removed, not repaired. A multi-turn
-        example is judged on its conversation, its ending heard again from the user simulator."""
+    async def prepare(self, record: Example) -> Prepared | Outcome:
+        """What judging a record starts from: its case rebuilt from the world and its attempt, the ending of a
+        multi-turn one heard again from the user simulator (once per record, kept for the judging that follows);
+        or, for a record the world contradicts, its removal."""
+        if (held := self._prepared.get(record.id)) is not None:
+            return held
         attempt = attempt_of(record)
         claims = self.world_check.claims(record)
         if claims.case is None or claims.claims:
             review = self._review(record, [attempt], [], ["truth"], error="; ".join(claims.problems))
             return Outcome(record, "removed", ["truth"], Spend(), review=review)
-        context = {"category": record.category, "request": record.prompt, **claims.case.truth}
         attempt, spend = await user_ending(self.roles.user, claims.case, attempt)
+        context = {"category": record.category, "request": record.prompt, **claims.case.truth}
+        self._prepared[record.id] = prepared = Prepared(claims.case, attempt, context, spend)
+        return prepared
+
+    async def judge(self, record: Example) -> Outcome:
+        """Re-judge one stored example against the truth its world gives (never the record's own); repair it if
+        asked and needed. A record whose claims the world contradicts is removed, not repaired. A multi-turn
+        example is judged on its conversation, its ending heard again from the user simulator."""
+        prepared = await self.prepare(record)
+        if isinstance(prepared, Outcome):
+            return prepared
+        case, attempt, context, spend = prepared.case, prepared.attempt, prepared.context, prepared.spend
         critique, used = await self.roles.critic.review(attempt=attempt, **context)
         spend += used
         failed = critique.failed_criteria()
@@ -117,9 +152,9 @@ class Revalidation:
             return Outcome(record, "kept", failed, spend, example=record.model_copy(update={"critique": critique}))
         attempts, critiques = [attempt], [critique]
         for _ in range(self.config.max_rounds if self.config.repair else 0):
-            if claims.case.scenario is not None:  # the whole conversation again, the user simulator answering
+            if case.scenario is not None:  # the whole conversation again, the user simulator answering
                 revised, used = await converse(
-                    claims.case, record.prompt, self.roles, attempts[-1].round + 1, attempts[-1], critiques[-1].feedback
+                    case, record.prompt, self.roles, attempts[-1].round + 1, attempts[-1], critiques[-1].feedback
                 )
             else:
                 revised, used = await self.roles.task.attempt(
@@ -180,10 +215,55 @@ class Revalidation:
 
         return list(await asyncio.gather(*(one(r) for r in records)))
 
+    async def _requests(self, records: list[Example]) -> list[JudgeRequest]:
+        """Every first-round judge request of the records (for a batch), nothing judged yet."""
+        requests: list[JudgeRequest] = []
+        for record in records:
+            prepared = await self.prepare(record)
+            if isinstance(prepared, Prepared):
+                requests += self.roles.critic.requests(attempt=prepared.attempt, **prepared.context)
+        return requests
+
+    def judge_in_batch(self, on_progress: Callable[[int, int], None] = lambda done, total: None) -> BatchStats:
+        """Submit the first-round judge requests as Bedrock batch jobs (or pick up this run's jobs), wait for
+        them, and hand their verdicts to the critic; what the batch did not judge is judged on demand."""
+        records = self.records()
+        settings = self.config.models
+        bedrock, s3 = clients(settings.bedrock.region, settings.bedrock.profile)
+        read, write = journal_on(self.dataset, self.run_id)
+        batch = BatchJudge(
+            settings.batch,
+            settings.inference["critic"],
+            JudgeVerdict,
+            run_id=self.run_id,
+            journal=read,
+            save_journal=write,
+            bedrock=bedrock,
+            s3=s3,
+            prices=load_prices(settings.prices),
+            budget_usd=settings.budget_usd,
+            fallback=self.config.fallback,
+            on_progress=on_progress,
+        )
+        answers = batch.run(asyncio.run(self._requests(records)))
+        self.roles.critic.batch = answers
+        return answers.stats
+
+    def records(self) -> list[Example]:
+        """The examples of the version being re-validated (read once)."""
+        if self._records is None:
+            self._records = list(self.dataset.records(self.source))
+        return self._records
+
     def execute(self, on_result: Callable[[Outcome], None] = lambda o: None) -> RevalidationSummary:
-        """Re-judge everything, then commit one new version (or nothing, if any example could not be judged)."""
+        """Re-judge everything (with `judge_batch`, the batch first, unless `judge_in_batch` ran already), then
+        commit one new version (or nothing, if any example could not be judged)."""
         started = time.monotonic()
-        outcomes = asyncio.run(self._all(list(self.dataset.records(self.source)), on_result))
+        records = self.records()
+        if self.config.judge_batch and self.roles.critic.batch is None:
+            self.judge_in_batch()
+        batch = self.roles.critic.batch.stats if self.roles.critic.batch else None
+        outcomes = asyncio.run(self._all(records, on_result))
         errors = [o for o in outcomes if o.status == "failed"]
         if errors:
             raise RunFailed(
@@ -205,6 +285,7 @@ class Revalidation:
                 "repair": self.config.repair,
                 "max_rounds": self.config.max_rounds,
                 "judge_mode": self.config.judge_mode,
+                **({"judge_batch": True} if self.config.judge_batch else {}),
             },
         )
         review = self.dataset.write_review(self.run_id, [o.review for o in removed if o.review])
@@ -233,6 +314,7 @@ class Revalidation:
             cost_usd=round(spend.cost_usd, 6),
             wall_time_s=round(time.monotonic() - started, 2),
             review_file=str(review) if review else None,
+            batch=batch,
         )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary

@@ -14,6 +14,7 @@ from simulation.episode import Episode
 from store.records import Attempt, Strict, TokenUsage
 
 if TYPE_CHECKING:
+    from agents.batch import BatchStats
     from simulation.revalidate import RevalidationSummary
 
 
@@ -244,6 +245,21 @@ def progress_bar(
         yield advance
 
 
+@contextmanager
+def batch_bar() -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar for batch jobs; yields the callback that sets records processed of the total."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("batch jobs: records judged"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns) as bar:
+        task = bar.add_task("batch", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
+
+
 def _judged(summary: RunSummary) -> str:
     """How the judged criteria were scored, and how far to trust the scores."""
     j = summary.judged
@@ -412,6 +428,20 @@ def _model_line(stats: ModelStats) -> str:
     return line + (f" · waited {stats.rate_limit_wait_s:.1f} s for rate limits" if stats.rate_limit_wait_s else "")
 
 
+def batch_line(batch: BatchStats, on_demand: TokenUsage, on_demand_cost: float) -> str:
+    """The judge's work split: what batch jobs judged, at batch prices, against every on-demand call."""
+    jobs = f"{batch.jobs} job{'s' if batch.jobs != 1 else ''}"
+    status = ", ".join(f"{k}: {v}" for k, v in sorted(batch.job_status.items())) or "none"
+    lines = [
+        f"judge: {batch.answered} of {batch.requests} requests by batch in {jobs} ({status}), "
+        f"{batch.tokens.input:,} + {batch.tokens.output:,} tokens, ${batch.cost_usd:.4f}; "
+        f"{batch.on_demand} judged on demand",
+        f"on-demand calls (every role): {on_demand.input + on_demand.cache_read:,} + {on_demand.output:,} tokens, "
+        f"${on_demand_cost:.4f}",
+    ]
+    return "\n".join(lines + [f"  {note}" for note in batch.notes])
+
+
 def render_revalidation(summary: RevalidationSummary) -> None:
     """Print what a re-validation changed, overall and per criterion."""
     from rich.console import Console
@@ -429,6 +459,8 @@ def render_revalidation(summary: RevalidationSummary) -> None:
         for criterion, change in summary.by_criterion.items():
             table.add_row(criterion, str(change.failed), str(change.repaired), str(change.removed))
         console.print(table)
+    if summary.batch is not None:
+        console.print(batch_line(summary.batch, summary.tokens, summary.cost_usd), soft_wrap=True)
     if summary.review_file:
         command = queue_command(summary.dataset, _location(summary.review_file, summary.dataset))
         console.print(f"removed examples and their reasons: {command}", soft_wrap=True)

@@ -145,7 +145,7 @@ class ConverseHandler(_Handler):
             return self._send(status, {"message": message}, {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/"})
         if ping:
             ping_usage = {"inputTokens": 8, "outputTokens": 1}
-            return self._send(200, _converse_response([{"text": "OK"}], "max_tokens", ping_usage))
+            return self._send(200, converse_response([{"text": "OK"}], "max_tokens", ping_usage))
         system = body.get("system", [])
         tools = body.get("toolConfig", {}).get("tools", [])
         call = ModelCall(
@@ -156,7 +156,7 @@ class ConverseHandler(_Handler):
         )
         reply, usage = self.provider.answer(call, _converse_cache_prefix(system, tools))
         blocks, stop_reason = reply_message(reply, call)
-        self._send(200, _converse_response(blocks, stop_reason, usage))
+        self._send(200, converse_response(blocks, stop_reason, usage))
 
 
 def _converse_cache_prefix(system: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str | None:
@@ -170,7 +170,7 @@ def _converse_cache_prefix(system: list[dict[str, Any]], tools: list[dict[str, A
     return "".join(prefix[:cut]) if cut else None
 
 
-def _converse_response(blocks: list[dict[str, Any]], stop_reason: str, usage: dict[str, int]) -> dict[str, Any]:
+def converse_response(blocks: list[dict[str, Any]], stop_reason: str, usage: dict[str, int]) -> dict[str, Any]:
     return {
         "output": {"message": {"role": "assistant", "content": blocks}},
         "stopReason": stop_reason,

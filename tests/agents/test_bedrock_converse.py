@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 from agents.providers import build_lineup
 from agents.settings import ModelSettings
 from agents.simulated.model import ModelCall, SimSettings, reply_message
-from agents.simulated.servers import SimulatedProvider, _converse_cache_prefix, _converse_response
+from agents.simulated.servers import SimulatedProvider, _converse_cache_prefix, converse_response
 from rubrics.model import BUNDLED, load_rubric
 from simulation.domains import get_domain
 from simulation.episode import EpisodeSettings, run_episode
@@ -33,7 +33,7 @@ def stub_client(client, provider: SimulatedProvider, sent: list[dict]) -> Stubbe
             seed=0,
         )
         reply, usage = provider.answer(call, _converse_cache_prefix(system, tools))
-        stubber.add_response("converse", _converse_response(*reply_message(reply, call), usage))
+        stubber.add_response("converse", converse_response(*reply_message(reply, call), usage))
 
     client.meta.events.register("provide-client-params.bedrock-runtime.Converse", respond)
     stubber.activate()
