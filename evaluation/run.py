@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
+from agents.batch import BatchAnswers, BatchStats, JobRecord
 from agents.metering import Spend
 from agents.settings import ModelSettings, RoleModels
 from agents.simulated.model import SimSettings
@@ -31,7 +32,7 @@ from simulation.domains import get_domain
 from simulation.roles import make_roles, prepare_models
 from store.dataset import Dataset, parse_ref
 from store.files import atomic_write
-from store.records import Example, Strict
+from store.records import Attempt, Example, Strict, content_id
 
 
 class EvaluateConfig(Strict):
@@ -46,6 +47,8 @@ class EvaluateConfig(Strict):
     limit: int | None = Field(None, ge=1)
     seed: int = 0
     runtime: str = "strands"
+    judge_batch: bool = Field(False, description="judge as Bedrock batch inference jobs, after every answer")
+    fallback: bool = Field(True, description="judge on demand what the batch did not")
 
 
 class Evaluation:
@@ -84,6 +87,11 @@ class Evaluation:
         }
         self._check_out()
         self.done = {r.key for r in read_results(self.results_path)}
+        # with judge_batch: every pending answer first, kept here, then their judging as one batch
+        self.answered: dict[tuple[str, str], tuple[Attempt, Spend, float] | BaseException] = {}
+        self.batch: BatchAnswers | None = None
+        if config.judge_batch and not self.judge.startswith("bedrock:"):
+            raise InputError(f"--judge-batch: batch inference is Bedrock's; the judge is {self.judge}")
 
     @property
     def results_path(self) -> Path:
@@ -125,6 +133,73 @@ class Evaluation:
     def pending(self) -> int:
         return sum((g.id, c.spec) not in self.done for g in self.goldens for c in self.candidates)
 
+    def answer_all(self, on_answer: Callable[[bool], None] = lambda ok: None) -> None:
+        """Every pending (golden, candidate) answered and kept, nothing judged yet (for `judge_in_batch`)."""
+
+        async def answer(candidate: CandidateSpec, roles: Any, todo: list[Example], cases: dict[str, Any]) -> None:
+            baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
+            gate = asyncio.Semaphore(self.config.concurrency)
+
+            async def one(golden: Example) -> None:
+                async with gate:
+                    started = time.perf_counter()
+                    try:
+                        attempt, spend = await self._attempt(golden, cases[golden.id], candidate, roles, baseline)
+                        kept: Any = (attempt, spend, time.perf_counter() - started)
+                    except Exception as exc:  # scored as a failed golden, as on demand
+                        kept = getattr(exc, "original_exception", None) or exc
+                self.answered[(golden.id, candidate.spec)] = kept
+                on_answer(not isinstance(kept, BaseException))
+
+            await asyncio.gather(*(one(g) for g in todo))
+
+        async def run() -> None:
+            cases = {g.id: self._case(g) for g in self.goldens}
+            for candidate in self.candidates:
+                todo = [g for g in self.goldens if (g.id, candidate.spec) not in self.done]
+                if todo:
+                    with contextlib.ExitStack() as resources:
+                        await answer(candidate, self._roles(candidate, self._tools(candidate, resources)), todo, cases)
+
+        asyncio.run(run())
+
+    def judge_in_batch(self, on_progress: Callable[[int, int], None] = lambda done, total: None) -> BatchStats:
+        """The kept answers' judge requests as Bedrock batch jobs (or the jobs this OUT submitted before), their
+        verdicts handed to every candidate's critic; what the batch did not judge is judged on demand."""
+        from agents.batch import BatchJudge, clients
+        from agents.pricing import load_prices
+        from rubrics.judge import JudgeVerdict
+
+        critic = self._roles(self.candidates[0]).critic
+        requests = []
+        for (golden_id, _), kept in self.answered.items():
+            if isinstance(kept, BaseException):
+                continue
+            golden = next(g for g in self.goldens if g.id == golden_id)
+            case = self._case(golden)
+            requests += critic.requests(category=case.category, request=golden.prompt, attempt=kept[0], **case.truth)
+        settings = self.config.models
+        bedrock, s3 = clients(settings.bedrock.region, settings.bedrock.profile)
+        journal = self.config.out / "batch-jobs.json"
+        batch = BatchJudge(
+            settings.batch,
+            settings.inference["critic"],
+            JudgeVerdict,
+            run_id="eval-" + content_id(self.meta["dataset"], self.meta["version"], self.meta["rubric"], self.judge),
+            journal=lambda: (
+                [JobRecord.model_validate(j) for j in json.loads(journal.read_text())] if journal.exists() else []
+            ),
+            save_journal=lambda jobs: atomic_write(journal, json.dumps([j.model_dump() for j in jobs]).encode()),
+            bedrock=bedrock,
+            s3=s3,
+            prices=load_prices(settings.prices),
+            budget_usd=settings.budget_usd,
+            fallback=self.config.fallback,
+            on_progress=on_progress,
+        )
+        self.batch = batch.run(requests)
+        return self.batch.stats
+
     def execute(self, on_result: Callable[[EvalResult], None] = lambda _: None) -> list[EvalResult]:
         """Score every pending (golden, candidate), appending each result as it comes; every result of OUT."""
         results = ResultsFile(self.results_path)
@@ -150,13 +225,17 @@ class Evaluation:
         on_result: Callable[[EvalResult], None],
     ) -> None:
         with contextlib.ExitStack() as resources:
-            tools = None
-            if candidate.kind == "mcp":
-                from agents.mcp_tools import McpTools
-
-                tools = resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
-            roles = self._roles(candidate, tools)
+            roles = self._roles(candidate, self._tools(candidate, resources))
             await self._run_with(candidate, roles, todo, cases, results, on_result)
+
+    @staticmethod
+    def _tools(candidate: CandidateSpec, resources: contextlib.ExitStack) -> list[Any] | None:
+        """An MCP candidate's tools, open until `resources` closes; None for the others."""
+        if candidate.kind != "mcp":
+            return None
+        from agents.mcp_tools import McpTools
+
+        return resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
 
     async def _run_with(
         self,
@@ -198,22 +277,33 @@ class Evaluation:
         roles = make_roles(
             self.domain, self.world, self.rubric, lineup, "together", tools=tools, task_agent=candidate.factory
         )
+        roles.critic.batch = self.batch
         return roles
 
-    async def _evaluate(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> EvalResult:
+    async def _attempt(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> tuple[Attempt, Spend]:
+        """The candidate's answer to the golden (a baseline's made-up one, or a model's own) and what it cost."""
         from simulation.truth import user_ending
 
+        if baseline is not None:
+            attempt, spend = baseline.attempt(golden, case), Spend()
+            if candidate.baseline == "reference" or attempt.conversation:
+                attempt, spend = await user_ending(roles.user, case, attempt)
+            return attempt, spend
+        return await model_attempt(roles, golden, case)
+
+    async def _evaluate(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> EvalResult:
         started = time.perf_counter()
         spend = Spend()
+        kept = self.answered.get((golden.id, candidate.spec))
         try:
-            if baseline is not None:
-                attempt = baseline.attempt(golden, case)
-                if candidate.baseline == "reference" or attempt.conversation:
-                    attempt, spend = await user_ending(roles.user, case, attempt)
+            if isinstance(kept, BaseException):
+                raise kept
+            if kept is not None:  # answered before the batch judged it
+                attempt, spend, latency = kept
             else:
-                attempt, spend = await model_attempt(roles, golden, case)
+                attempt, spend = await self._attempt(golden, case, candidate, roles, baseline)
+                latency = time.perf_counter() - started
         except Exception as exc:  # one candidate failing one golden is a failed golden, not a failed evaluation
             exc = getattr(exc, "original_exception", None) or exc
             return failed_result(golden, case, candidate.spec, self.judge, time.perf_counter() - started, exc, spend)
-        latency = time.perf_counter() - started
         return await score(golden, case, attempt, roles.critic, candidate.spec, self.judge, latency, spend)

@@ -428,17 +428,20 @@ def _model_line(stats: ModelStats) -> str:
     return line + (f" · waited {stats.rate_limit_wait_s:.1f} s for rate limits" if stats.rate_limit_wait_s else "")
 
 
-def batch_line(batch: BatchStats, on_demand: TokenUsage, on_demand_cost: float) -> str:
-    """The judge's work split: what batch jobs judged, at batch prices, against every on-demand call."""
+def batch_line(batch: BatchStats, on_demand: TokenUsage | None = None, on_demand_cost: float = 0.0) -> str:
+    """The judge's work split: what batch jobs judged, at batch prices, and (when given) every on-demand call."""
     jobs = f"{batch.jobs} job{'s' if batch.jobs != 1 else ''}"
     status = ", ".join(f"{k}: {v}" for k, v in sorted(batch.job_status.items())) or "none"
     lines = [
         f"judge: {batch.answered} of {batch.requests} requests by batch in {jobs} ({status}), "
         f"{batch.tokens.input:,} + {batch.tokens.output:,} tokens, ${batch.cost_usd:.4f}; "
         f"{batch.on_demand} judged on demand",
-        f"on-demand calls (every role): {on_demand.input + on_demand.cache_read:,} + {on_demand.output:,} tokens, "
-        f"${on_demand_cost:.4f}",
     ]
+    if on_demand is not None:
+        lines.append(
+            f"on-demand calls (every role): {on_demand.input + on_demand.cache_read:,} + {on_demand.output:,} "
+            f"tokens, ${on_demand_cost:.4f}"
+        )
     return "\n".join(lines + [f"  {note}" for note in batch.notes])
 
 

@@ -232,3 +232,29 @@ def test_batch_settings_are_required(cli, two_copies, aws, tmp_path):
     result = cli("revalidate", "kyc", "--rubric", str(ROOT / "rubrics" / "kyc.yaml"), "--config", str(simulated),
                  "--judge-batch", output_dir=batched)  # fmt: skip
     assert result.exit_code == 2 and "batch inference is Bedrock's" in result.output
+
+
+def test_evaluate_with_a_batch_judge_scores_as_on_demand_judging_does(cli, two_copies, aws, tmp_path):
+    from evaluation.results import read_results
+
+    goldens, _ = two_copies
+    stand = aws(error_every=5)
+
+    def evaluate(out: Path, *extra: str):
+        result = cli("evaluate", "kyc", "--agent", "sim", "--agent", "sim:defect=0.5", "--judge", JUDGE, "--config",
+                     str(stand.config), *stand.endpoint, "--output-dir", str(goldens), "--out", str(out), *extra)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return result, {(r.golden_id, r.candidate): r for r in read_results(out / "results.jsonl")}
+
+    _, on_demand = evaluate(tmp_path / "on-demand")
+    result, batched = evaluate(tmp_path / "batched", "--judge-batch")
+    assert len(stand.batch.creates) == 1 and len(batched) == len(on_demand) == 24
+    keep = ("passed", "score", "failed_criteria", "judged", "verdict_correct", "tool_f1", "answer")
+    for key, expected in on_demand.items():
+        assert batched[key].model_dump(include=set(keep)) == expected.model_dump(include=set(keep)), key
+    assert any(not r.passed for r in batched.values()) and any(r.passed for r in batched.values())
+    summary = json.loads((tmp_path / "batched" / "summary.json").read_text())
+    stats = summary["judge_batch"]
+    assert stats["answered"] + stats["errored"] == stats["requests"] < 24  # the same request twice is sent once
+    assert stats["on_demand"] >= stats["errored"] > 0  # an errored request made by both candidates: judged twice
+    assert "requests by batch in 1 job" in result.output
