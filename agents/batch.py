@@ -135,13 +135,17 @@ class BatchAnswers:
     errors: dict[str, str] = field(default_factory=dict)
     stats: BatchStats = field(default_factory=BatchStats)
     fallback: bool = True
+    requested: set[str] = field(default_factory=set)  # what the batch was asked for
+    submitted: set[str] = field(default_factory=set)  # what went into a job
 
     def get(self, request: JudgeRequest) -> Any | None:
-        """The batch's verdict; None to judge on demand; NotJudged when that is not allowed."""
-        verdict = self.verdicts.get(request.record_id)
-        if verdict is None:
-            if not self.fallback:
-                why = self.errors.get(request.record_id, "not in any job")
+        """The batch's verdict; None to judge on demand (a request the batch was not asked for, such as a
+        repair round's, or one too few for a job); NotJudged for one a job did not answer, with no fallback."""
+        record_id = request.record_id
+        verdict = self.verdicts.get(record_id)
+        if verdict is None and record_id in self.requested:
+            if record_id in self.submitted and not self.fallback:
+                why = self.errors.get(record_id, "no output")
                 raise NotJudged(f"the batch did not judge this request ({why}) and --no-fallback is set")
             self.stats.on_demand += 1
         return verdict
@@ -184,8 +188,10 @@ class BatchJudge:
         """Every request judged by a job where the quotas allow it; the verdicts and what it cost."""
         answers = BatchAnswers(fallback=self.fallback)
         unique = {r.record_id: r for r in requests}
+        answers.requested = set(unique)
         answers.stats.requests = len(unique)
         chunks = self._chunks(list(unique.values()), answers.stats)
+        answers.submitted = {r.record_id for chunk in chunks.values() for r in chunk}
         self._check_budget(chunks)
         known = {job.key: job for job in self.journal()}
         jobs = []

@@ -105,11 +105,58 @@ def run(roles: str, base_url: str, count: int, domain: str, out: str) -> Outcome
     return result
 
 
+def evaluate(base_url: str, goldens: int, domain: str, out: str) -> Outcome:
+    """The real model as an `evaluate` candidate on `goldens` simulated goldens, judged by the simulated critic."""
+    from pathlib import Path
+
+    from agents.settings import ModelSettings
+    from evaluation.run import EvaluateConfig, Evaluation
+    from simulation.runner import Run, RunConfig
+
+    made = Run(RunConfig(domain=domain, dataset="evaluate", output_dir=out, count=goldens, seed=7, concurrency=2))
+    made.execute()
+    settings = ModelSettings.model_validate(
+        {
+            "openai": {"base_url": base_url, "timeout_s": 900},
+            "retry": {"max_attempts": 2, "initial_delay_s": 1, "max_delay_s": 2},
+            "tool_budget": 8,
+        }
+    )
+    config = EvaluateConfig(dataset="evaluate", agents=[MODEL], out=Path(out) / "evaluation", output_dir=out,
+                            models=settings, concurrency=1)  # fmt: skip
+    job = Evaluation(config)
+    before = server_tokens(base_url)
+    started = time.perf_counter()
+    results = job.execute()
+    elapsed = time.perf_counter() - started
+    after = server_tokens(base_url)
+    result = Outcome("evaluate", episodes=len(results), accepted=sum(r.passed for r in results))
+    result.seconds_per_episode = round(elapsed / max(len(results), 1), 1)
+    for r in results:
+        if r.error:
+            reason = "error: StructuredOutputException" if "StructuredOutput" in r.error else f"error: {r.error[:80]}"
+            result.reasons[reason] = result.reasons.get(reason, 0) + 1
+        for criterion in r.failed_criteria:
+            result.reasons[criterion] = result.reasons.get(criterion, 0) + 1
+    stats = job.model_stats().get(MODEL)
+    if stats:
+        result.mechanisms = dict(stats.structured_output)
+        result.calls = stats.calls
+        result.counted = {"prompt": stats.tokens.input, "predicted": stats.tokens.output}
+    result.server = {key: after[key] - before[key] for key in after}
+    if result.parse_failures:
+        result.problems.append(f"{result.parse_failures} goldens failed on output parsing")
+    if stats and result.counted != result.server:
+        result.problems.append(f"tokens counted {result.counted} != the server's {result.server}")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2)
     parser.add_argument("--roles", default="user,task,critic,all")
     parser.add_argument("--domain", default="kyc")
+    parser.add_argument("--goldens", type=int, default=2, help="goldens for the evaluate configuration (0: none)")
     args = parser.parse_args()
     with serve() as base_url, tempfile.TemporaryDirectory() as out:
         print(f"{MODEL} on llama.cpp at {base_url}, {args.count} episodes of {args.domain} per configuration")
@@ -117,8 +164,12 @@ def main() -> None:
             "real roles  episodes accepted  parse-fail  structured output                calls  "
             "tokens (ours = server's)  revisions (own tool calls)  s/episode"
         )
-        for roles in args.roles.split(","):
-            r = run(roles, base_url, args.count, args.domain, out)
+        configurations = args.roles.split(",") + (["evaluate"] if args.goldens else [])
+        for roles in configurations:
+            if roles == "evaluate":
+                r = evaluate(base_url, args.goldens, args.domain, out)
+            else:
+                r = run(roles, base_url, args.count, args.domain, out)
             mechanisms = ", ".join(f"{k} {v}" for k, v in sorted(r.mechanisms.items())) or "-"
             ours = f"{r.counted.get('prompt', 0)}+{r.counted.get('predicted', 0)}"
             tokens = f"{ours} = {r.server['prompt']}+{r.server['predicted']}"

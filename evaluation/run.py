@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from agents.batch import BatchAnswers, BatchStats, JobRecord
-from agents.metering import Spend
+from agents.metering import ModelMeter, ModelStats, Spend
 from agents.settings import ModelSettings, RoleModels
 from agents.simulated.model import SimSettings
 from config import InputError
@@ -90,6 +90,7 @@ class Evaluation:
         # with judge_batch: every pending answer first, kept here, then their judging as one batch
         self.answered: dict[tuple[str, str], tuple[Attempt, Spend, float] | BaseException] = {}
         self.batch: BatchAnswers | None = None
+        self.task_meters: dict[str, ModelMeter] = {}  # each candidate's task model, by its model spec
         if config.judge_batch and not self.judge.startswith("bedrock:"):
             raise InputError(f"--judge-batch: batch inference is Bedrock's; the judge is {self.judge}")
 
@@ -200,6 +201,10 @@ class Evaluation:
         self.batch = batch.run(requests)
         return self.batch.stats
 
+    def model_stats(self) -> dict[str, ModelStats]:
+        """Calls, tokens and how structured output was obtained, per candidate task model."""
+        return {spec: meter.snapshot() for spec, meter in self.task_meters.items()}
+
     def execute(self, on_result: Callable[[EvalResult], None] = lambda _: None) -> list[EvalResult]:
         """Score every pending (golden, candidate), appending each result as it comes; every result of OUT."""
         results = ResultsFile(self.results_path)
@@ -274,6 +279,7 @@ class Evaluation:
         settings = self.config.models.model_copy(update={"models": roles_models})
         sim = SimSettings(seed=self.config.seed, defect_rate=candidate.defect_rate)
         lineup = prepare_models(settings, self.domain, sim, self.config.runtime)  # type: ignore[arg-type]
+        self.task_meters[task] = lineup.task.meter
         roles = make_roles(
             self.domain, self.world, self.rubric, lineup, "together", tools=tools, task_agent=candidate.factory
         )

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from bench.llama import Unavailable, serve
-from bench.real_model import run
+from bench.real_model import evaluate, run
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,15 @@ def base_url():
 def test_the_real_model_plays_each_role(base_url, roles, tmp_path):
     outcome = run(roles, base_url, count=1, domain="kyc", out=str(tmp_path))
     assert outcome.episodes == 1 and outcome.calls > 0
+    assert outcome.parse_failures == 0, outcome.reasons
+    assert outcome.problems == [], outcome.problems
+    assert outcome.counted == outcome.server
+
+
+@pytest.mark.slow
+def test_the_real_model_as_an_evaluate_candidate(base_url, tmp_path):
+    outcome = evaluate(base_url, goldens=2, domain="kyc", out=str(tmp_path))
+    assert outcome.episodes == 2 and outcome.calls > 0
     assert outcome.parse_failures == 0, outcome.reasons
     assert outcome.problems == [], outcome.problems
     assert outcome.counted == outcome.server

@@ -22,6 +22,15 @@ from store.records import Example
 ROOT = Path(__file__).resolve().parents[2]
 JUDGE = "bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0"
 ROLE = "arn:aws:iam::123456789012:role/goldsmith-batch"
+TABLE_CRITERION = """
+  - id: evidence_table
+    description: When the verdict is suspicious, the evidence is listed in a Markdown table (id and record).
+    method: regex
+    pattern: '(?m)^\\|\\s*id\\s*\\|'
+    weight: 1
+    required: true
+    applies_to: [structuring, pass_through, sanctioned_counterparty, identity_mismatch]
+"""
 
 
 def free_port() -> int:
@@ -258,3 +267,18 @@ def test_evaluate_with_a_batch_judge_scores_as_on_demand_judging_does(cli, two_c
     assert stats["answered"] + stats["errored"] == stats["requests"] < 24  # the same request twice is sent once
     assert stats["on_demand"] >= stats["errored"] > 0  # an errored request made by both candidates: judged twice
     assert "requests by batch in 1 job" in result.output
+
+
+def test_repair_rounds_are_judged_on_demand_even_without_fallback(cli, two_copies, aws, tmp_path):
+    """Only the first round goes to the batch: a repair's judge request (with the previous attempt) is on demand."""
+    _, batched = two_copies
+    stand = aws()
+    tightened = tmp_path / "tight.yaml"
+    tightened.write_text((ROOT / "rubrics" / "kyc.yaml").read_text() + TABLE_CRITERION)
+    before = stand.provider.counts["answered"]
+    result = cli("revalidate", "kyc", "--rubric", str(tightened), "--config", str(stand.config), *stand.endpoint,
+                 "--judge-batch", "--no-fallback", "--repair", output_dir=batched)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = revalidation_summary(batched)
+    assert summary["repaired"] + summary["removed"] > 0 and summary["batch"]["on_demand"] == 0
+    assert stand.provider.counts["answered"] - before > 1  # the repairs' judge calls, besides the preflight
