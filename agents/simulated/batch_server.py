@@ -158,7 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         if status >= 400:
-            self.send_header("x-amzn-ErrorType", "ValidationException" if status == 400 else "ResourceNotFoundException")
+            code = "ValidationException" if status == 400 else "ResourceNotFoundException"
+            self.send_header("x-amzn-ErrorType", code)
         self.end_headers()
         self.wfile.write(data)
 

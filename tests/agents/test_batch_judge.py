@@ -250,8 +250,10 @@ def test_evaluate_with_a_batch_judge_scores_as_on_demand_judging_does(cli, two_c
     stand = aws(error_every=5)
 
     def evaluate(out: Path, *extra: str):
-        result = cli("evaluate", "kyc", "--agent", "sim", "--agent", "sim:defect=0.5", "--judge", JUDGE, "--config",
-                     str(stand.config), *stand.endpoint, "--output-dir", str(goldens), "--out", str(out), *extra)  # fmt: skip
+        agents = ("--agent", "sim", "--agent", "sim:defect=0.5")
+        where = ("--output-dir", str(goldens), "--out", str(out))
+        result = cli("evaluate", "kyc", *agents, "--judge", JUDGE, "--config", str(stand.config), *stand.endpoint,
+                     *where, *extra)  # fmt: skip
         assert result.exit_code == 0, result.output
         return result, {(r.golden_id, r.candidate): r for r in read_results(out / "results.jsonl")}
 
