@@ -223,6 +223,7 @@ def generate(ctx: click.Context, **options) -> None:
 
     from click.core import ParameterSource
 
+    from review.report_html import write_latest
     from simulation.console import framework_logs, progress_note, run_log_path
     from simulation.runner import Run, RunConfig
     from simulation.summary import nothing_accepted, progress_bar, render_summary
@@ -250,6 +251,11 @@ def generate(ctx: click.Context, **options) -> None:
         except WriteFailed as exc:  # full disk, read-only: the checkpoints written so far let the run resume
             raise InputError(f"{exc} (add --run-id {run.run_id} to resume)") from None
     render_summary(summary, log=log.describe())
+    try:
+        if page := write_latest(run.dataset):
+            click.echo(f"report: {page}")
+    except InputError as exc:  # a full disk, say: the run is committed all the same
+        click.echo(f"report: not written ({exc})", err=True)
     if problem := nothing_accepted(summary, run.config.output_dir):
         raise RunFailed(problem)
 
@@ -268,6 +274,18 @@ def generate(ctx: click.Context, **options) -> None:
 @click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Examples judged at once."
 )
+@click.option(
+    "--judge-batch",
+    is_flag=True,
+    help="Judge as Amazon Bedrock batch inference jobs (batch: in goldsmith.yaml; a bedrock: critic).",
+)
+@click.option(
+    "--no-fallback",
+    "fallback",
+    flag_value=False,
+    default=True,
+    help="With --judge-batch: report what the batch did not judge instead of judging it on demand.",
+)
 @model_options
 @judge_mode_option
 @output_dir_option
@@ -277,10 +295,13 @@ def revalidate(name: str, **options) -> None:
 
     Examples that still pass are kept with their new critique; failing ones move to the review queue,
     or with --repair are revised by the task agent first. The user simulator and task agent are not re-run
-    for passing examples."""
+    for passing examples.
+
+    With --judge-batch the first round's judge requests go to Bedrock as batch inference jobs (about half the
+    on-demand price); killed and started again with the same --run-id, it picks up the jobs it submitted."""
     from simulation.console import framework_logs, progress_note, run_log_path
     from simulation.revalidate import RevalidateConfig, Revalidation
-    from simulation.summary import progress_bar, render_revalidation
+    from simulation.summary import batch_bar, progress_bar, render_revalidation
 
     job = Revalidation(RevalidateConfig(dataset=name, models=_model_settings(options), **options))
     with framework_logs(run_log_path(job.dataset, job.run_id)) as log:
@@ -288,6 +309,10 @@ def revalidate(name: str, **options) -> None:
         def note() -> str:
             return progress_note(job.lineup.meters.stats(), log)
 
+        if job.config.judge_batch:
+            click.echo(f"run {job.run_id}: judge requests as Bedrock batch jobs (--run-id {job.run_id} resumes)")
+            with batch_bar() as on_progress:
+                job.judge_in_batch(on_progress)
         with progress_bar(job.source.records, "examples", note=note) as on_result:
             summary = job.execute(on_result)
     render_revalidation(summary)
@@ -305,6 +330,62 @@ class _DefaultCommandGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = [self.default, *args]
         return super().parse_args(ctx, args)
+
+
+@cli.command()
+@click.argument("ref", metavar="NAME[@vN]")
+@output_dir_option
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The HTML file to write.")
+def report(ref: str, output_dir: str, out: Path) -> None:
+    """Write the run report of NAME (latest version) or NAME@vN as one self-contained HTML page: the category mix
+    configured, drawn and accepted, tags, critique rounds, top failure reasons, tool-call F1 of first drafts and
+    accepted answers, tokens and cost per model, jury agreement, SME decisions, the dataset audit and the judge's
+    calibration against SMEs' marks. Charts are drawn offline (plotly.js is embedded)."""
+    from review.report import build_report
+    from review.report_html import write_report
+    from store.dataset import Dataset, parse_ref
+
+    name, version = parse_ref(ref)
+    built = build_report(Dataset(output_dir, name), version)
+    click.echo(f"report of {built.dataset}@v{built.version}: {write_report(built, out)}")
+
+
+@cli.command()
+@click.argument("ref", metavar="NAME[@vN]")
+@output_dir_option
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="SMEs' marks as CSV: example_id,criterion,passed,reviewer (with those of the SME workspace).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    help="Flag criteria whose kappa is below this  [default: the rubric's calibration.min_kappa, else 0.6]",
+)
+@click.option(
+    "--json", "json_file", type=click.Path(path_type=Path, dir_okay=False), help="Also write the numbers to this file."
+)
+def calibrate(ref: str, output_dir: str, labels: Path | None, threshold: float | None, json_file: Path | None) -> None:
+    """How far to trust each judged criterion of NAME (latest version) or NAME@vN: the judge's pass/fail against
+    SMEs' marks, with n, agreement, Cohen's kappa and its 95% bootstrap interval, the 2x2 table and the examples
+    where they disagree; criteria below the threshold are flagged. Also the kappa between two reviewers who marked
+    the same examples. Exits 0 even when a criterion is flagged; 2 on bad input or when there are no marks."""
+    from review.calibrate import calibrate as judge_vs_smes
+    from review.calibrate import no_labels_problem, render_calibration
+    from review.labels import read_labels
+    from store.dataset import Dataset, parse_ref
+    from store.files import atomic_write
+
+    name, version = parse_ref(ref)
+    extra = read_labels(labels) if labels else []
+    result = judge_vs_smes(Dataset(output_dir, name), version, extra, threshold)
+    if problem := no_labels_problem(result):
+        raise InputError(problem)
+    render_calibration(result)
+    if json_file:
+        atomic_write(json_file, result.model_dump_json(indent=2).encode())
+        click.echo(f"numbers: {json_file}")
 
 
 @cli.group(cls=_DefaultCommandGroup)
@@ -333,6 +414,19 @@ def evaluate() -> None:
 @click.option("--rubric", type=click.Path(path_type=Path), help="Score with this rubric  [default: the dataset's]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated models' draws.")
 @runtime_option("Agent framework the candidates, the user simulator and the judge run in.")
+@click.option(
+    "--judge-batch",
+    is_flag=True,
+    help="Answer every golden first, then judge them all as Amazon Bedrock batch inference jobs "
+    "(batch: in goldsmith.yaml; a bedrock: judge).",
+)
+@click.option(
+    "--no-fallback",
+    "fallback",
+    flag_value=False,
+    default=True,
+    help="With --judge-batch: report what the batch did not judge (a failed golden) instead of judging it on demand.",
+)
 @output_dir_option
 @model_options
 def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options) -> None:
@@ -346,7 +440,7 @@ def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options)
     resume: nothing is scored twice. A model candidate answers once, without revision rounds."""
     from evaluation.report import print_leaderboard, summary, write_html, write_summary
     from evaluation.run import EvaluateConfig, Evaluation
-    from simulation.summary import progress_bar
+    from simulation.summary import batch_bar, batch_line, progress_bar
     from store.dataset import parse_ref
     from store.records import utc_now
 
@@ -360,9 +454,17 @@ def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options)
         f"evaluating {len(job.candidates)} candidate(s) on {len(job.goldens)} goldens of "
         f"{name}@v{job.manifest.version} (rubric {job.rubric.id}@{job.rubric.version}, judge {job.judge}) into {out}"
     )
+    if job.config.judge_batch:
+        with progress_bar(job.pending, "answers") as advance:
+            job.answer_all(lambda ok: advance(_Outcome("answered" if ok else "error")))
+        with batch_bar() as on_progress:
+            job.judge_in_batch(on_progress)
     with progress_bar(job.pending, "goldens") as advance:
         results = job.execute(lambda r: advance(_Outcome("error" if r.error else "passed" if r.passed else "failed")))
     meta = {**job.meta, "rubric_id": job.rubric.id, "rubric_version": job.rubric.version, "created_at": utc_now()}
+    if job.batch is not None:
+        meta["judge_batch"] = job.batch.stats.model_dump(mode="json")
+        click.echo(batch_line(job.batch.stats))
     report = summary(results, meta)
     write_summary(report, out / "summary.json")
     write_html(report, results, out / "report.html")
@@ -911,6 +1013,11 @@ def domain_dump(name: str, world_seed: int, out: Path) -> None:
     pack = get_domain(name)
     atomic_write(out, pack.dump_world(pack.build_world(world_seed)).encode())
     click.echo(f"wrote {name} world (seed {world_seed}, domain version {pack.version}) to {out}")
+
+
+from review.cli import review as _review_group  # noqa: E402 (after `cli`: the group is registered on it)
+
+cli.add_command(_review_group)
 
 
 if __name__ == "__main__":

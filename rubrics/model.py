@@ -154,6 +154,12 @@ class Criterion(Strict):
         return 0.5 if self.pass_mark is None else self.pass_mark
 
 
+class Calibration(Strict):
+    """How closely the judge must agree with SMEs' marks before a judged criterion runs unattended (`calibrate`)."""
+
+    min_kappa: Fraction = Field(0.6, description="Cohen's kappa, judge vs SMEs, below which a criterion is flagged")
+
+
 class Rubric(Strict):
     """A rubric: criteria, each weighted, some required, and the weighted score needed to pass."""
 
@@ -163,6 +169,7 @@ class Rubric(Strict):
     applies_to: AppliesTo
     pass_threshold: Fraction
     criteria: list[Criterion] = Field(min_length=1)
+    calibration: Calibration = Field(default_factory=Calibration)
 
     @field_validator("criteria")
     @classmethod
@@ -178,12 +185,14 @@ class Rubric(Strict):
     def version(self) -> str:
         """Hash of the normalised content: formatting and comments do not change it (nor an option left unset
         that later Goldsmiths added, so a rubric keeps its version)."""
-        unset = {
+        unset: dict[str, Any] = {
             "criteria": {
                 i: {name for name in ("pass_mark", "min_precision") if getattr(c, name) is None}
                 for i, c in enumerate(self.criteria)
             }
         }
+        if "calibration" not in self.model_fields_set:
+            unset["calibration"] = True
         content = self.model_dump(mode="json", by_alias=True, exclude=unset)
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -38,6 +38,8 @@ from store.records import Example, ReviewItem, Strict, utc_now
 from store.storage import Storage, open_storage
 
 MANIFEST_SCHEMA_VERSION = 1
+Operation = Literal["append", "revalidate", "import", "review"]
+REPLACING: frozenset[str] = frozenset({"revalidate", "review"})  # operations whose one batch is the whole content
 
 
 class DatasetInfo(Strict):
@@ -64,7 +66,7 @@ class Manifest(Strict):
     dataset: str
     version: int
     parent: int | None
-    operation: Literal["append", "revalidate", "import"] = "append"
+    operation: Operation = "append"
     created_at: str
     run_id: str
     domain: str
@@ -201,7 +203,7 @@ class Dataset:
 
     def _check_lineage(self, manifest: Manifest, versions: list[int]) -> None:
         """Check the sha256 chain of `manifest` and of each ancestor whose batches it contains (an append or
-        import contains its parent's; a re-validation does not). Each version is checked once per object."""
+        import contains its parent's; a re-validation or review does not). Each version is checked once per object."""
         current: Manifest | None = manifest
         while current is not None and current.version not in self._sound:
             where = f"{self.name}@v{current.version}"
@@ -215,10 +217,10 @@ class Dataset:
                     f"{self.storage.url(self.manifest_key(current.version))}: its sha256 does not match its "
                     "parent's and its last batch's"
                 )
-            if current.operation != "revalidate" and parent and current.batches[:-1] != parent.batches:
+            if current.operation not in REPLACING and parent and current.batches[:-1] != parent.batches:
                 raise self.damaged(f"{where}: an {current.operation} must keep its parent's batches unchanged")
             self._sound.add(current.version)
-            current = parent if current.operation != "revalidate" else None
+            current = parent if current.operation not in REPLACING else None
 
     def damaged(self, problem: str) -> InputError:
         """The one-line error for damage found while reading: what is wrong, and the commands that fix it."""
@@ -356,8 +358,10 @@ class Dataset:
         rubric: dict[str, str],
         models: dict[str, str | list[str]],
         generation: dict[str, Any],
+        operation: Literal["revalidate", "review"] = "revalidate",
     ) -> Manifest:
-        """Commit `examples` as the whole content of the version after `based_on` (re-validation).
+        """Commit `examples` as the whole content of the version after `based_on` (a re-validation, or an SME
+        review's publish).
 
         Fails, writing no version, if another writer committed after `based_on`."""
         info = self._bound()
@@ -370,7 +374,7 @@ class Dataset:
             info,
             based_on,
             list(examples),
-            operation="revalidate",
+            operation=operation,
             removed=removed,
             run_id=run_id,
             rubric=rubric,
@@ -393,7 +397,7 @@ class Dataset:
         parent: Manifest | None,
         examples: list[Example],
         *,
-        operation: Literal["append", "revalidate", "import"],
+        operation: Operation,
         removed: int = 0,
         run_id: str,
         rubric: dict[str, str],
@@ -402,7 +406,8 @@ class Dataset:
     ) -> Manifest | None:
         """Write the batch and claim the next version; None if another writer claimed it first.
 
-        An append or import builds on the parent's batches and counts; a re-validation replaces the content."""
+        An append or import builds on the parent's batches and counts; a re-validation or review replaces the
+        content."""
         lines = []
         for example in examples:
             line = example.model_dump_json()
@@ -418,7 +423,7 @@ class Dataset:
                 self.storage.write(key, data)
         self._verified.add((batch.file, batch.sha256))
         self.storage.write(self.index_key(batch), batch_index(data))
-        base = None if operation == "revalidate" else parent
+        base = None if operation in REPLACING else parent
         categories = Counter(base.categories if base else {})
         categories.update(e.category for e in examples)
         difficulties = Counter(base.difficulties if base else {})
@@ -439,7 +444,7 @@ class Dataset:
             generation=generation,
             environment=environment(),
             batches=[*(base.batches if base else []), batch],
-            added=0 if operation == "revalidate" else len(examples),
+            added=0 if operation in REPLACING else len(examples),
             removed=removed,
             records=(base.records if base else 0) + len(examples),
             categories=dict(sorted(categories.items())),

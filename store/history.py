@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from config import InputError
-from store.dataset import BatchRef, Dataset, Manifest, batch_index, chain_digest
+from store.dataset import REPLACING, BatchRef, Dataset, Manifest, batch_index, chain_digest
 from store.records import Example
 
 
@@ -68,7 +68,7 @@ def check(dataset: Dataset) -> Verification:
         expected = chain_digest(parent.sha256 if parent else None, manifest.batches[-1].sha256)
         if manifest.sha256 != expected:
             problem(number, f"sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
-        if manifest.operation != "revalidate" and parent and manifest.batches[:-1] != parent.batches:
+        if manifest.operation not in REPLACING and parent and manifest.batches[:-1] != parent.batches:
             problem(number, f"an {manifest.operation} must keep its parent's batches unchanged")
         if sum(b.records for b in manifest.batches) != manifest.records:
             problem(number, f"manifest says {manifest.records} records, its batches hold a different number")
@@ -218,11 +218,17 @@ def _cause(manifest: Manifest) -> str:
     rubric = f"rubric {manifest.rubric.get('id')}@{manifest.rubric.get('version')}"
     if manifest.operation == "revalidate":
         return f"re-validation against {rubric} (run {manifest.run_id})"
+    if manifest.operation == "review":
+        return f"SME review (run {manifest.run_id})"
     return f"generation run {manifest.run_id} ({rubric})"
 
 
 def _what_changed(old: bytes, new: bytes) -> str:
     before, after = json.loads(old), json.loads(new)
+    review = after["provenance"].get("review")
+    if review and review != before["provenance"].get("review"):
+        done = {"approve": "approved", "correct": "corrected", "promote": "promoted"}[review["decision"]]
+        return f"{done} (SME {review['reviewer']})"
     if before["reference_answer"] != after["reference_answer"]:
         return "answer repaired"
     return "critique re-judged"

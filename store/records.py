@@ -8,11 +8,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-RECORD_SCHEMA_VERSION = 3
+RECORD_SCHEMA_VERSION = 4
 # 2: case_key, request_type, tags, allowed_tool_calls. 3: multi-turn conversations (scenario, each assistant turn's
-# tool trace) and actions (expected_actions, end_state, expected_end_state). Older records are read as they are.
+# tool trace) and actions (expected_actions, end_state, expected_end_state). 4: provenance.review, the SME decision
+# a reviewed version applied (written only when there is one). Older records are read as they are.
 
 
 class Strict(BaseModel):
@@ -152,6 +153,21 @@ class Critique(Strict):
         return [r.id for r in self.criteria if not r.passed] or ([] if self.passed else ["below_threshold"])
 
 
+class SmeReview(Strict):
+    """The SME decision `review publish` applied to a record: who decided what, when, and what they changed."""
+
+    reviewer: str
+    decision: Literal["approve", "correct", "promote"]
+    at: str
+    decision_id: str
+    note: str = ""
+    marks: dict[str, bool] = Field(default_factory=dict, description="criterion id → the SME's pass, if marked")
+    original: dict[str, Any] = Field(
+        default_factory=dict, description="each field an SME changed, as it was before any SME changed it"
+    )
+    queue_item: str | None = Field(None, description="a promoted record's review-queue item: '<run_id>:<episode>'")
+
+
 class Provenance(Strict):
     models: dict[str, str | list[str]] = Field(description="model spec per role; a list for a judge jury")
     runtime: str
@@ -163,6 +179,15 @@ class Provenance(Strict):
     created_at: str
     tokens: TokenUsage
     cost_usd: float = Field(0.0, ge=0, description="estimated from the price table; 0 for unpriced models")
+    review: SmeReview | None = Field(None, description="the SME decision a reviewed version applied")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_review(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A record no SME reviewed is written without `review`, byte for byte as before schema 4."""
+        data = handler(self)
+        if self.review is None:
+            data.pop("review", None)
+        return data
 
 
 class Attempt(Strict):

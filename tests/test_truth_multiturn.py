@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from store.dataset import Dataset
+from store.records import RECORD_SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 16  # its first 8 cases: clarify_identity twice, push_back and follow_up_action, both filing a SAR
@@ -68,7 +69,7 @@ def action_entry(record: dict) -> tuple[dict, dict]:
 def test_generated_multi_turn_records_import_cleanly_judge_included(cli, tmp_path, exported):
     records = [json.loads(line) for line in exported]
     assert {r["category"] for r in records} >= {"clarify_identity", "follow_up_action", "push_back"}
-    assert any(r["end_state"] for r in records) and all(r["schema_version"] == 3 for r in records)
+    assert any(r["end_state"] for r in records) and all(r["schema_version"] == RECORD_SCHEMA_VERSION for r in records)
     result = cli("dataset", "import", str(write(tmp_path / "all.jsonl", exported)), "--into", "copy", "--judge")
     assert result.exit_code == 0, result.output  # the judge too: the conversation met its user's goal
     assert f"imported {len(records)} records" in result.output

@@ -13,7 +13,7 @@ from simulation.domains import get_domain
 from simulation.domains.base import end_state
 from simulation.domains.kyc.actions import action_for, apply_action
 from simulation.domains.kyc.cases import CONVERSATIONS
-from store.records import Attempt, Facts, ToolCall, ToolTraceEntry, read_transcript, transcript
+from store.records import RECORD_SCHEMA_VERSION, Attempt, Facts, ToolCall, ToolTraceEntry, read_transcript, transcript
 from tests.test_generate import export, review_items
 
 REVIEW_TOOLS = {"get_customer_profile", "get_transactions", "get_kyc_documents", "screen_sanctions"}
@@ -33,7 +33,7 @@ def test_a_200_episode_run_is_multi_turn_and_its_accepted_end_states_match(cli, 
     assert len(long) >= 0.25 * len(records), (len(long), len(records))
     assert {r["category"] for r in long} == set(CONVERSATIONS)
     for record in records:
-        assert record["schema_version"] == 3
+        assert record["schema_version"] == RECORD_SCHEMA_VERSION
         assert record["end_state"] == record["expected_end_state"], record["id"]
         if record["category"] in ("follow_up_action", "push_back"):
             (action,) = record["expected_actions"]
