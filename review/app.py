@@ -254,11 +254,11 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
             space.check_token(request, form)
             values = {k: v for k, v in form.items() if isinstance(v, str)}
             try:
-                decision = promotion(dataset, item, values, space.reviewer)
+                decision = item_decision(dataset, item, values, space.reviewer)
             except BadForm as problem:
                 return item_page(request, dataset, item, values, error=str(problem), status=400)
             DecisionLog(dataset).save(decision)
-            return RedirectResponse(f"{request.url.path}?saved=promote", status_code=303)
+            return RedirectResponse(f"{request.url.path}?saved={decision.action}", status_code=303)
         return item_page(request, dataset, item, values, notice=SAVED.get(request.query_params.get("saved", "")))
 
     def item_page(
@@ -277,6 +277,7 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
             "finding": json.dumps({k: v for k, v in (last.finding if last else {}).items() if k != "answer"}, indent=2),
         } | {k: v for k, v in values.items() if k in ("reference_answer", "finding")}
         ref = item_ref(item)
+        judged = [c for c in item.critiques[-1].criteria if c.method == "judge"] if item.critiques else []
         return page(
             request,
             "item.html",
@@ -284,6 +285,8 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
             name=dataset.name,
             item=item,
             ref=ref,
+            judged=judged,
+            marks={c.id: values.get(f"mark:{c.id}", "") for c in judged},
             rounds=list(zip_attempts(item)),
             problem=item_problem(dataset, item, dataset.ids(dataset.latest())),
             decisions=[d for d in DecisionLog(dataset).all() if d.target == "review_item" and d.ref == ref],
@@ -378,13 +381,7 @@ def example_decision(
     action = values.get("action", "")
     if action not in ("approve", "reject", "correct", "mark"):
         raise BadForm("choose approve, reject, correct or save marks")
-    marks = {}
-    for criterion in (c for c in record.critique.criteria if c.method == "judge"):
-        given = values.get(f"mark:{criterion.id}", "")
-        if given not in ("", "pass", "fail"):
-            raise BadForm(f"mark of {criterion.id}: pass, fail or no opinion")
-        if given:
-            marks[criterion.id] = given == "pass"
+    marks = marks_given(values, record.critique)
     note = values.get("note", "").strip()
     correction = None
     if action == "reject" and not note:
@@ -396,6 +393,18 @@ def example_decision(
     return made(
         dataset, manifest.version, "example", record.id, cast(Action, action), reviewer, note, correction, marks
     )
+
+
+def marks_given(values: dict[str, str], critique: Critique | None) -> dict[str, bool]:
+    """The SME's pass/fail per judged criterion of `critique`, from the form's `mark:<id>` radios."""
+    marks = {}
+    for criterion in (c for c in critique.criteria if c.method == "judge") if critique else []:
+        given = values.get(f"mark:{criterion.id}", "")
+        if given not in ("", "pass", "fail"):
+            raise BadForm(f"mark of {criterion.id}: pass, fail or no opinion")
+        if given:
+            marks[criterion.id] = given == "pass"
+    return marks
 
 
 def example_correction(dataset: Dataset, record: Example, values: dict[str, str]) -> Correction:
@@ -421,7 +430,22 @@ def example_correction(dataset: Dataset, record: Example, values: dict[str, str]
     return Correction(**changed)
 
 
-def promotion(dataset: Dataset, item: ReviewItem, values: dict[str, str], reviewer: str) -> Decision:
+def item_decision(dataset: Dataset, item: ReviewItem, values: dict[str, str], reviewer: str) -> Decision:
+    """The decision a submitted queue-item form makes (a promotion, or marks alone); BadForm when the SME must fix
+    something."""
+    marks = marks_given(values, item.critiques[-1] if item.critiques else None)
+    if values.get("action") == "mark":
+        if not marks:
+            raise BadForm("mark at least one criterion pass or fail to save marks")
+        latest = dataset.latest()
+        return made(dataset, latest.version if latest else 1, "review_item", item_ref(item), "mark", reviewer, "",
+                    None, marks)  # fmt: skip
+    return promotion(dataset, item, values, reviewer, marks)
+
+
+def promotion(
+    dataset: Dataset, item: ReviewItem, values: dict[str, str], reviewer: str, marks: dict[str, bool]
+) -> Decision:
     """The promotion a submitted queue-item form makes; BadForm when the SME must fix something."""
     problem = item_problem(dataset, item, dataset.ids(dataset.latest()))
     if problem:
@@ -437,7 +461,7 @@ def promotion(dataset: Dataset, item: ReviewItem, values: dict[str, str], review
         fields["finding"] = finding
     latest = dataset.latest()
     version = latest.version if latest else 1
-    return made(dataset, version, "review_item", item_ref(item), "promote", reviewer, "", Correction(**fields), {})
+    return made(dataset, version, "review_item", item_ref(item), "promote", reviewer, "", Correction(**fields), marks)
 
 
 def made(

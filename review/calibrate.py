@@ -1,9 +1,11 @@
 """`calibrate`: how far to trust each judged criterion, from the judge's pass/fail against SMEs' marks.
 
 For each criterion the critic judged (method `judge`, unscored results left out) and each SME mark on it (from
-the decisions saved beside the dataset and from a labels CSV): n, the share of agreement, Cohen's κ with a 95 %
-bootstrap interval, the 2×2 table and the examples where they disagree. A criterion whose κ is below the rubric's
-`calibration.min_kappa` is flagged. Where two reviewers marked the same examples, their κ per criterion as well.
+the decisions saved beside the dataset and from a labels CSV), on the version's examples and on the review queue's
+items (their last critique: the judge's failures, which accepted examples rarely hold): n, the share of
+agreement, Cohen's κ with a 95 % bootstrap interval, the 2×2 table and the examples where they disagree. A
+criterion whose κ is below the rubric's `calibration.min_kappa` is flagged. Where two reviewers marked the same
+examples, their κ per criterion as well.
 
 κ = (p_o − p_e) / (1 − p_e): p_o the share of pairs that agree, p_e the agreement expected by chance from each
 rater's own pass rate. The interval is a percentile bootstrap over the pairs: the index matrix
@@ -24,7 +26,7 @@ from pydantic import Field
 from review.decisions import DecisionLog, Label
 from rubrics.model import Calibration, Rubric
 from store.dataset import Dataset, Manifest
-from store.records import CriterionResult, Example, Strict
+from store.records import CriterionResult, Critique, Strict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,7 +86,7 @@ class ReviewerAgreement(Agreement):
 class Ignored(Strict):
     """SME marks with no judge's mark to compare with."""
 
-    not_in_version: int = Field(0, description="on an example the version does not hold")
+    not_in_version: int = Field(0, description="on an example the version does not hold (nor the review queue)")
     not_judged: int = Field(0, description="on a criterion the example's critique did not judge")
     unscored: int = Field(0, description="on a judged criterion the judge left unscored")
 
@@ -170,10 +172,10 @@ def calibrate(
     manifest = dataset.manifest(version)
     merged = {(x.example_id, x.criterion, x.reviewer): x for x in [*DecisionLog(dataset).labels(), *(extra or [])]}
     labels = list(merged.values())
-    records = {r.id: r for r in dataset.records(manifest)} if labels else {}  # without marks, nothing to read
+    records = judged_items(dataset, manifest) if labels else {}  # without marks, nothing to read
     limit, origin = threshold_of(dataset, manifest, threshold)
     ignored = Ignored()
-    pairs: dict[str, list[tuple[Example, CriterionResult, Label]]] = defaultdict(list)
+    pairs: dict[str, list[tuple[Judged, CriterionResult, Label]]] = defaultdict(list)
     for label in labels:
         record = records.get(label.example_id)
         result = next((r for r in record.critique.criteria if r.id == label.criterion), None) if record else None
@@ -202,7 +204,26 @@ def calibrate(
     )
 
 
-def _criterion(name: str, pairs: list[tuple[Example, CriterionResult, Label]], limit: float) -> CriterionCalibration:
+class Judged(Strict):
+    """What the judge judged: an example of the version, or a review-queue item's last attempt."""
+
+    id: str
+    category: str
+    critique: Critique
+
+
+def judged_items(dataset: Dataset, manifest: Manifest) -> dict[str, Judged]:
+    """The version's examples by id and the review queue's judged items by `<run_id>:<episode>`."""
+    from review.publish import queue_by_ref
+
+    found = {r.id: Judged(id=r.id, category=r.category, critique=r.critique) for r in dataset.records(manifest)}
+    for ref, item in queue_by_ref(dataset).items():
+        if item.critiques:
+            found[ref] = Judged(id=ref, category=item.category, critique=item.critiques[-1])
+    return found
+
+
+def _criterion(name: str, pairs: list[tuple[Judged, CriterionResult, Label]], limit: float) -> CriterionCalibration:
     judge = [result.passed for _, result, _ in pairs]
     sme = [label.passed for _, _, label in pairs]
     stats = agreement(judge, sme)
@@ -213,7 +234,10 @@ def _criterion(name: str, pairs: list[tuple[Example, CriterionResult, Label]], l
             f"κ undefined: the judge and the SMEs marked every example {mark}; mark some that do not",
         )
     elif stats.kappa < limit:
-        constant = f"; the judge {'passed' if judge[0] else 'failed'} every one" if len(set(judge)) == 1 else ""
+        constant = ""
+        if len(set(judge)) == 1:
+            constant = f"; the judge {'passed' if judge[0] else 'failed'} every one"
+            constant += ": mark review-queue items too, they hold its failures" if judge[0] else ""
         flagged, verdict = True, f"{TOO_LOW} (κ {stats.kappa:.2f} < {limit:g}{constant})"
     elif stats.low is not None and stats.low < limit:
         flagged, verdict = False, f"κ ≥ {limit:g}, but its interval reaches below it: mark more examples"

@@ -65,17 +65,20 @@ class Decision(Strict):
             raise ValueError(f"'{self.action}' needs a correction")
         if self.action not in ("correct", "promote") and self.correction is not None:
             raise ValueError(f"'{self.action}' takes no correction")
-        if (self.action == "promote") != (self.target == "review_item"):
-            raise ValueError("only a review-queue item is promoted, and a queue item can only be promoted")
+        if self.action == "promote" and self.target != "review_item":
+            raise ValueError("only a review-queue item is promoted")
+        if self.target == "review_item" and self.action not in ("promote", "mark"):
+            raise ValueError("a review-queue item is promoted or marked")
         if self.action == "mark" and not self.marks:
             raise ValueError("'mark' needs at least one criterion mark")
         return self
 
 
 class Label(Strict):
-    """One SME's pass/fail on one criterion of one example (from decisions or from a labels spreadsheet)."""
+    """One SME's pass/fail on one criterion of one example or review-queue item (from decisions or from a labels
+    spreadsheet)."""
 
-    example_id: str
+    example_id: str = Field(description="an example id, or a review-queue item's '<run_id>:<episode>'")
     criterion: str
     passed: bool
     reviewer: str
@@ -138,11 +141,10 @@ class DecisionLog:
         return latest
 
     def labels(self, decisions: Iterable[Decision] | None = None) -> list[Label]:
-        """Each reviewer's latest mark per (example, criterion), from the decisions on examples."""
+        """Each reviewer's latest mark per (example or queue item, criterion). The queue's items matter to
+        calibration: they hold the judge's failures, which accepted examples rarely do."""
         latest: dict[tuple[str, str, str], Label] = {}
         for decision in self.all() if decisions is None else decisions:
-            if decision.target != "example":
-                continue
             for criterion, passed in decision.marks.items():
                 key = (decision.ref, criterion, decision.reviewer)
                 latest[key] = Label(

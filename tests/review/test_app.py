@@ -195,3 +195,29 @@ def test_pages_show_the_example_the_queue_and_publish(workspace):
         data={"csrf": token(client.get(f"/d/{dataset.name}").text, f"/d/{dataset.name}/publish")},
     )
     assert nothing.status_code == 200 and "No pending decisions" in nothing.text
+
+
+def test_marks_on_a_queue_item_are_saved_and_calibrated(workspace):
+    """The queue holds the judge's failures: an SME's marks there are what calibration needs most."""
+    from review.calibrate import calibrate
+    from store.review import queue_items
+
+    client, dataset, _ = workspace
+    item = next(i for i in queue_items(dataset) if i.critiques and any(
+        c.method == "judge" and not c.details.get("unscored") for c in i.critiques[-1].criteria))  # fmt: skip
+    failed = next(c for c in item.critiques[-1].criteria if c.method == "judge" and not c.details.get("unscored"))
+    url = f"/d/{dataset.name}/queue/{item.run_id}:{item.episode}"
+    page = client.get(url).text
+    assert f'name="mark:{failed.id}"' in page and f"judge: {'pass' if failed.passed else 'fail'}" in page
+    empty = client.post(url, data={"csrf": token(page, None), "action": "mark"})
+    assert empty.status_code == 400 and "mark at least one criterion" in empty.text
+    saved = client.post(url, data={"csrf": token(page), "action": "mark", f"mark:{failed.id}": "fail"},
+                        follow_redirects=False)  # fmt: skip
+    assert saved.status_code == 303 and saved.headers["location"].endswith("?saved=mark")
+    [decision] = DecisionLog(dataset).all()
+    assert (decision.target, decision.action, decision.marks) == ("review_item", "mark", {failed.id: False})
+
+    report = calibrate(dataset)
+    [row] = [c for c in report.criteria if c.criterion == failed.id]
+    assert row.n == 1 and report.ignored.not_in_version == 0
+    assert (row.confusion.judge_pass_sme_fail, row.confusion.both_fail) == (int(failed.passed), int(not failed.passed))
