@@ -176,7 +176,16 @@ def metadata(record: Example, ctx: Context) -> dict[str, Any]:
         "critique_score": record.critique.score,
         "verdict": record.facts.verdict,
         "evidence_ids": record.facts.evidence_ids,
+        **sme_review(record),
     }
+
+
+def sme_review(record: Example) -> dict[str, Any]:
+    """Who signed a golden off or corrected it, when the SME workspace did ({} for a record no SME reviewed)."""
+    review = record.provenance.review
+    if review is None:
+        return {}
+    return {"sme_review": {"reviewer": review.reviewer, "decision": review.decision, "at": review.at}}
 
 
 def conversation_metadata(record: Example) -> dict[str, Any]:

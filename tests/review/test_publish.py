@@ -98,6 +98,10 @@ def test_decisions_become_the_next_version_and_the_parent_exports_as_before(fres
     assert len(manifest.generation["decisions"]) == 5 and manifest.generation["published_by"] == "Ada Lovelace"
     assert exported(output, f"{name}@v1", tmp_path / "v1-after.jsonl") == before
     assert run(output, "dataset", "verify", name).exit_code == 0
+    promptfoo = tmp_path / "v2-promptfoo.yaml"
+    export = run(output, "dataset", "export", f"{name}@v2", "--format", "promptfoo", "--out", str(promptfoo))
+    assert export.exit_code == 0
+    assert promptfoo.read_text().count("sme_review:") == 5 - 1  # every reviewed record but the rejected one
     diff = run(output, "dataset", "diff", f"{name}@v1", f"{name}@v2").output
     assert f"~ {fixed.id}  v2: corrected (SME Ada Lovelace)" in diff and f"- {rejected.id}" in diff
 
