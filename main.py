@@ -998,7 +998,60 @@ def rubric_show(file: Path, prompt: bool) -> None:
 
 @cli.group()
 def domain() -> None:
-    """Domain worlds."""
+    """Domain packs: list, check and scaffold them; dump a world."""
+
+
+@domain.command("list")
+def domain_list() -> None:
+    """Every installed domain pack: name, version, categories, where it comes from and its rubric. Exits 2 when a
+    pack does not load."""
+    from simulation.domains import get_domain, installed
+
+    broken = 0
+    for name, source in sorted(installed().items()):
+        try:
+            pack = get_domain(name)
+        except InputError as exc:
+            broken += 1
+            click.echo(f"{name}: does not load ({source.origin}): {' '.join(exc.problems)}")
+            continue
+        click.echo(
+            f"{name} {pack.version}: {len(pack.categories)} categories, {source.origin}, rubric {pack.rubric_path}"
+        )
+    if broken:
+        sys.exit(2)
+
+
+@domain.command("check")
+@click.argument("pack")
+def domain_check(pack: str) -> None:
+    """Load domain PACK (an installed pack's name, or a pack directory) and check that it keeps the contract:
+    exit 0 saying what was checked, or exit 2 with one `file:line: problem` line each."""
+    from simulation.domains.check import check_pack
+
+    for line in check_pack(pack):
+        click.echo(line)
+
+
+@domain.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    default=".",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory to write the pack into (as DIR/NAME).",
+)
+def domain_new(name: str, parent: Path) -> None:
+    """Write a working domain pack NAME to start from: a seeded world, tools, a labeller, a persona card, a
+    rubric with its test suites, a simulated task model, pyproject.toml and tests."""
+    from simulation.domains.scaffold import new_pack
+
+    written = new_pack(name, parent)
+    target = parent / name
+    click.echo(f"wrote {len(written)} files to {target} (start with {target / 'README.md'})")
+    click.echo(f"try it: python main.py generate --domain {target} --count 10")
 
 
 @domain.command("dump")
@@ -1012,7 +1065,7 @@ def domain_dump(name: str, world_seed: int, out: Path) -> None:
 
     pack = get_domain(name)
     atomic_write(out, pack.dump_world(pack.build_world(world_seed)).encode())
-    click.echo(f"wrote {name} world (seed {world_seed}, domain version {pack.version}) to {out}")
+    click.echo(f"wrote {pack.name} world (seed {world_seed}, domain version {pack.version}) to {out}")
 
 
 from review.cli import review as _review_group  # noqa: E402 (after `cli`: the group is registered on it)

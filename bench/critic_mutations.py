@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rubrics.model import BUNDLED  # noqa: E402
 from rubrics.mutations import MUTATIONS, Material, Mutation  # noqa: E402
 from rubrics.suite import Known, RubricTester, Verdict, entry_line  # noqa: E402
+from simulation.domains import get_domain  # noqa: E402
 from simulation.runner import Run, RunConfig  # noqa: E402
 
 PER_OPERATOR = 3  # mutants of one operator written to a bad suite
@@ -35,8 +35,6 @@ PER_OPERATOR = 3  # mutants of one operator written to a bad suite
 def accepted(domain: str, count: int, seed: int, cover: bool = False) -> tuple[list, list]:
     """The accepted examples of a `count`-episode run; with `cover`, also those of further batches (other seeds,
     the same dataset, so no case twice) until every category has one."""
-    from simulation.domains import get_domain
-
     categories = set(get_domain(domain).categories)
     first, more = [], []
     with tempfile.TemporaryDirectory() as out:
@@ -139,7 +137,7 @@ def main() -> None:
     ok = True
     for domain in args.domain or ["kyc", "crypto"]:
         records, more = accepted(domain, args.count, args.seed, cover=args.write_suites is not None)
-        tester = RubricTester(BUNDLED / f"{domain}.yaml", world_seed=1)
+        tester = RubricTester(get_domain(domain).rubric_path, world_seed=1)
         good, bad, operators = mutants(tester, records)
         verdicts = tester.run(good + bad, concurrency=8)
         good_verdicts, bad_verdicts = verdicts[: len(good)], verdicts[len(good) :]

@@ -104,9 +104,7 @@ class Evaluation:
             return load_rubric(self.config.rubric, domain=self.domain.name, categories=set(self.domain.categories))
         kept = self.store.kept_rubric(self.manifest.rubric["version"])
         if kept is None:
-            from rubrics.model import BUNDLED
-
-            return load_rubric(BUNDLED / f"{self.domain.name}.yaml", domain=self.domain.name,
+            return load_rubric(self.domain.rubric_path, domain=self.domain.name,
                                categories=set(self.domain.categories))  # fmt: skip
         return Rubric.model_validate(kept)
 

@@ -23,7 +23,7 @@ from exports.deepeval import write_deepeval
 from exports.promptfoo import write_promptfoo
 from exports.ragas import write_ragas
 from exports.strands_evals import write_strands_evals
-from rubrics.model import BUNDLED, Rubric, load_rubric
+from rubrics.model import Rubric, load_rubric
 from simulation.domains import get_domain
 from store.dataset import Dataset, Manifest
 from store.records import Example, Strict
@@ -130,7 +130,7 @@ def judged_with(dataset: Dataset, manifest: Manifest, path: Path | None) -> tupl
     if kept is not None:
         return Rubric.model_validate(kept), ""
     domain = get_domain(manifest.domain)
-    path = path or BUNDLED / f"{manifest.domain}.yaml"
+    path = path or domain.rubric_path
     rubric = load_rubric(path, domain=domain.name, categories=set(domain.categories))
     if rubric.version == version:
         return rubric, ""

@@ -34,7 +34,8 @@ from exports.base import (
     flattened,
     metadata,
 )
-from rubrics.model import BUNDLED, Criterion, Rubric
+from rubrics.model import Criterion, Rubric
+from simulation.domains import get_domain
 from store.records import Example
 
 
@@ -187,7 +188,7 @@ def translate_regex(pattern: str) -> str:
 def _where(rubric: Rubric, index: int, ctx: Context) -> str:
     """The rubric file the criterion is written in, with its line, when a file at hand has this rubric's version."""
     given = ctx.options.get("rubric")
-    for path in [*([Path(given)] if given else []), BUNDLED / f"{rubric.applies_to.domain}.yaml"]:
+    for path in [*([Path(given)] if given else []), get_domain(rubric.applies_to.domain).rubric_path]:
         try:
             if path.is_file() and load_yaml_model(path, Rubric).version == rubric.version:
                 return f"{path}:{line_for_path(path, ('criteria', index, 'pattern'))}"

@@ -202,7 +202,7 @@ def publish(dataset: Dataset, reviewer: str) -> PublishResult:
 
 def world_checker(dataset: Dataset, info: DatasetInfo, base: Manifest) -> WorldChecker:
     """A checker on the dataset's world with the rubric its latest version was judged with."""
-    from rubrics.model import BUNDLED, Rubric, load_rubric
+    from rubrics.model import Rubric, load_rubric
     from simulation.domains import get_domain
     from simulation.truth import WorldChecker
 
@@ -216,7 +216,7 @@ def world_checker(dataset: Dataset, info: DatasetInfo, base: Manifest) -> WorldC
     if kept is not None:
         rubric = Rubric.model_validate(kept)
     else:
-        rubric = load_rubric(BUNDLED / f"{domain.name}.yaml", domain=domain.name, categories=set(domain.categories))
+        rubric = load_rubric(domain.rubric_path, domain=domain.name, categories=set(domain.categories))
     return WorldChecker(domain, domain.build_world(info.world_seed), rubric)
 
 

@@ -11,10 +11,12 @@ from rubrics.model import Rubric, load_rubric
 
 def load_checked(path: str | Path) -> Rubric:
     """Load a rubric and check it against the domain it names (its categories)."""
-    from simulation.domains import DOMAINS, get_domain
+    from simulation.domains import DOMAINS, get_domain, load_pack_of
 
     rubric = load_yaml_model(path, Rubric)
     name = rubric.applies_to.domain
+    if name not in DOMAINS:
+        load_pack_of(Path(path))  # a pack's own rubric, the pack not installed
     if name not in DOMAINS:
         line = line_for_path(path, ("applies_to", "domain"))
         raise InputError(f"{path}:{line}: applies_to.domain: unknown domain '{name}'; known: {', '.join(DOMAINS)}")

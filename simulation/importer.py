@@ -19,7 +19,7 @@ from pathlib import Path
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError
-from rubrics.model import BUNDLED, Rubric, load_rubric
+from rubrics.model import Rubric, load_rubric
 from simulation.domains import Domain, World, get_domain
 from simulation.truth import Recheck, WorldChecker, attempt_of, user_ending
 from store.dataset import Dataset, Manifest
@@ -79,7 +79,7 @@ def import_file(
             f"{source}: records of {domain_name} world seed {world_seed} cannot go into '{dataset.name}' "
             f"({info.domain} world seed {info.world_seed})"
         )
-    rubric_path = rubric or BUNDLED / f"{domain.name}.yaml"
+    rubric_path = rubric or domain.rubric_path
     checked_rubric = load_rubric(rubric_path, domain=domain.name, categories=set(domain.categories))
     dataset.storage.check_writable(dataset.name)
     world = domain.build_world(world_seed)

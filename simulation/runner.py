@@ -27,7 +27,7 @@ from agents.runtime import RuntimeName
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
-from rubrics.model import BUNDLED, load_rubric
+from rubrics.model import load_rubric
 from simulation.domains import Case, get_domain
 from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_id, run_episode
 from simulation.plan import MAX_COUNT, new_plan, resume
@@ -95,7 +95,7 @@ class Run:
 
     def __init__(self, config: RunConfig, explicit: set[str] = frozenset()):
         self.run_id = config.run_id or new_run_id()
-        self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
+        self.dataset = Dataset(config.output_dir, config.dataset or get_domain(config.domain).name)
         self.journal = RunJournal(self.dataset, self.run_id)
         self.lease = RunLease(self.dataset, self.run_id)
         if holder := self.lease.holder():  # checked again when taken; here, before any model is called
@@ -106,7 +106,7 @@ class Run:
             config = resume(self.journal.where, self.run_id, plan, config, explicit)
         self.config = config
         self.domain = get_domain(config.domain)
-        rubric_path = config.rubric or BUNDLED / f"{config.domain}.yaml"
+        rubric_path = config.rubric or self.domain.rubric_path
         self.rubric = load_rubric(rubric_path, domain=self.domain.name, categories=set(self.domain.categories))
         rubric_sha256 = hashlib.sha256(Path(rubric_path).read_bytes()).hexdigest()
         if plan is not None and plan.get("rubric_sha256") != rubric_sha256:

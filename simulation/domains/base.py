@@ -262,6 +262,7 @@ class Domain(ABC):
     finding_model: ClassVar[type[Finding]]
     categories: ClassVar[dict[str, Literal["standard", "adversarial"]]]
     card_path: ClassVar[Path]
+    rubric_path: ClassVar[Path]  # the rubric its examples are judged by unless a run names another
 
     @cached_property
     def card(self) -> DomainCard:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from rubrics.model import BUNDLED
 from simulation.domains.base import ActionDesk, Case, Domain, Finding, World
 from simulation.domains.crypto.actions import ACTIONS, apply_action, build_action_tools
 from simulation.domains.crypto.cases import CATEGORIES, CONVERSATIONS, case_for_key, case_keys, iter_cases
@@ -45,6 +46,7 @@ class CryptoDomain(Domain):
     }
     action_names: ClassVar[frozenset[str]] = ACTIONS
     card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
+    rubric_path: ClassVar[Path] = BUNDLED / "crypto.yaml"
 
     def build_world(self, world_seed: int) -> CryptoWorld:
         return build_world(world_seed)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from rubrics.model import BUNDLED
 from simulation.domains.base import ActionDesk, Case, Domain, Finding, World
 from simulation.domains.kyc.actions import ACTIONS, apply_action, build_action_tools
 from simulation.domains.kyc.cases import CATEGORIES, CONVERSATIONS, case_for_key, case_keys, iter_cases
@@ -44,6 +45,7 @@ class KycDomain(Domain):
     }
     action_names: ClassVar[frozenset[str]] = ACTIONS
     card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
+    rubric_path: ClassVar[Path] = BUNDLED / "kyc.yaml"
 
     def build_world(self, world_seed: int) -> KycWorld:
         return build_world(world_seed)
