@@ -1,11 +1,15 @@
 """`domain new`: the pack it writes works with no edits (generate, domain check, rubric check, its own tests and
 lint), and a bad name or an existing target is one line, exit 2."""
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_new_pack_generates_and_passes_its_checks_with_no_edits(cli, tmp_path):
@@ -16,9 +20,9 @@ def test_a_new_pack_generates_and_passes_its_checks_with_no_edits(cli, tmp_path)
     for name in ("pyproject.toml", "README.md", "demo/persona.yaml", "demo/rubric/demo.yaml", "tests/test_demo.py"):
         assert (root / name).is_file(), name
 
-    generated = cli("generate", "--domain", str(root), "--count", "10", "--seed", "1")
+    generated = cli("generate", "--domain", str(root), "--count", "20", "--seed", "1")
     assert generated.exit_code == 0, generated.output
-    assert "10 episodes of demo into" in generated.output and "accepted 10" in generated.output
+    assert "20 episodes of demo into" in generated.output and "accepted 20" in generated.output
 
     checked = cli("domain", "check", str(root))
     assert checked.exit_code == 0, checked.output
@@ -65,3 +69,25 @@ def test_an_existing_target_is_refused(cli, tmp_path):
     result = cli("domain", "new", "shop", "--dir", str(tmp_path))
     assert result.exit_code == 2
     assert result.stderr.strip() == f"{tmp_path / 'shop'}: already exists; choose another name or --dir"
+
+
+def test_an_installed_pack_is_found_by_name(tmp_path):
+    """Installed (here into a --target folder on the path, not to touch the shared environment), the pack is found
+    through its entry point: `domain list` names it and `generate --domain NAME` runs it."""
+    from simulation.domains.scaffold import new_pack
+
+    new_pack("kiosk", tmp_path / "packs")
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site),
+           str(tmp_path / "packs" / "kiosk")]  # fmt: skip
+    installed = subprocess.run(pip, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    main = [sys.executable, str(ROOT / "main.py")]
+    listed = subprocess.run([*main, "domain", "list"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "kiosk 1:" in listed.stdout and "entry point" in listed.stdout, listed.stdout
+    out = tmp_path / "out"
+    run = [*main, "generate", "--domain", "kiosk", "--count", "5", "--seed", "2", "--output-dir", str(out)]
+    generated = subprocess.run(run, env=env, capture_output=True, text=True)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert "accepted 5" in generated.stdout
