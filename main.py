@@ -1010,7 +1010,7 @@ def domain_list() -> None:
     broken = 0
     for name, source in sorted(installed().items()):
         try:
-            pack = get_domain(name)
+            pack = get_domain(name, paths=True)
         except InputError as exc:
             broken += 1
             click.echo(f"{name}: does not load ({source.origin}): {' '.join(exc.problems)}")
@@ -1063,7 +1063,7 @@ def domain_dump(name: str, world_seed: int, out: Path) -> None:
     from simulation.domains import get_domain
     from store.files import atomic_write
 
-    pack = get_domain(name)
+    pack = get_domain(name, paths=True)
     atomic_write(out, pack.dump_world(pack.build_world(world_seed)).encode())
     click.echo(f"wrote {pack.name} world (seed {world_seed}, domain version {pack.version}) to {out}")
 

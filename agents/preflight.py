@@ -1,5 +1,6 @@
 """Before a batch starts: one cheap call (one output token) to every real model in the lineup, so missing
-credentials, a model without access or a mistyped model id is one clear line, not 40 failed episodes."""
+credentials, a model without access or a mistyped model id is one clear line, not 40 failed episodes. The call is
+paid like any other: its tokens count in the model's totals and cost."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from agents.providers import Lineup, RoleModel
 from config import InputError
+from store.records import TokenUsage
 
 PING = "Reply with the single word OK."
 
@@ -48,11 +50,13 @@ def _check_bedrock(model: RoleModel) -> str | None:
     client = bedrock.client
     region = client.meta.region_name
     try:
-        client.converse(
+        answer = client.converse(
             modelId=bedrock.config["model_id"],
             messages=[{"role": "user", "content": [{"text": PING}]}],
             inferenceConfig={"maxTokens": 1},
         )
+        usage = answer.get("usage", {})
+        model.meter.charge_reported(TokenUsage(input=usage.get("inputTokens", 0), output=usage.get("outputTokens", 0)))
     except (NoCredentialsError, PartialCredentialsError):
         raise ProviderProblem(
             "no AWS credentials found; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and "
@@ -92,8 +96,12 @@ def _check_openai(model: RoleModel) -> str | None:
     client_args = dict(model.build().client_args)
     try:
         with openai.OpenAI(**client_args) as client:
-            client.chat.completions.create(
+            answer = client.chat.completions.create(
                 model=model.spec.partition(":")[2], messages=[{"role": "user", "content": PING}], max_tokens=1
+            )
+        if answer.usage is not None:  # a paid call like any other: counted, and priced
+            model.meter.charge_reported(
+                TokenUsage(input=answer.usage.prompt_tokens, output=answer.usage.completion_tokens)
             )
     except openai.APIConnectionError:
         raise ProviderProblem(f"cannot reach {client_args.get('base_url') or 'the OpenAI API'}") from None

@@ -67,8 +67,8 @@ def run(roles: str, base_url: str, count: int, domain: str, out: str) -> Outcome
     )
     config = RunConfig(domain=domain, dataset=roles, output_dir=out, count=count, seed=7, concurrency=1,
                        models=settings, max_rounds=2)  # fmt: skip
+    before = server_tokens(base_url)  # before the preflight's ping, which Goldsmith counts too
     run = Run(config)
-    before = server_tokens(base_url)  # after the preflight's ping, which is not an episode's
     started = time.perf_counter()
     summary = run.execute()
     elapsed = time.perf_counter() - started

@@ -95,7 +95,10 @@ class Run:
 
     def __init__(self, config: RunConfig, explicit: set[str] = frozenset()):
         self.run_id = config.run_id or new_run_id()
-        self.dataset = Dataset(config.output_dir, config.dataset or get_domain(config.domain).name)
+        # the invocation's --domain may be a pack directory; from here on the run knows the pack by its name only,
+        # so a plan (data in the output location) never names a path to import code from
+        config = config.model_copy(update={"domain": get_domain(config.domain, paths=True).name})
+        self.dataset = Dataset(config.output_dir, config.dataset or config.domain)
         self.journal = RunJournal(self.dataset, self.run_id)
         self.lease = RunLease(self.dataset, self.run_id)
         if holder := self.lease.holder():  # checked again when taken; here, before any model is called

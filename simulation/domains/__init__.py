@@ -73,18 +73,22 @@ class _Names(Mapping[str, PackSource]):
 DOMAINS: Mapping[str, PackSource] = _Names()
 
 
-def get_domain(spec: str) -> Domain:
-    """The domain pack `spec` names: a pack directory (a path with a `/` or starting with `.`), an installed pack's
-    (or an already loaded directory pack's) name, or else an existing directory; InputError for an unknown name
+def get_domain(spec: str, *, paths: bool = False) -> Domain:
+    """The domain pack `spec` names: an installed pack's name, or a pack this process loaded from a directory.
+    With `paths` (a `--domain` typed on the command line, never a value read from a dataset, plan or rubric), also a
+    pack directory: a path with a `/` or starting with `.`, or else an existing directory. A name stored in the
+    output location can so never make Goldsmith import code from a path it names. InputError for an unknown name
     or a pack that does not load."""
     if "/" in spec or spec.startswith("."):
+        if not paths:
+            raise InputError(f"domain {spec!r}: a domain name, not a path (a pack directory is given as --domain PATH)")
         return load_path(Path(spec))[0]()
     if spec in _from_paths:
         return _from_paths[spec][0]()
     packs = installed()
     if spec in packs:
         return _domain_class(packs[spec].target, spec)()
-    if Path(spec).is_dir():
+    if paths and Path(spec).is_dir():
         return load_path(Path(spec))[0]()
     raise InputError(
         f"unknown domain {spec!r}; installed packs: {', '.join(sorted(packs)) or 'none'} (a pack given as "

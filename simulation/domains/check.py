@@ -266,7 +266,7 @@ def _verdicts(finding_model: type[Finding]) -> set[str]:
 def check_pack(spec: str) -> list[str]:
     """Load pack `spec` (a name or a directory) and check it: what was checked, one line each; InputError with
     every problem."""
-    domain = get_domain(spec)
+    domain = get_domain(spec, paths=True)
     check = PackCheck(domain)
     check.run()
     if check.problems:
