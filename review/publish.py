@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from config import InputError
 from review.decisions import REVIEWER, Correction, Decision, DecisionLog
 from store.dataset import Dataset, DatasetInfo, Manifest
-from store.dedup import normalise_prompt
 from store.records import (
     RECORD_SCHEMA_VERSION,
     Example,
@@ -34,7 +33,6 @@ from store.records import (
     SmeReview,
     TokenUsage,
     Turn,
-    content_id,
 )
 from store.review import queue_items
 
@@ -135,10 +133,12 @@ def item_ref(item: ReviewItem) -> str:
 
 def promoted_id(dataset: Dataset, item: ReviewItem) -> str | None:
     """The id the item's request would have as an example (the project's id: world and normalised request)."""
+    from simulation.episode import record_id
+
     info = dataset.info()
     if info is None or item.prompt is None:
         return None
-    return content_id(info.domain, info.domain_version, info.world_seed, normalise_prompt(item.prompt))
+    return record_id(info.domain, info.domain_version, info.world_seed, item.prompt)
 
 
 def finding_problem(domain: Domain, finding: dict[str, Any], answer: str) -> str | None:
@@ -308,7 +308,7 @@ def promoted(
 ) -> Example:
     """A new example from a queue item's last attempt with the decision's correction, its truth from the world's
     case; InputError when the item cannot become one."""
-    from simulation.episode import answer_fields
+    from simulation.episode import answer_fields, case_fields
 
     ref = item_ref(item)
     assert item.prompt is not None  # `pending` keeps only items with a request, an attempt and its critique
@@ -321,19 +321,9 @@ def promoted(
         id=promoted_id(dataset, item) or "",
         dataset=dataset.name,
         domain=info.domain,
-        case_key=case.key,
-        request_type=case.request_type,
-        category=case.category,
-        difficulty=case.difficulty,
         persona=checker.domain.card.user_simulator.name,
         prompt=item.prompt,
-        expected_tool_calls=case.expected_tool_calls,
-        allowed_tool_calls=case.allowed_tool_calls,
-        tags=case.tags,
-        facts=case.facts,
-        scenario=case.scenario,
-        expected_actions=case.expected_actions,
-        expected_end_state=case.expected_end_state,
+        **case_fields(case),
         **answer_fields(item.prompt, attempt),
         critique=critique,
         provenance=item_provenance(dataset, info, item),

@@ -207,7 +207,29 @@ def answer_fields(prompt: str, attempt: Attempt) -> dict:
 
 def example_id(settings: EpisodeSettings, prompt: str) -> str:
     """An example's id: its world and its normalised prompt, so the same request is the same example."""
-    return content_id(settings.domain, settings.domain_version, settings.world_seed, normalise_prompt(prompt))
+    return record_id(settings.domain, settings.domain_version, settings.world_seed, prompt)
+
+
+def record_id(domain: str, domain_version: str, world_seed: int, prompt: str) -> str:
+    """The id of the example a request makes in a world (see `example_id`)."""
+    return content_id(domain, domain_version, world_seed, normalise_prompt(prompt))
+
+
+def case_fields(case: Case) -> dict:
+    """The record fields a case provides: where it is in the world, and its truth."""
+    return {
+        "case_key": case.key,
+        "request_type": case.request_type,
+        "category": case.category,
+        "difficulty": case.difficulty,
+        "expected_tool_calls": case.expected_tool_calls,
+        "allowed_tool_calls": case.allowed_tool_calls,
+        "tags": case.tags,
+        "facts": case.facts,
+        "scenario": case.scenario,
+        "expected_actions": case.expected_actions,
+        "expected_end_state": case.expected_end_state,
+    }
 
 
 def _example(
@@ -217,19 +239,9 @@ def _example(
         id=example_id(settings, prompt),
         dataset=settings.dataset,
         domain=settings.domain,
-        case_key=case.key,
-        request_type=case.request_type,
-        category=case.category,
-        difficulty=case.difficulty,
         persona=settings.persona,
         prompt=prompt,
-        expected_tool_calls=case.expected_tool_calls,
-        allowed_tool_calls=case.allowed_tool_calls,
-        tags=case.tags,
-        facts=case.facts,
-        scenario=case.scenario,
-        expected_actions=case.expected_actions,
-        expected_end_state=case.expected_end_state,
+        **case_fields(case),
         **answer_fields(prompt, attempt),
         critique=critique,
         provenance=Provenance(
