@@ -18,19 +18,11 @@ from agents.simulated.batch_server import BatchStandIn, serve
 from agents.simulated.model import SimSettings
 from agents.simulated.servers import SimulatedProvider, start
 from store.records import Example
+from tests.test_revalidate import TABLE_CRITERION
 
 ROOT = Path(__file__).resolve().parents[2]
 JUDGE = "bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0"
 ROLE = "arn:aws:iam::123456789012:role/goldsmith-batch"
-TABLE_CRITERION = """
-  - id: evidence_table
-    description: When the verdict is suspicious, the evidence is listed in a Markdown table (id and record).
-    method: regex
-    pattern: '(?m)^\\|\\s*id\\s*\\|'
-    weight: 1
-    required: true
-    applies_to: [structuring, pass_through, sanctioned_counterparty, identity_mismatch]
-"""
 
 
 def free_port() -> int:
