@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from config import InputError
 from config.yamlfile import dotted_path
-from store.records import Strict, TokenUsage
+from store.records import Attempt, Strict, TokenUsage
+
+Line = TypeVar("Line", bound=BaseModel)
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -64,9 +67,26 @@ class EvalResult(Strict):
         return self.golden_id, self.candidate
 
 
-def read_results(path: Path) -> list[EvalResult]:
-    """Every complete result line of `path` (none if it does not exist), a torn last line cut off the file; the
-    first result of a (golden, candidate) pair wins. A damaged line elsewhere is an InputError."""
+class Answer(Strict):
+    """A candidate's answer to a golden, kept (`answers.jsonl`) until a batch judge scores it: the attempt, or the
+    error it failed with, and what it cost."""
+
+    golden_id: str
+    candidate: str
+    attempt: Attempt | None = None
+    error: str | None = None
+    tokens: TokenUsage = Field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.golden_id, self.candidate
+
+
+def read_results(path: Path, model: type[Line] = EvalResult) -> list[Line]:
+    """Every complete line of `path` (none if it does not exist), a torn last line cut off the file; the first line
+    of a (golden, candidate) pair wins. A damaged line elsewhere is an InputError."""
     if not path.exists():
         return []
     data = path.read_bytes()
@@ -75,28 +95,28 @@ def read_results(path: Path) -> list[EvalResult]:
         with path.open("r+b") as handle:
             handle.truncate(cut)
         data = data[:cut]
-    results: dict[tuple[str, str], EvalResult] = {}
+    results: dict[tuple[str, str], Line] = {}
     for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            result = EvalResult.model_validate_json(line)
+            result = model.model_validate_json(line)
         except ValidationError as exc:
             error = exc.errors()[0]
             raise InputError(f"{path}:{number}: {dotted_path(error['loc']) or '(line)'}: {error['msg']}") from None
-        results.setdefault(result.key, result)
+        results.setdefault(result.key, result)  # type: ignore[attr-defined]
     return list(results.values())
 
 
 class ResultsFile:
-    """Appends results, one durable line each."""
+    """Appends results (or answers), one durable line each."""
 
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = path.open("a", encoding="utf-8")
 
-    def append(self, result: EvalResult) -> None:
+    def append(self, result: BaseModel) -> None:
         self.handle.write(result.model_dump_json() + "\n")
         self.handle.flush()
         os.fsync(self.handle.fileno())

@@ -25,8 +25,8 @@ from agents.settings import ModelSettings, RoleModels
 from agents.simulated.model import SimSettings
 from config import InputError
 from evaluation.candidates import Baseline, CandidateSpec, model_attempt, parse_spec
-from evaluation.results import EvalResult, ResultsFile, read_results
-from evaluation.scores import failed_result, score
+from evaluation.results import Answer, EvalResult, ResultsFile, read_results
+from evaluation.scores import error_text, failed_result, score
 from rubrics.model import Rubric, load_rubric
 from simulation.domains import get_domain
 from simulation.roles import make_roles, prepare_models
@@ -88,7 +88,7 @@ class Evaluation:
         self._check_out()
         self.done = {r.key for r in read_results(self.results_path)}
         # with judge_batch: every pending answer first, kept here, then their judging as one batch
-        self.answered: dict[tuple[str, str], tuple[Attempt, Spend, float] | BaseException] = {}
+        self.answered: dict[tuple[str, str], Answer] = {}
         self.batch: BatchAnswers | None = None
         self.task_meters: dict[str, ModelMeter] = {}  # each candidate's task model, by its model spec
         if config.judge_batch and not self.judge.startswith("bedrock:"):
@@ -132,8 +132,17 @@ class Evaluation:
     def pending(self) -> int:
         return sum((g.id, c.spec) not in self.done for g in self.goldens for c in self.candidates)
 
+    @property
+    def answers_path(self) -> Path:
+        return self.config.out / "answers.jsonl"
+
     def answer_all(self, on_answer: Callable[[bool], None] = lambda ok: None) -> None:
-        """Every pending (golden, candidate) answered and kept, nothing judged yet (for `judge_in_batch`)."""
+        """Every pending (golden, candidate) answered, nothing judged yet (for `judge_in_batch`). Each answer is
+        kept in OUT/answers.jsonl as it comes, so an evaluation killed before its batch returned asks no candidate
+        again: started again, it reads them back and submits the same requests (the same jobs)."""
+        kept = read_results(self.answers_path, Answer)
+        self.answered = {a.key: a for a in kept if a.key not in self.done}
+        answers = ResultsFile(self.answers_path)
 
         async def answer(candidate: CandidateSpec, roles: Any, todo: list[Example], cases: dict[str, Any]) -> None:
             baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
@@ -141,26 +150,33 @@ class Evaluation:
 
             async def one(golden: Example) -> None:
                 async with gate:
-                    started = time.perf_counter()
+                    started, spend = time.perf_counter(), Spend()
                     try:
                         attempt, spend = await self._attempt(golden, cases[golden.id], candidate, roles, baseline)
-                        kept: Any = (attempt, spend, time.perf_counter() - started)
+                        error = None
                     except Exception as exc:  # scored as a failed golden, as on demand
-                        kept = getattr(exc, "original_exception", None) or exc
-                self.answered[(golden.id, candidate.spec)] = kept
-                on_answer(not isinstance(kept, BaseException))
+                        attempt, error = None, error_text(getattr(exc, "original_exception", None) or exc)
+                latency = time.perf_counter() - started
+                made = Answer(golden_id=golden.id, candidate=candidate.spec, attempt=attempt, error=error,
+                              tokens=spend.tokens, cost_usd=spend.cost_usd, latency_s=latency)  # fmt: skip
+                answers.append(made)
+                self.answered[made.key] = made
+                on_answer(error is None)
 
             await asyncio.gather(*(one(g) for g in todo))
 
         async def run() -> None:
             cases = {g.id: self._case(g) for g in self.goldens}
             for candidate in self.candidates:
-                todo = [g for g in self.goldens if (g.id, candidate.spec) not in self.done]
+                todo = [g for g in self.goldens if (g.id, candidate.spec) not in self.done | set(self.answered)]
                 if todo:
                     with contextlib.ExitStack() as resources:
                         await answer(candidate, self._roles(candidate, self._tools(candidate, resources)), todo, cases)
 
-        asyncio.run(run())
+        try:
+            asyncio.run(run())
+        finally:
+            answers.close()
 
     def judge_in_batch(self, on_progress: Callable[[int, int], None] = lambda done, total: None) -> BatchStats:
         """The kept answers' judge requests as Bedrock batch jobs (or the jobs this OUT submitted before), their
@@ -171,12 +187,14 @@ class Evaluation:
 
         critic = self._roles(self.candidates[0]).critic
         requests = []
-        for (golden_id, _), kept in self.answered.items():
-            if isinstance(kept, BaseException):
+        goldens = {g.id: g for g in self.goldens}
+        for answer in self.answered.values():
+            if answer.attempt is None:
                 continue
-            golden = next(g for g in self.goldens if g.id == golden_id)
+            golden = goldens[answer.golden_id]
             case = self._case(golden)
-            requests += critic.requests(category=case.category, request=golden.prompt, attempt=kept[0], **case.truth)
+            requests += critic.requests(category=case.category, request=golden.prompt, attempt=answer.attempt,
+                                        **case.truth)  # fmt: skip
         settings = self.config.models
         bedrock, s3 = clients(settings.bedrock.region, settings.bedrock.profile)
         journal = self.config.out / "batch-jobs.json"
@@ -299,11 +317,12 @@ class Evaluation:
         started = time.perf_counter()
         spend = Spend()
         kept = self.answered.get((golden.id, candidate.spec))
+        if kept is not None and kept.attempt is None:  # answered (with an error) before the batch
+            spend = Spend(kept.tokens, kept.cost_usd)
+            return failed_result(golden, case, candidate.spec, self.judge, kept.latency_s, kept.error or "", spend)
         try:
-            if isinstance(kept, BaseException):
-                raise kept
             if kept is not None:  # answered before the batch judged it
-                attempt, spend, latency = kept
+                attempt, spend, latency = kept.attempt, Spend(kept.tokens, kept.cost_usd), kept.latency_s
             else:
                 attempt, spend = await self._attempt(golden, case, candidate, roles, baseline)
                 latency = time.perf_counter() - started

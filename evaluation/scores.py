@@ -81,10 +81,16 @@ async def score(
     )
 
 
+def error_text(exc: BaseException) -> str:
+    """How a result records the error a candidate failed with."""
+    return "".join(traceback.format_exception_only(exc)).strip()[:500]
+
+
 def failed_result(
-    golden: Example, case: Any, candidate: str, judge: str, latency: float, exc: BaseException, spend: Spend
+    golden: Example, case: Any, candidate: str, judge: str, latency: float, exc: BaseException | str, spend: Spend
 ) -> EvalResult:
-    """A candidate that did not answer: a failed golden, every score at zero, the error kept."""
+    """A candidate that did not answer: a failed golden, every score at zero, the error kept (an exception, or
+    its text as `error_text` wrote it)."""
     return EvalResult(
         **_golden_fields(golden, case),
         candidate=candidate,
@@ -104,5 +110,5 @@ def failed_result(
         latency_s=round(latency, 4),
         tokens=spend.tokens,
         cost_usd=round(spend.cost_usd, 6),
-        error="".join(traceback.format_exception_only(exc)).strip()[:500],
+        error=exc if isinstance(exc, str) else error_text(exc),
     )

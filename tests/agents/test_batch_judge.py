@@ -276,3 +276,31 @@ def test_repair_rounds_are_judged_on_demand_even_without_fallback(cli, two_copie
     summary = revalidation_summary(batched)
     assert summary["repaired"] + summary["removed"] > 0 and summary["batch"]["on_demand"] == 0
     assert stand.provider.counts["answered"] - before > 1  # the repairs' judge calls, besides the preflight
+
+
+def test_evaluate_killed_after_submission_asks_no_candidate_again(cli, two_copies, aws, tmp_path):
+    """The answers are kept in OUT/answers.jsonl as they come: started again, the evaluation reads them back,
+    submits nothing new, and scores what the job returned."""
+    goldens, _ = two_copies
+    stand = aws(hold=True)
+    out = tmp_path / "ev"
+    command = [sys.executable, str(ROOT / "main.py"), "evaluate", "kyc", "--agent", "sim", "--agent", "sim:defect=0.5",
+               "--judge", JUDGE, "--config", str(stand.config), *stand.endpoint, "--output-dir", str(goldens),
+               "--out", str(out), "--judge-batch"]  # fmt: skip
+    env = {**os.environ, **stand.env}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "batch-jobs.json").exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert len(stand.batch.creates) == 1 and not (out / "results.jsonl").exists()
+    answers = (out / "answers.jsonl").read_text().splitlines()
+    assert len(answers) == 24
+    stand.batch.release()
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(stand.batch.creates) == 1
+    assert (out / "answers.jsonl").read_text().splitlines() == answers  # no candidate was asked again
+    assert len((out / "results.jsonl").read_text().splitlines()) == 24
