@@ -246,9 +246,19 @@ def write_report(report: RunReport, path: Path) -> Path:
     return path
 
 
-def write_latest(dataset: Dataset) -> Path | None:
+AUTOMATIC_MAX_RECORDS = 10_000  # the report reads every record (about 2 ms each): above this, generate leaves it
+
+
+def write_latest(dataset: Dataset) -> Path | str | None:
     """`<output>/<name>/report.html`, the report of the dataset's latest version (what `generate` writes after each
-    run); None, writing nothing, for an S3 output or a dataset with no version."""
+    run); None, writing nothing, for an S3 output or a dataset with no version; why not, for a version too large to
+    report after every run."""
     if not isinstance(dataset.storage, LocalStorage) or not dataset.versions():
         return None
+    records = dataset.manifest().records
+    if records > AUTOMATIC_MAX_RECORDS:
+        return (
+            f"not written after a run for a version of {records:,} records (more than {AUTOMATIC_MAX_RECORDS:,}); "
+            f"python main.py report {dataset.name} --out report.html"
+        )
     return write_report(build_report(dataset), dataset.storage.root / dataset.key("report.html"))

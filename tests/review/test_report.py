@@ -148,3 +148,14 @@ def test_generate_into_s3_writes_no_report(cli, s3):
     assert "report:" not in result.output
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="goldens").get("Contents", [])]
     assert keys and not any(k.endswith("report.html") for k in keys)
+
+
+def test_generate_leaves_the_report_of_a_large_version_to_the_report_command(cli, tmp_path, monkeypatch):
+    import review.report_html
+
+    monkeypatch.setattr(review.report_html, "AUTOMATIC_MAX_RECORDS", 2)
+    result = cli("generate", "--count", "3", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "report: not written after a run for a version of 3 records (more than 2)" in result.output
+    assert "python main.py report kyc --out report.html" in result.output
+    assert not (tmp_path / "output" / "kyc" / "report.html").exists()
