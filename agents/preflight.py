@@ -99,9 +99,12 @@ def _check_openai(model: RoleModel) -> str | None:
             answer = client.chat.completions.create(
                 model=model.spec.partition(":")[2], messages=[{"role": "user", "content": PING}], max_tokens=1
             )
-        if answer.usage is not None:  # a paid call like any other: counted, and priced
+        if answer.usage is not None:  # a paid call like any other: counted (a cached prompt as cached), and priced
+            details = answer.usage.prompt_tokens_details
+            cached = (details.cached_tokens or 0) if details is not None else 0
+            usage = answer.usage
             model.meter.charge_reported(
-                TokenUsage(input=answer.usage.prompt_tokens, output=answer.usage.completion_tokens)
+                TokenUsage(input=usage.prompt_tokens, output=usage.completion_tokens, cache_read=cached)
             )
     except openai.APIConnectionError:
         raise ProviderProblem(f"cannot reach {client_args.get('base_url') or 'the OpenAI API'}") from None

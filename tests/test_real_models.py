@@ -211,3 +211,24 @@ def test_a_refused_named_tool_choice_falls_back_to_the_json_schema(serve):
     starts = [e["contentBlockStart"]["start"]["toolUse"]["name"] for e in events if "contentBlockStart" in e]
     assert starts == ["SimulatedRequest"] and meter.stats.structured_output == {"response_format": 1}
     assert model.named_choice is False
+
+
+def test_the_preflight_ping_is_counted_with_its_cached_tokens_as_cached(serve):
+    """The ping is a paid call: counted in the model's tokens. Sent again to a server that caches prompts, its prompt
+    comes back as cached tokens, which count as cache reads (as the server processed them), not as new input."""
+    from agents.preflight import preflight
+    from agents.providers import build_lineup
+    from agents.settings import ModelSettings
+    from simulation.domains import get_domain
+
+    url, _ = serve("openai")
+    spec = "openai:llama-3.3-70b"
+    settings = ModelSettings.model_validate({"models": {"user": spec}, "openai": {"base_url": f"{url}/v1"}})
+    policy = get_domain("kyc").simulated_task_policy(0.0)
+    seen = []
+    for _ in range(2):
+        lineup = build_lineup(settings, sim=SimSettings(), task_policy=policy)
+        preflight(lineup)
+        seen.append(lineup.meters[spec].snapshot().tokens)
+    assert (seen[0].input, seen[0].cache_read, seen[0].output) == (8, 0, 1)
+    assert (seen[1].input, seen[1].cache_read, seen[1].output) == (1, 7, 1)

@@ -197,10 +197,12 @@ class OpenAIHandler(_Handler):
         if error:
             status, code, message = self.ERRORS[error]
             return self._send(status, {"error": {"message": message, "type": code, "code": code}})
-        if ping:
-            return self._send(
-                200, _chat_response(body["model"], Reply(text="OK"), {"inputTokens": 8, "outputTokens": 1})
-            )
+        if ping:  # the ping's prompt is cached after the first one, as llama.cpp and vLLM cache a repeated prompt
+            with self.provider._lock:
+                hit = "ping" in self.provider._cached
+                self.provider._cached.add("ping")
+            usage = {"inputTokens": 1, "cacheReadInputTokens": 7} if hit else {"inputTokens": 8}
+            return self._send(200, _chat_response(body["model"], Reply(text="OK"), {**usage, "outputTokens": 1}))
         choice = body.get("tool_choice")
         if isinstance(choice, dict) and not self.provider.named_tool_choice:
             message = "Unsupported tool_choice: only 'auto', 'none' and 'required' are supported"
