@@ -20,6 +20,8 @@ from agents.simulated.servers import SimulatedProvider, start
 from store.records import Example
 from tests.test_revalidate import TABLE_CRITERION
 
+pytestmark = pytest.mark.slow  # moto's server, three stand-ins and subprocesses: about 2 min
+
 ROOT = Path(__file__).resolve().parents[2]
 JUDGE = "bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0"
 ROLE = "arn:aws:iam::123456789012:role/goldsmith-batch"

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # the whole pack end to end in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "examples" / "domains" / "airline"
 RUBRIC = PACK / "goldsmith_airline" / "rubric.yaml"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # pip installs and a pytest run inside the new pack
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

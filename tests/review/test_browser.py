@@ -27,10 +27,13 @@ try:
 except ImportError:  # the test extra is not installed
     sync_playwright = None
 
-pytestmark = pytest.mark.skipif(
-    (sync_playwright is None or not CHROMIUM.exists()) and not REQUIRED,
-    reason="needs playwright (pip install -e '.[test]') and /usr/bin/chromium",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        (sync_playwright is None or not CHROMIUM.exists()) and not REQUIRED,
+        reason="needs playwright (pip install -e '.[test]') and /usr/bin/chromium",
+    ),
+    pytest.mark.slow,  # a real Chromium against a real server
+]
 
 
 @pytest.fixture

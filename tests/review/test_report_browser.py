@@ -37,6 +37,7 @@ def with_marks(output: Path, name: str) -> None:
                                   reviewer=reviewer, marks=marks))  # fmt: skip
 
 
+@pytest.mark.slow  # a real Chromium
 @pytest.mark.skipif(
     (not CHROMIUM.exists() or sync_playwright is None) and not REQUIRED,
     reason="no /usr/bin/chromium or no playwright (pip install -e '.[test]') to render it",
