@@ -117,10 +117,15 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
         for name in space.names():
             dataset = Dataset(space.storage, name)
             info = dataset.info()
-            versions = dataset.versions()
-            latest = dataset.manifest() if versions else None
-            waiting = len(pending(dataset, latest).current) if latest else 0
-            rows.append({"name": name, "info": info, "versions": len(versions), "latest": latest, "pending": waiting})
+            try:
+                versions = dataset.versions()
+                latest = dataset.manifest() if versions else None
+                waiting = len(pending(dataset, latest).current) if latest else 0
+            except InputError as exc:  # one damaged dataset is shown as such; the others are listed as usual
+                rows.append({"name": name, "info": info, "damaged": str(exc)})
+                continue
+            rows.append({"name": name, "info": info, "versions": len(versions), "latest": latest, "pending": waiting,
+                         "damaged": None})  # fmt: skip
         return page(request, "index.html", datasets=rows)
 
     async def versions(request: Request) -> Response:

@@ -221,3 +221,19 @@ def test_marks_on_a_queue_item_are_saved_and_calibrated(workspace):
     [row] = [c for c in report.criteria if c.criterion == failed.id]
     assert row.n == 1 and report.ignored.not_in_version == 0
     assert (row.confusion.judge_pass_sme_fail, row.confusion.both_fail) == (int(failed.passed), int(not failed.passed))
+
+
+def test_a_damaged_dataset_is_shown_as_such_and_the_others_are_listed(fresh_dataset, tmp_path):
+    import shutil
+
+    output, name = fresh_dataset
+    shutil.copytree(output / name, output / "broken")
+    info = json.loads((output / "broken" / "dataset.json").read_text())
+    (output / "broken" / "dataset.json").write_text(json.dumps({**info, "name": "broken"}))
+    manifest = output / "broken" / "versions" / "v0001.json"
+    manifest.write_text(manifest.read_text().replace('"sha256": "', '"sha256": "0', 1))
+    client = TestClient(create_app(str(output), "Grace Hopper"), base_url="http://127.0.0.1")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/d/broken"' in page.text and "damaged: " in page.text
+    assert f'href="/d/{name}/v/1"' in page.text
