@@ -254,8 +254,8 @@ def generate(ctx: click.Context, **options) -> None:
     try:
         if page := write_latest(run.dataset):
             click.echo(f"report: {page}")
-    except InputError as exc:  # a full disk, say: the run is committed all the same
-        click.echo(f"report: not written ({exc})", err=True)
+    except Exception as exc:  # a full disk, a version the page cannot read: the run is committed all the same
+        click.echo(f"report: not written ({type(exc).__name__}: {exc})", err=True)
     if problem := nothing_accepted(summary, run.config.output_dir):
         raise RunFailed(problem)
 

@@ -9,7 +9,6 @@ section uses what exists and says what does not. Runs that committed no version 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,7 +17,7 @@ from review.decisions import DecisionLog
 from simulation.audit import Audit, audit
 from simulation.revalidate import CriterionChange, RevalidationSummary
 from simulation.summary import F1_BANDS, F1Distribution, RunSummary
-from store.dataset import Dataset, Manifest
+from store.dataset import REPLACING, Dataset, Manifest, Operation
 from store.journal import RunJournal
 from store.records import Critique, Example, ReviewItem, Strict, TokenUsage
 from store.review import queue_items
@@ -33,7 +32,7 @@ class RunEntry(Strict):
 
     run_id: str
     version: int
-    operation: Literal["append", "revalidate", "import"]
+    operation: Operation
     created_at: str
     summary: RunSummary | None = None
     revalidation: RevalidationSummary | None = None
@@ -159,7 +158,10 @@ def read_runs(dataset: Dataset, manifests: list[Manifest]) -> list[RunEntry]:
         )
         data = dataset.storage.read(dataset.key("runs", manifest.run_id, "summary.json"))
         model = RevalidationSummary if manifest.operation == "revalidate" else RunSummary
-        if data is None:
+        if manifest.operation == "review":
+            decisions = len(manifest.generation.get("decisions", []))
+            entry.note = f"SME review: {decisions} decisions published by {manifest.generation.get('published_by')}"
+        elif data is None:
             entry.note = "no summary (an import saves none)" if manifest.operation == "import" else "no summary saved"
         else:
             try:
@@ -359,7 +361,7 @@ def tool_f1(
             mean = round((was.mean * was.attempts + d.mean * d.attempts) / attempts, 3) if attempts else 0.0
             bands = {band: was.bands.get(band, 0) + d.bands.get(band, 0) for band in was.bands | d.bands}
             merged[name] = F1Distribution(attempts=attempts, mean=mean, bands=bands)
-    without = [r for r in runs if not (r.summary and r.summary.tool_call_f1) and r.operation != "revalidate"]
+    without = [r for r in runs if not (r.summary and r.summary.tool_call_f1) and r.operation not in REPLACING]
     note = ""
     if without:
         what = ", ".join(f"v{r.version} ({r.operation})" for r in without)

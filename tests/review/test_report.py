@@ -159,3 +159,21 @@ def test_generate_leaves_the_report_of_a_large_version_to_the_report_command(cli
     assert "report: not written after a run for a version of 3 records (more than 2)" in result.output
     assert "python main.py report kyc --out report.html" in result.output
     assert not (tmp_path / "output" / "kyc" / "report.html").exists()
+
+
+def test_a_version_published_by_an_sme_review_is_reported(cli, tmp_path):
+    from review.decisions import DecisionLog, new_decision
+    from store.dataset import Dataset
+
+    assert cli("generate", "--count", "3", "--seed", "2").exit_code == 0
+    dataset = Dataset(tmp_path / "output", "kyc")
+    record = next(iter(dataset.records(dataset.manifest())))
+    DecisionLog(dataset).save(new_decision("kyc", 1, target="example", ref=record.id, action="approve", reviewer="Ana"))
+    published = cli("review", "publish", "kyc", "--reviewer", "Ana", "--output-dir", str(tmp_path / "output"))
+    assert published.exit_code == 0, published.output
+    page = tmp_path / "report.html"
+    result = cli("report", "kyc", "--out", str(page), "--output-dir", str(tmp_path / "output"))
+    assert result.exit_code == 0, result.output
+    assert "SME review: 1 decisions published by Ana" in page.read_text(encoding="utf-8")
+    again = cli("generate", "--count", "2", "--seed", "3")
+    assert again.exit_code == 0 and "report: " in again.output and "not written" not in again.output
