@@ -55,6 +55,9 @@ def import_file(
     """Check every record of `source` against the world (and with `judge`, the critic) and append those that
     pass to `dataset` as an `import` version."""
     lines, sha256 = read_records(source)
+    # an SME's sign-off is an attestation no world can re-check: a file cannot bring one in (the record's truth is
+    # re-checked below as any other's; who reviewed it in the store it came from stays there)
+    lines = [(number, unreviewed(record)) for number, record in lines]
     records = [record for _, record in lines]
     worlds = {(r.domain, r.provenance.domain_version, r.provenance.world_seed) for r in records}
     if len(worlds) > 1:
@@ -124,6 +127,13 @@ def import_file(
         items = [_review_item(dataset.name, run_id, r) for r in rejected]
         result.review_file = dataset.write_review(run_id, items)
     return result
+
+
+def unreviewed(record: Example) -> Example:
+    """The record without `provenance.review`."""
+    if record.provenance.review is None:
+        return record
+    return record.model_copy(update={"provenance": record.provenance.model_copy(update={"review": None})})
 
 
 def _judge(

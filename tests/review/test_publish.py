@@ -207,3 +207,17 @@ def test_two_publish_processes_at_once_lose_nothing(fresh_dataset):
     latest = records(output, name)
     assert ids[0] not in latest and latest[ids[1]].provenance.review.decision == "approve"
     assert run(output, "dataset", "verify", name).exit_code == 0
+
+
+def test_an_import_brings_in_no_sme_sign_off(fresh_dataset, tmp_path):
+    """A file's `provenance.review` is an attestation no world can re-check: the import keeps the record (its truth
+    re-checked as any other's) without it."""
+    output, name = fresh_dataset
+    approved = next(iter(records(output, name, 1).values()))
+    decide(output, name, approved.id, "approve")
+    assert run(output, "review", "publish", name, "--reviewer", "Ada Lovelace").exit_code == 0
+    exported(output, f"{name}@v2", tmp_path / "v2.jsonl")
+    result = run(output, "dataset", "import", str(tmp_path / "v2.jsonl"), "--into", "copy")
+    assert result.exit_code == 0, result.output
+    copied = records(output, "copy")
+    assert approved.id in copied and all(r.provenance.review is None for r in copied.values())
