@@ -26,10 +26,11 @@ from typing import Any
 
 from pydantic import Field
 
-from agents.pricing import PriceTable
-from agents.settings import Batch, Inference
+from agents.pricing import PriceTable, load_prices
+from agents.settings import Batch, Inference, ModelSettings
 from config import InputError
 from store.records import Strict, TokenUsage, content_id
+from store.storage import Storage
 
 ENDED = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
 CHARS_PER_TOKEN = 4  # for the budget check before submission: a request's size, estimated
@@ -166,8 +167,7 @@ class BatchJudge:
         output_model: type,
         *,
         run_id: str,
-        journal: Callable[[], list[JobRecord]],
-        save_journal: Callable[[list[JobRecord]], None],
+        journal: Journal,
         bedrock: Any,
         s3: Any,
         prices: PriceTable,
@@ -180,9 +180,30 @@ class BatchJudge:
                 "--judge-batch: set batch.s3_uri and batch.role_arn in goldsmith.yaml (see docs/bedrock.md)"
             )
         self.settings, self.inference, self.output_model = settings, inference, output_model
-        self.run_id, self.journal, self.save_journal = run_id, journal, save_journal
+        self.run_id, self.journal = run_id, journal
         self.bedrock, self.s3, self.prices = bedrock, s3, prices
         self.budget_usd, self.fallback, self.on_progress = budget_usd, fallback, on_progress
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ModelSettings,
+        output_model: type,
+        *,
+        run_id: str,
+        journal: Journal,
+        fallback: bool,
+        on_progress: Callable[[int, int], None],
+    ) -> BatchJudge:
+        """A batch judge as goldsmith.yaml configures one: its `batch:` section, the critic's inference settings,
+        the Bedrock profile and region, the price table and the budget."""
+        import boto3
+
+        session = boto3.Session(profile_name=settings.bedrock.profile, region_name=settings.bedrock.region)
+        # endpoints from AWS_ENDPOINT_URL_BEDROCK / AWS_ENDPOINT_URL_S3 when set
+        return cls(settings.batch, settings.inference["critic"], output_model, run_id=run_id, journal=journal,
+                   bedrock=session.client("bedrock"), s3=session.client("s3"), prices=load_prices(settings.prices),
+                   budget_usd=settings.budget_usd, fallback=fallback, on_progress=on_progress)  # fmt: skip
 
     def run(self, requests: list[JudgeRequest]) -> BatchAnswers:
         """Every request judged by a job where the quotas allow it; the verdicts and what it cost."""
@@ -193,7 +214,7 @@ class BatchJudge:
         chunks = self._chunks(list(unique.values()), answers.stats)
         answers.submitted = {r.record_id for chunk in chunks.values() for r in chunk}
         self._check_budget(chunks)
-        known = {job.key: job for job in self.journal()}
+        known = {job.key: job for job in self.journal.read()}
         jobs = []
         for key, chunk in chunks.items():
             planned, body = self._plan(key, chunk)
@@ -290,7 +311,7 @@ class BatchJudge:
         )
         job = planned.model_copy(update={"job_arn": created["jobArn"]})
         known[planned.key] = job
-        self.save_journal(list(known.values()))
+        self.journal.write(list(known.values()))
         return job
 
     def _wait(self, jobs: list[JobRecord], stats: BatchStats) -> None:
@@ -343,28 +364,23 @@ class BatchJudge:
             answers.stats.notes.append(f"job {job.key} ended {status}: {missing} records without output")
 
 
-def clients(region: str | None, profile: str | None) -> tuple[Any, Any]:
-    """The Bedrock control-plane and S3 clients a batch needs (endpoints from AWS_ENDPOINT_URL_* when set)."""
-    import boto3
+@dataclass(frozen=True)
+class Journal:
+    """A run's submitted jobs, kept in the output location (`storage`, a local directory or S3, at `key`)."""
 
-    session = boto3.Session(profile_name=profile, region_name=region)
-    return session.client("bedrock"), session.client("s3")
+    storage: Storage
+    key: str
 
-
-def journal_on(dataset: Any, run_id: str) -> tuple[Callable[[], list[JobRecord]], Callable[[list[JobRecord]], None]]:
-    """Read and write a run's batch journal beside the dataset (`runs/<run>/batch-jobs.json`)."""
-    key = dataset.key("runs", run_id, "batch-jobs.json")
-
-    def read() -> list[JobRecord]:
-        data = dataset.storage.read(key)
+    def read(self) -> list[JobRecord]:
+        data = self.storage.read(self.key)
         if data is None:
             return []
         try:
             return [JobRecord.model_validate(j) for j in json.loads(data)]
         except ValueError as exc:
-            raise InputError(f"{dataset.storage.url(key)}: not a batch journal ({str(exc).splitlines()[0]})") from None
+            raise InputError(
+                f"{self.storage.url(self.key)}: not a batch journal ({str(exc).splitlines()[0]})"
+            ) from None
 
-    def write(jobs: list[JobRecord]) -> None:
-        dataset.storage.write(key, json.dumps([j.model_dump() for j in jobs], indent=1).encode())
-
-    return read, write
+    def write(self, jobs: list[JobRecord]) -> None:
+        self.storage.write(self.key, json.dumps([j.model_dump() for j in jobs], indent=1).encode())

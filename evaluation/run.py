@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from agents.batch import BatchAnswers, BatchStats, JobRecord
+from agents.batch import BatchAnswers, BatchStats
 from agents.metering import ModelMeter, ModelStats, Spend
 from agents.settings import ModelSettings, RoleModels
 from agents.simulated.model import SimSettings
@@ -181,9 +181,9 @@ class Evaluation:
     def judge_in_batch(self, on_progress: Callable[[int, int], None] = lambda done, total: None) -> BatchStats:
         """The kept answers' judge requests as Bedrock batch jobs (or the jobs this OUT submitted before), their
         verdicts handed to every candidate's critic; what the batch did not judge is judged on demand."""
-        from agents.batch import BatchJudge, clients
-        from agents.pricing import load_prices
+        from agents.batch import BatchJudge, Journal
         from rubrics.judge import JudgeVerdict
+        from store.storage import LocalStorage
 
         critic = self._roles(self.candidates[0]).critic
         requests = []
@@ -195,22 +195,11 @@ class Evaluation:
             case = self._case(golden)
             requests += critic.requests(category=case.category, request=golden.prompt, attempt=answer.attempt,
                                         **case.truth)  # fmt: skip
-        settings = self.config.models
-        bedrock, s3 = clients(settings.bedrock.region, settings.bedrock.profile)
-        journal = self.config.out / "batch-jobs.json"
-        batch = BatchJudge(
-            settings.batch,
-            settings.inference["critic"],
+        batch = BatchJudge.from_settings(
+            self.config.models,
             JudgeVerdict,
             run_id="eval-" + content_id(self.meta["dataset"], self.meta["version"], self.meta["rubric"], self.judge),
-            journal=lambda: (
-                [JobRecord.model_validate(j) for j in json.loads(journal.read_text())] if journal.exists() else []
-            ),
-            save_journal=lambda jobs: atomic_write(journal, json.dumps([j.model_dump() for j in jobs]).encode()),
-            bedrock=bedrock,
-            s3=s3,
-            prices=load_prices(settings.prices),
-            budget_usd=settings.budget_usd,
+            journal=Journal(LocalStorage(self.config.out), "batch-jobs.json"),
             fallback=self.config.fallback,
             on_progress=on_progress,
         )

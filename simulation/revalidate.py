@@ -18,10 +18,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from agents.batch import BatchJudge, BatchStats, JudgeRequest, clients, journal_on
+from agents.batch import BatchJudge, BatchStats, Journal, JudgeRequest
 from agents.critic import JudgeMode
 from agents.metering import Spend
-from agents.pricing import load_prices
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
@@ -228,20 +227,11 @@ class Revalidation:
         """Submit the first-round judge requests as Bedrock batch jobs (or pick up this run's jobs), wait for
         them, and hand their verdicts to the critic; what the batch did not judge is judged on demand."""
         records = self.records()
-        settings = self.config.models
-        bedrock, s3 = clients(settings.bedrock.region, settings.bedrock.profile)
-        read, write = journal_on(self.dataset, self.run_id)
-        batch = BatchJudge(
-            settings.batch,
-            settings.inference["critic"],
+        batch = BatchJudge.from_settings(
+            self.config.models,
             JudgeVerdict,
             run_id=self.run_id,
-            journal=read,
-            save_journal=write,
-            bedrock=bedrock,
-            s3=s3,
-            prices=load_prices(settings.prices),
-            budget_usd=settings.budget_usd,
+            journal=Journal(self.dataset.storage, self.dataset.key("runs", self.run_id, "batch-jobs.json")),
             fallback=self.config.fallback,
             on_progress=on_progress,
         )
