@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -183,19 +183,33 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
         dataset = space.dataset(request.path_params["name"])
         manifest = version_of(dataset, request.path_params["version"])
         record = record_of(dataset, manifest, request.path_params["example_id"])
-        values: dict[str, str] = {}
         if request.method == "POST":
-            form = await request.form()
-            space.check_token(request, form)
-            values = {k: v for k, v in form.items() if isinstance(v, str)}
-            try:
-                decision = example_decision(dataset, manifest, record, values, space.reviewer)
-            except BadForm as problem:
-                return example_page(request, dataset, manifest, record, values, error=str(problem), status=400)
-            DecisionLog(dataset).save(decision)
-            return RedirectResponse(f"{request.url.path}?saved={decision.action}", status_code=303)
+            return await decided(
+                request,
+                dataset,
+                lambda values: example_decision(dataset, manifest, record, values, space.reviewer),
+                lambda values, **shown: example_page(request, dataset, manifest, record, values, **shown),
+            )
         saved = SAVED.get(request.query_params.get("saved", ""))
-        return example_page(request, dataset, manifest, record, values, notice=saved)
+        return example_page(request, dataset, manifest, record, {}, notice=saved)
+
+    async def decided(
+        request: Request,
+        dataset: Dataset,
+        make: Callable[[dict[str, str]], Decision],
+        again: Callable[..., Response],
+    ) -> Response:
+        """A posted decision form: its token checked, the decision `make`s from it saved, then a redirect to the
+        page; when the SME must fix something, the page `again` with the message (HTTP 400), nothing saved."""
+        form = await request.form()
+        space.check_token(request, form)
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        try:
+            decision = make(values)
+        except BadForm as problem:
+            return again(values, error=str(problem), status=400)
+        DecisionLog(dataset).save(decision)
+        return RedirectResponse(f"{request.url.path}?saved={decision.action}", status_code=303)
 
     def example_page(
         request: Request,
@@ -253,18 +267,14 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
         item = queue_by_ref(dataset).get(ref) if ITEM.match(ref) else None
         if item is None:
             raise HTTPException(404, f"no review-queue item {ref!r}")
-        values: dict[str, str] = {}
         if request.method == "POST":
-            form = await request.form()
-            space.check_token(request, form)
-            values = {k: v for k, v in form.items() if isinstance(v, str)}
-            try:
-                decision = item_decision(dataset, item, values, space.reviewer)
-            except BadForm as problem:
-                return item_page(request, dataset, item, values, error=str(problem), status=400)
-            DecisionLog(dataset).save(decision)
-            return RedirectResponse(f"{request.url.path}?saved={decision.action}", status_code=303)
-        return item_page(request, dataset, item, values, notice=SAVED.get(request.query_params.get("saved", "")))
+            return await decided(
+                request,
+                dataset,
+                lambda values: item_decision(dataset, item, values, space.reviewer),
+                lambda values, **shown: item_page(request, dataset, item, values, **shown),
+            )
+        return item_page(request, dataset, item, {}, notice=SAVED.get(request.query_params.get("saved", "")))
 
     def item_page(
         request: Request,
