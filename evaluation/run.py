@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,37 +144,22 @@ class Evaluation:
         self.answered = {a.key: a for a in kept if a.key not in self.done}
         answers = ResultsFile(self.answers_path)
 
-        async def answer(candidate: CandidateSpec, roles: Any, todo: list[Example], cases: dict[str, Any]) -> None:
-            baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
-            gate = asyncio.Semaphore(self.config.concurrency)
-
-            async def one(golden: Example) -> None:
-                async with gate:
-                    started, spend = time.perf_counter(), Spend()
-                    try:
-                        attempt, spend = await self._attempt(golden, cases[golden.id], candidate, roles, baseline)
-                        error = None
-                    except Exception as exc:  # scored as a failed golden, as on demand
-                        attempt, error = None, error_text(getattr(exc, "original_exception", None) or exc)
-                latency = time.perf_counter() - started
-                made = Answer(golden_id=golden.id, candidate=candidate.spec, attempt=attempt, error=error,
-                              tokens=spend.tokens, cost_usd=spend.cost_usd, latency_s=latency)  # fmt: skip
-                answers.append(made)
-                self.answered[made.key] = made
-                on_answer(error is None)
-
-            await asyncio.gather(*(one(g) for g in todo))
-
-        async def run() -> None:
-            cases = {g.id: self._case(g) for g in self.goldens}
-            for candidate in self.candidates:
-                todo = [g for g in self.goldens if (g.id, candidate.spec) not in self.done | set(self.answered)]
-                if todo:
-                    with contextlib.ExitStack() as resources:
-                        await answer(candidate, self._roles(candidate, self._tools(candidate, resources)), todo, cases)
+        async def answer(golden: Example, case: Any, candidate: CandidateSpec, roles: Any, baseline: Any) -> None:
+            started, spend = time.perf_counter(), Spend()
+            try:
+                attempt, spend = await self._attempt(golden, case, candidate, roles, baseline)
+                error = None
+            except Exception as exc:  # scored as a failed golden, as on demand
+                attempt, error = None, error_text(getattr(exc, "original_exception", None) or exc)
+            latency = time.perf_counter() - started
+            made = Answer(golden_id=golden.id, candidate=candidate.spec, attempt=attempt, error=error,
+                          tokens=spend.tokens, cost_usd=spend.cost_usd, latency_s=latency)  # fmt: skip
+            answers.append(made)
+            self.answered[made.key] = made
+            on_answer(error is None)
 
         try:
-            asyncio.run(run())
+            asyncio.run(self._each_pending(self.done | set(self.answered), answer))
         finally:
             answers.close()
 
@@ -220,23 +205,36 @@ class Evaluation:
         return [r for r in read_results(self.results_path) if r.candidate in self.meta["candidates"]]
 
     async def _run(self, results: ResultsFile, on_result: Callable[[EvalResult], None]) -> None:
+        async def scored(golden: Example, case: Any, candidate: CandidateSpec, roles: Any, baseline: Any) -> None:
+            result = await self._evaluate(golden, case, candidate, roles, baseline)
+            results.append(result)
+            self.done.add(result.key)
+            on_result(result)
+
+        await self._each_pending(set(self.done), scored)
+
+    async def _each_pending(self, skip: set[tuple[str, str]], work: Callable[..., Awaitable[None]]) -> None:
+        """`work(golden, case, candidate, roles, baseline)` for every (golden, candidate) not in `skip`, candidate
+        by candidate (an MCP candidate's server open while its goldens run), at most `concurrency` at once."""
         cases = {g.id: self._case(g) for g in self.goldens}
         for candidate in self.candidates:
-            todo = [g for g in self.goldens if (g.id, candidate.spec) not in self.done]
+            todo = [g for g in self.goldens if (g.id, candidate.spec) not in skip]
             if todo:
-                await self._run_candidate(candidate, todo, cases, results, on_result)
+                with contextlib.ExitStack() as resources:
+                    roles = self._roles(candidate, self._tools(candidate, resources))
+                    await self._each_golden(candidate, roles, todo, cases, work)
 
-    async def _run_candidate(
-        self,
-        candidate: CandidateSpec,
-        todo: list[Example],
-        cases: dict[str, Any],
-        results: ResultsFile,
-        on_result: Callable[[EvalResult], None],
+    async def _each_golden(
+        self, candidate: CandidateSpec, roles: Any, todo: list[Example], cases: dict[str, Any], work: Callable
     ) -> None:
-        with contextlib.ExitStack() as resources:
-            roles = self._roles(candidate, self._tools(candidate, resources))
-            await self._run_with(candidate, roles, todo, cases, results, on_result)
+        baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(golden: Example) -> None:
+            async with gate:
+                await work(golden, cases[golden.id], candidate, roles, baseline)
+
+        await asyncio.gather(*(one(g) for g in todo))
 
     @staticmethod
     def _tools(candidate: CandidateSpec, resources: contextlib.ExitStack) -> list[Any] | None:
@@ -246,27 +244,6 @@ class Evaluation:
         from agents.mcp_tools import McpTools
 
         return resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
-
-    async def _run_with(
-        self,
-        candidate: CandidateSpec,
-        roles: Any,
-        todo: list[Example],
-        cases: dict[str, Any],
-        results: ResultsFile,
-        on_result: Callable[[EvalResult], None],
-    ) -> None:
-        baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
-        gate = asyncio.Semaphore(self.config.concurrency)
-
-        async def one(golden: Example) -> None:
-            async with gate:
-                result = await self._evaluate(golden, cases[golden.id], candidate, roles, baseline)
-            results.append(result)
-            self.done.add(result.key)
-            on_result(result)
-
-        await asyncio.gather(*(one(g) for g in todo))
 
     def _case(self, golden: Example):
         """The golden's case, rebuilt from the world (its truth is the world's, never the record's)."""
