@@ -93,13 +93,17 @@ class SimulatedProvider:
         usage = reply_usage(reply, call)
         if cache_prefix:
             cached = estimate_tokens(cache_prefix, [], [])
-            key = hashlib.sha256(cache_prefix.encode()).hexdigest()
-            with self._lock:
-                hit = key in self._cached
-                self._cached.add(key)
+            hit = self.cached(hashlib.sha256(cache_prefix.encode()).hexdigest())
             usage["inputTokens"] = max(usage["inputTokens"] - cached, 0)
             usage["cacheReadInputTokens" if hit else "cacheWriteInputTokens"] = cached
         return reply, usage
+
+    def cached(self, key: str) -> bool:
+        """Whether the prompt cache already holds `key` (it does from now on)."""
+        with self._lock:
+            hit = key in self._cached
+            self._cached.add(key)
+        return hit
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -198,9 +202,7 @@ class OpenAIHandler(_Handler):
             status, code, message = self.ERRORS[error]
             return self._send(status, {"error": {"message": message, "type": code, "code": code}})
         if ping:  # the ping's prompt is cached after the first one, as llama.cpp and vLLM cache a repeated prompt
-            with self.provider._lock:
-                hit = "ping" in self.provider._cached
-                self.provider._cached.add("ping")
+            hit = self.provider.cached("ping")
             usage = {"inputTokens": 1, "cacheReadInputTokens": 7} if hit else {"inputTokens": 8}
             return self._send(200, _chat_response(body["model"], Reply(text="OK"), {**usage, "outputTokens": 1}))
         choice = body.get("tool_choice")
