@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -27,12 +27,19 @@ from rubrics.model import Rubric, load_rubric
 from simulation.domains import get_domain
 from store.dataset import Dataset, Manifest
 from store.records import Example, Strict
-from store.storage import open_file
+from store.storage import Storage, open_file
+from store.streams import write_stream
 
 
 def write_jsonl(records: list[Example], ctx: Context) -> Files:
     """Goldsmith's own records, one JSON object per line, exactly as the version stores them."""
-    return {"": "".join(r.model_dump_json() + "\n" for r in records).encode()}
+    return {"": b"".join(jsonl_lines(records))}
+
+
+def jsonl_lines(records: Iterable[Example]) -> Iterator[bytes]:
+    """`write_jsonl`'s lines, one record at a time (what `dataset export --format jsonl` streams)."""
+    for record in records:
+        yield (record.model_dump_json() + "\n").encode()
 
 
 @dataclass(frozen=True)
@@ -97,29 +104,82 @@ def parse_filters(texts: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
 def select(records: list[Example], filters: dict[str, list[str]], sample: int | None, seed: int) -> list[Example]:
     """The records matching every filter; with `sample`, N of them stratified by category (each category's
     share kept, largest remainders rounded up), chosen with `seed`, in dataset order."""
-    for key, values in filters.items():
-        present = {getattr(r, key) for r in records}
-        unknown = sorted(set(values) - present)
-        if unknown:
-            raise InputError(
-                f"--filter: no record has {key} {', '.join(map(repr, unknown))}; present: {', '.join(sorted(present))}"
-            )
-    records = [r for r in records if all(getattr(r, key) in values for key, values in filters.items())]
-    if not records:
-        raise InputError("--filter: no record matches all the filters together")
-    if sample is None or sample >= len(records):
-        return records
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        groups[record.category].append(i)
-    quotas = {c: sample * len(ix) / len(records) for c, ix in groups.items()}
-    counts = {c: int(q) for c, q in quotas.items()}
-    by_remainder = sorted(quotas, key=lambda c: (counts[c] - quotas[c], c))
-    for category in by_remainder[: sample - sum(counts.values())]:
-        counts[category] += 1
-    rng = random.Random(seed)
-    chosen = {i for c, ix in sorted(groups.items()) for i in rng.sample(ix, counts[c])}
-    return [r for i, r in enumerate(records) if i in chosen]
+    picked = Selection(filters)
+    matching = [r for r in records if picked.matches(r)]
+    picked.check()
+    chosen = picked.chosen(sample, seed)
+    return matching if chosen is None else [r for i, r in enumerate(matching) if i in chosen]
+
+
+class Selection:
+    """`select` one record at a time, so that a version can be streamed: `matches` each record in dataset
+    order, then `check` the filters (an unknown value or no match at all is an InputError) and, with a sample,
+    take the `chosen` positions among the matches (a second pass writes them)."""
+
+    def __init__(self, filters: dict[str, list[str]]):
+        self.filters = filters
+        self.present: dict[str, set[str]] = {key: set() for key in filters}
+        self.groups: dict[str, list[int]] = defaultdict(list)  # category -> positions among the matches
+        self.count = 0
+
+    def matches(self, record: Example) -> bool:
+        for key, seen in self.present.items():
+            seen.add(getattr(record, key))
+        if not all(getattr(record, key) in values for key, values in self.filters.items()):
+            return False
+        self.groups[record.category].append(self.count)
+        self.count += 1
+        return True
+
+    def check(self) -> None:
+        for key, values in self.filters.items():
+            present = self.present[key]
+            unknown = sorted(set(values) - present)
+            if unknown:
+                raise InputError(
+                    f"--filter: no record has {key} {', '.join(map(repr, unknown))}; "
+                    f"present: {', '.join(sorted(present))}"
+                )
+        if not self.count:
+            raise InputError("--filter: no record matches all the filters together")
+
+    def chosen(self, sample: int | None, seed: int) -> set[int] | None:
+        """The positions (among the matches) a sample of `sample` keeps; None for all of them."""
+        if sample is None or sample >= self.count:
+            return None
+        quotas = {c: sample * len(ix) / self.count for c, ix in self.groups.items()}
+        counts = {c: int(q) for c, q in quotas.items()}
+        by_remainder = sorted(quotas, key=lambda c: (counts[c] - quotas[c], c))
+        for category in by_remainder[: sample - sum(counts.values())]:
+            counts[category] += 1
+        rng = random.Random(seed)
+        return {i for c, ix in sorted(self.groups.items()) for i in rng.sample(ix, counts[c])}
+
+
+def export_jsonl(dataset: Dataset, manifest: Manifest, request: ExportRequest, storage: Storage, key: str) -> int:
+    """Stream the selected records of `manifest` to `key` with flat memory (one batch at a time): a second pass
+    only with --sample. Nothing is written when the filters turn out wrong. Returns the records written."""
+    picked = Selection(request.filters)
+    chosen: set[int] | None = None
+    written = 0
+    if request.sample is not None:
+        for record in dataset.records(manifest):
+            picked.matches(record)
+        picked.check()
+        chosen = picked.chosen(request.sample, request.seed)
+        picked = Selection(request.filters)
+
+    def lines() -> Iterator[bytes]:
+        nonlocal written
+        for record in dataset.records(manifest):
+            position = picked.count
+            if picked.matches(record) and (chosen is None or position in chosen):
+                written += 1
+                yield (record.model_dump_json() + "\n").encode()
+        picked.check()
+
+    write_stream(storage, key, lines())
+    return written
 
 
 def judged_with(dataset: Dataset, manifest: Manifest, path: Path | None) -> tuple[Rubric | None, str]:
@@ -172,10 +232,14 @@ def export(dataset: Dataset, version: int | None, request: ExportRequest) -> Exp
     if request.grader is not None and not request.grader.strip():
         raise InputError("--grader: empty; give a promptfoo provider id, e.g. openai:gpt-4.1-mini")
     manifest = dataset.manifest(version)
-    records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
 
     def name(tag: str) -> str:
         return out.name if not tag else f"{out.stem}-{tag}{'.json' if tag.endswith('job') else out.suffix}"
+
+    if request.format == "jsonl":  # streamed: the other formats need every record at once
+        written = export_jsonl(dataset, manifest, request, storage, name(""))
+        return ExportResult(manifest, written, [storage.url(name(""))])
+    records = select(list(dataset.records(manifest)), request.filters, request.sample, request.seed)
 
     ctx = export_context(dataset, manifest, request.rubric)
     ctx = replace(

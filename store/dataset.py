@@ -2,28 +2,35 @@
 
     <location>/<name>/dataset.json                  what the dataset is bound to: domain, version, world seed
     <location>/<name>/batches/<sha>.jsonl           records, one JSON object per line, named by content hash
-    <location>/<name>/batches/<sha>.index           [id, prompt] per record: the id and dedup index, derived
-    <location>/<name>/versions/v0001.json           a version's manifest: parent, batches, counts, digest, lineage
+    <location>/<name>/batches/<sha>.index           [id, prompt] per record of that batch, derived
+    <location>/<name>/versions/v0001.json           a version's manifest: parent, its batch, counts, digest, lineage
+    <location>/<name>/index/records.sqlite          ids, case keys, prompt fingerprints per version (store/index.py)
     <location>/<name>/review/<run>.jsonl            episodes that produced no example, with the reasons
     <location>/<name>/runs/<run>/                   a run's plan, episode checkpoints and summary
     <location>/<name>/damaged/<time>/               manifests `dataset repair` set aside (store/history.py)
 
-A version is the concatenation of its manifest's batches, so appending writes only the new batch and
-a manifest (O(batch)), and any version exports byte-identically forever. Creating the next version's
-manifest is an exclusive create (the storage's compare-and-swap): two writers cannot both make v5; the
-loser rebases and retries. The location is a local directory or `s3://bucket/prefix` (store/storage.py).
+A manifest (schema 2) names its parent and its own batch only: an append or import is its parent's content
+followed by its batch, a re-validation or review's batch is the whole content. A version's batch list is found
+by walking the parent chain (`batches`); schema-1 manifests, which list every batch, are read as they are, and a
+schema-2 version may build on a schema-1 parent. Appending writes only the new batch and a manifest (O(batch)),
+and any version exports byte-identically forever. Creating the next version's manifest is an exclusive create
+(the storage's compare-and-swap): two writers cannot both make v5; the loser rebases and retries. The location
+is a local directory or `s3://bucket/prefix` (store/storage.py).
 
-Opening a version checks it: its manifest must parse, its sha256 chain must match its parent's and its last
-batch's (back through every version whose batches it contains), and every batch read must match its
-sha256. Damage is an InputError naming the file and pointing to `dataset verify` and `dataset repair`; a
-writer refuses to build on a damaged version.
+Opening a version checks it: its manifest must parse, and its sha256 must chain its parent's and its batch's;
+listing its batches checks every link back to the version that holds its whole content, and every batch read
+must match its sha256. Damage is an InputError naming the file and pointing to `dataset verify` and `dataset
+repair`. A writer refuses to build on a version whose manifest, chain link or own batch is damaged, and on any
+version it has to index (store/index.py); older batches are checked by `dataset verify` (docs/store.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
+import sqlite3
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -31,13 +38,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from config import InputError
+from store.dedup import PromptIndex
+from store.index import RecordIndex
 from store.records import Example, ReviewItem, Strict, utc_now
 from store.storage import Storage, open_storage
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2  # 1: `batches` lists every batch of the version; 2: `batch` is the version's own
+BINDING_SCHEMA_VERSION = 1
 Operation = Literal["append", "revalidate", "import", "review"]
 REPLACING: frozenset[str] = frozenset({"revalidate", "review"})  # operations whose one batch is the whole content
 
@@ -45,7 +55,7 @@ REPLACING: frozenset[str] = frozenset({"revalidate", "review"})  # operations wh
 class DatasetInfo(Strict):
     """What a dataset is bound to from its creation: its examples are only true in this world."""
 
-    schema_version: int = MANIFEST_SCHEMA_VERSION
+    schema_version: int = BINDING_SCHEMA_VERSION
     name: str
     domain: str
     domain_version: str
@@ -76,13 +86,43 @@ class Manifest(Strict):
     models: dict[str, str | list[str]]
     generation: dict[str, Any]
     environment: dict[str, Any]
-    batches: list[BatchRef] = Field(min_length=1)
+    batch: BatchRef | None = Field(
+        None, description="schema 2: the batch this version wrote (added to the parent's content, or replacing it)"
+    )
+    batches: list[BatchRef] | None = Field(None, min_length=1, description="schema 1: every batch of the version")
     added: int
     removed: int = 0
     records: int
     categories: dict[str, int]
     difficulties: dict[str, int]
     sha256: str = Field(description="sha256 chain over the batch digests: sha256(parent.sha256 + batch.sha256)")
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> Manifest:
+        if self.schema_version == 1 and (self.batches is None or self.batch is not None):
+            raise ValueError("a schema-1 manifest lists its batches")
+        if self.schema_version == 2 and (self.batch is None or self.batches is not None):
+            raise ValueError("a schema-2 manifest names its own batch")
+        if self.schema_version not in (1, 2):
+            raise ValueError(f"manifest schema {self.schema_version} is not one this Goldsmith reads")
+        return self
+
+    @property
+    def own_batch(self) -> BatchRef:
+        """The batch this version wrote."""
+        if self.batch is not None:
+            return self.batch
+        assert self.batches is not None
+        return self.batches[-1]
+
+    @property
+    def replaces(self) -> bool:
+        """Whether this version's batch is its whole content (a re-validation or review)."""
+        return self.operation in REPLACING
+
+    def dump(self) -> bytes:
+        """The manifest file's bytes (a layout's unused field is left out)."""
+        return self.model_dump_json(indent=2, exclude={"batches"} if self.batches is None else {"batch"}).encode()
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
@@ -102,14 +142,25 @@ def chain_digest(parent: str | None, batch_sha256: str) -> str:
 class Dataset:
     """One named dataset in a storage location (a directory, `s3://bucket/prefix`, or a `Storage`)."""
 
-    def __init__(self, location: Storage | str | Path, name: str):
+    def __init__(self, location: Storage | str | Path, name: str, *, index_path: Path | None = None):
         if not name or "/" in name or name.startswith("."):
             raise InputError(f"invalid dataset name {name!r}")
         self.name = name
         self.storage: Storage = open_storage(location) if isinstance(location, str | Path) else location
         self._manifests: dict[int, Manifest] = {}  # parsed manifests (immutable once created)
-        self._sound: set[int] = set()  # versions whose lineage was checked
+        self._sound: set[int] = set()  # versions whose link to their parent was checked
+        self._contents: dict[int, list[BatchRef]] = {}  # a version's batch list, found by walking its parents
         self._verified: set[tuple[str, str]] = set()  # (file, sha256) of batches read (or written) and sound
+        self._listed: list[int] = []  # the versions the last listing found
+        self._index_path = index_path
+        self._index: RecordIndex | None = None
+
+    @property
+    def record_index(self) -> RecordIndex:
+        """The dataset's combined, persisted index of ids, case keys and prompts (store/index.py)."""
+        if self._index is None:
+            self._index = RecordIndex(self, self._index_path)
+        return self._index
 
     @property
     def where(self) -> str:
@@ -162,19 +213,22 @@ class Dataset:
     # ---- reading ------------------------------------------------------------------------------
     def versions(self) -> list[int]:
         names = self.storage.children(self.key("versions"))
-        return sorted(int(n[1:-5]) for n in names if n.startswith("v") and n.endswith(".json") and n[1:-5].isdigit())
+        self._listed = sorted(
+            int(n[1:-5]) for n in names if n.startswith("v") and n.endswith(".json") and n[1:-5].isdigit()
+        )
+        return list(self._listed)
 
     def manifest(self, version: int | None = None) -> Manifest:
-        """The manifest of `version` (latest when None), its lineage checked; InputError when there is none
-        or it is damaged."""
-        versions = self.versions()
+        """The manifest of `version` (latest when None), its link to its parent checked; InputError when there
+        is none or it is damaged. The versions are listed again unless `version` was in the last listing."""
+        versions = self._listed if version is not None and version in self._listed else self.versions()
         if not versions:
             raise InputError(f"dataset '{self.name}' has no versions in {self.storage.url()}")
         version = versions[-1] if version is None else version
         if version not in versions:
             raise InputError(f"dataset '{self.name}' has no version v{version}; it has v1..v{versions[-1]}")
         manifest = self.read_manifest(version)
-        self._check_lineage(manifest, versions)
+        self.check_link(manifest)
         return manifest
 
     def latest(self) -> Manifest | None:
@@ -183,10 +237,10 @@ class Dataset:
     def manifest_key(self, version: int) -> str:
         return self.key("versions", f"v{version:04d}.json")
 
-    def read_manifest(self, version: int) -> Manifest:
+    def read_manifest(self, version: int, *, cached: bool = True) -> Manifest:
         """The manifest of `version` as stored, parsed but its lineage unchecked; InputError if it is missing
-        or does not parse (empty, truncated, edited)."""
-        if version in self._manifests:
+        or does not parse (empty, truncated, edited). `cached=False` reads it again (what `dataset verify` does)."""
+        if cached and version in self._manifests:
             return self._manifests[version]
         key = self.manifest_key(version)
         data = self.storage.read(key)
@@ -201,26 +255,57 @@ class Dataset:
         self._manifests[version] = manifest
         return manifest
 
-    def _check_lineage(self, manifest: Manifest, versions: list[int]) -> None:
-        """Check the sha256 chain of `manifest` and of each ancestor whose batches it contains (an append or
-        import contains its parent's; a re-validation or review does not). Each version is checked once per object."""
+    def check_link(self, manifest: Manifest) -> None:
+        """Check one link of the chain: the parent exists and parses, the sha256 chains the parent's and the
+        version's own batch's, and a schema-1 append lists its parent's batches unchanged. Once per object."""
+        if manifest.version in self._sound:
+            return
+        where = f"{self.name}@v{manifest.version}"
+        parent = None
+        if manifest.parent is not None:
+            known = manifest.parent in self._manifests or manifest.parent in self._listed
+            if manifest.parent != manifest.version - 1 or (
+                not known and self.storage.read(self.manifest_key(manifest.parent)) is None
+            ):
+                raise self.damaged(f"{where}: its parent v{manifest.parent} is missing")
+            parent = self.read_manifest(manifest.parent)
+        if manifest.sha256 != chain_digest(parent.sha256 if parent else None, manifest.own_batch.sha256):
+            raise self.damaged(
+                f"{self.storage.url(self.manifest_key(manifest.version))}: its sha256 does not match its "
+                "parent's and its last batch's"
+            )
+        if manifest.batches is not None and not manifest.replaces:
+            kept = [] if parent is None else parent.batches if parent.batches is not None else self.batches(parent)
+            if manifest.batches[:-1] != kept:
+                raise self.damaged(f"{where}: an {manifest.operation} must keep its parent's batches unchanged")
+        self._sound.add(manifest.version)
+
+    def batches(self, manifest: Manifest) -> list[BatchRef]:
+        """Every batch of the version, in order: its parents' (back to the version holding its whole content)
+        and its own. Each link walked is checked (`check_link`); the list is kept per object."""
+        if manifest.version in self._contents:
+            return self._contents[manifest.version]
+        chain: list[BatchRef] = []
         current: Manifest | None = manifest
-        while current is not None and current.version not in self._sound:
-            where = f"{self.name}@v{current.version}"
-            parent = None
-            if current.parent is not None:
-                if current.parent not in versions:
-                    raise self.damaged(f"{where}: its parent v{current.parent} is missing")
-                parent = self.read_manifest(current.parent)
-            if current.sha256 != chain_digest(parent.sha256 if parent else None, current.batches[-1].sha256):
-                raise self.damaged(
-                    f"{self.storage.url(self.manifest_key(current.version))}: its sha256 does not match its "
-                    "parent's and its last batch's"
-                )
-            if current.operation not in REPLACING and parent and current.batches[:-1] != parent.batches:
-                raise self.damaged(f"{where}: an {current.operation} must keep its parent's batches unchanged")
-            self._sound.add(current.version)
-            current = parent if current.operation not in REPLACING else None
+        start: list[BatchRef] = []
+        while current is not None:
+            self.check_link(current)
+            if current.batches is not None:  # schema 1 lists them all: check the links they span
+                start = current.batches
+                while current.parent is not None and not current.replaces and current.parent not in self._sound:
+                    current = self.read_manifest(current.parent)
+                    self.check_link(current)
+                break
+            if current.version in self._contents:
+                start = self._contents[current.version]
+                break
+            chain.append(current.own_batch)
+            if current.replaces or current.parent is None:
+                break
+            current = self.read_manifest(current.parent)
+        batches = [*start, *reversed(chain)]
+        self._contents[manifest.version] = batches
+        return batches
 
     def damaged(self, problem: str) -> InputError:
         """The one-line error for damage found while reading: what is wrong, and the commands that fix it."""
@@ -249,24 +334,27 @@ class Dataset:
         return data
 
     def check(self, manifest: Manifest | None) -> None:
-        """Raise InputError unless every batch of `manifest` is present and matches its sha256.
+        """Raise InputError unless `manifest` is sound to build on: its link to its parent (`check_link`) and its
+        own batch (present, matching its sha256).
 
-        Cost: each batch file is read and hashed once per Dataset object (one per command), so building on
-        a version reads the whole dataset once: O(dataset) bytes, sequential and cheap next to one model
-        call (about 0.15 s for 48 MB, 20,000 records, locally; one GET per batch on S3), while writes stay
-        O(batch). Batches this object already read or wrote are not read again. The dedup index files alone
-        would be cheaper but are derived: they cannot show that a batch was torn, edited or deleted."""
-        for batch in manifest.batches if manifest else []:
-            if (batch.file, batch.sha256) not in self._verified:
-                self.batch_bytes(batch, manifest.version)
+        Cost: O(batch). The older batches were each checked when this dataset's index took them in
+        (store/index.py: a version is indexed only from sound batch bytes whose chain digest matches), and a
+        version's digest chains every batch before it; damage done to an older batch afterwards is found by
+        `dataset verify` and by any read of that batch (export, revalidate), not by an append (docs/store.md)."""
+        if manifest is None:
+            return
+        self.check_link(manifest)
+        own = manifest.own_batch
+        if (own.file, own.sha256) not in self._verified:
+            self.batch_bytes(own, manifest.version)
 
     def iter_bytes(self, manifest: Manifest) -> Iterator[bytes]:
         """The version's content, batch by batch, exactly as stored (each batch checked as it is read)."""
-        for batch in manifest.batches:
+        for batch in self.batches(manifest):
             yield self.batch_bytes(batch, manifest.version)
 
     def records(self, manifest: Manifest) -> Iterator[Example]:
-        for batch in manifest.batches:
+        for batch in self.batches(manifest):
             for number, line in enumerate(self.batch_bytes(batch, manifest.version).splitlines(), 1):
                 try:
                     yield Example.model_validate_json(line)
@@ -281,7 +369,7 @@ class Dataset:
         against its sha256 first (`check`)."""
         if manifest is None:
             return []
-        return [entry for batch in manifest.batches for entry in self.batch_entries(batch, manifest.version)]
+        return [entry for batch in self.batches(manifest) for entry in self.batch_entries(batch, manifest.version)]
 
     def batch_entries(self, batch: BatchRef, version: int | None = None) -> list[tuple[str, str]]:
         """(id, prompt) of every record of one batch, from its index file, once the batch is checked."""
@@ -294,27 +382,28 @@ class Dataset:
         return [tuple(json.loads(line)) for line in data.splitlines()]
 
     def ids(self, manifest: Manifest | None) -> set[str]:
-        return {record_id for record_id, _ in self.index(manifest)}
+        """Every id of a version (from the index, store/index.py)."""
+        return set(self.record_index.column(manifest, "id"))
+
+    def known_ids(self, manifest: Manifest | None, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` the version holds: O(len(ids)) index lookups."""
+        return self.record_index.known(manifest, ids)
 
     def case_keys(self, manifest: Manifest | None) -> set[str]:
         """The case keys of a version's records (records written before they carried one: `category:subject`)."""
-        keys: set[str] = set()
-        for chunk in self.iter_bytes(manifest) if manifest else []:
-            for line in chunk.splitlines():
-                row = json.loads(line)
-                facts = row.get("facts", {})
-                subject = facts.get("subject_id") or ",".join(sorted(facts.get("evidence_ids", [])))
-                keys.add(row.get("case_key") or f"{row['category']}:{subject}")
-        return keys
+        return set(self.record_index.column(manifest, "case_key"))
+
+    def held_case_keys(self, manifest: Manifest | None, keys: Iterable[str]) -> frozenset[str]:
+        """Which of the case keys `keys` (e.g. every case of the world) the version holds."""
+        return frozenset(self.record_index.held_case_keys(manifest, keys))
+
+    def prompt_index(self, manifest: Manifest | None) -> PromptIndex:
+        """A `PromptIndex` of the version's prompts, read lazily from the persisted index: nothing is loaded."""
+        return PromptIndex(base=self.record_index.prompts(manifest))
 
     def committed_by(self, run_id: str) -> set[str]:
         """Ids that appends of run `run_id` committed (a resumed run commits each example once)."""
-        ids: set[str] = set()
-        for version in self.versions():
-            manifest = self.manifest(version)
-            if manifest.run_id == run_id and manifest.operation == "append":
-                ids.update(record_id for record_id, _ in self.batch_entries(manifest.batches[-1], version))
-        return ids
+        return self.record_index.committed_by(self.latest(), run_id)
 
     # ---- writing ------------------------------------------------------------------------------
     def append(
@@ -336,7 +425,8 @@ class Dataset:
         lineage = {"run_id": run_id, "rubric": rubric, "models": models, "generation": generation}
         while True:
             parent = self.latest()
-            known = self.ids(parent)
+            self.check(parent)  # O(batch): see `check`
+            known = self.known_ids(parent, (e.id for e in examples))
             fresh: list[Example] = []
             duplicates: list[str] = []
             for example in examples:
@@ -423,7 +513,8 @@ class Dataset:
                 self.storage.write(key, data)
         self._verified.add((batch.file, batch.sha256))
         self.storage.write(self.index_key(batch), batch_index(data))
-        base = None if operation in REPLACING else parent
+        replacing = operation in REPLACING
+        base = None if replacing else parent
         categories = Counter(base.categories if base else {})
         categories.update(e.category for e in examples)
         difficulties = Counter(base.difficulties if base else {})
@@ -443,16 +534,21 @@ class Dataset:
             models=models,
             generation=generation,
             environment=environment(),
-            batches=[*(base.batches if base else []), batch],
-            added=0 if operation in REPLACING else len(examples),
+            batch=batch,
+            added=0 if replacing else len(examples),
             removed=removed,
             records=(base.records if base else 0) + len(examples),
             categories=dict(sorted(categories.items())),
             difficulties=dict(sorted(difficulties.items())),
             sha256=chain_digest(parent.sha256 if parent else None, batch.sha256),
         )
-        key = self.manifest_key(version)
-        return manifest if self.storage.create(key, manifest.model_dump_json(indent=2).encode()) else None
+        if not self.storage.create(self.manifest_key(version), manifest.dump()):
+            return None
+        self._manifests[version] = manifest
+        self._listed = sorted({*self._listed, version})
+        with contextlib.suppress(sqlite3.Error):  # derived: a later command catches up from the batch
+            self.record_index.sync(manifest, data)
+        return manifest
 
     def keep_rubric(self, version: str, content: dict[str, Any]) -> None:
         """Keep the rubric a version was judged with, by its content version, so exports and audits can

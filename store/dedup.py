@@ -31,12 +31,13 @@ Prompts of fewer than `MIN_FUZZY_WORDS` words only match exactly: one word is a 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 
 NEAR_DUPLICATE_THRESHOLD = 0.5
 """Estimated Jaccard of salted word + bigram shingles at or above which a prompt is a near-duplicate."""
+
+_MEMORY_ORDER = 1 << 62
+"""Added to the order of prompts added in memory: they come after every stored prompt."""
 
 NUM_PERM = 128
 """MinHash permutations: the estimate's standard deviation is sqrt(J(1-J)/NUM_PERM), at most 0.044."""
@@ -129,9 +133,66 @@ def shingles(text: str) -> set[str]:
     return _shingles(text, prompt_words(text))
 
 
-def _shingles(text: str, words: list[str]) -> set[str]:
-    salt = _SALT_SEPARATOR.join(sorted(_entities(text, words))) + _SHINGLE_SEPARATOR
+def _salt(text: str, words: list[str]) -> str:
+    return _SALT_SEPARATOR.join(sorted(_entities(text, words))) + _SHINGLE_SEPARATOR
+
+
+def _shingles(text: str, words: list[str], salt: str | None = None) -> set[str]:
+    salt = _salt(text, words) if salt is None else salt
     return {salt + gram for gram in itertools.chain(words, map(" ".join, itertools.pairwise(words)))}
+
+
+def text_hash(text: str) -> int:
+    """A 63-bit hash of `text` (fits an SQLite INTEGER), for persisted lookups by normalised prompt or salt."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a persisted index keeps of a prompt: the hash of its normalised text (exact duplicates), the hash of
+    its entity signature (only prompts with the same one share a shingle, so only they can be near duplicates),
+    and its MinHash values as little-endian uint32 (None when it is too short to fuzzy-match)."""
+
+    normalised: int
+    salt: int
+    signature: bytes | None
+
+
+_MINHASH: MinHash | None = None
+
+
+def fingerprint(prompt: str) -> Fingerprint:
+    """The prompt's `Fingerprint`, with the same MinHash (`NUM_PERM`, seed 1) as `PromptIndex`."""
+    global _MINHASH
+    normalised = normalise_prompt(prompt)
+    words = _TOKEN.findall(normalised)
+    salt = _salt(prompt, words)
+    signature = None
+    if len(words) >= MIN_FUZZY_WORDS:
+        if _MINHASH is None:
+            from datasketch import MinHash
+
+            _MINHASH = MinHash(num_perm=NUM_PERM)
+        minhash = _MINHASH.copy()
+        minhash.update_batch([shingle.encode() for shingle in _shingles(prompt, words, salt)])
+        signature = minhash.hashvalues.astype("<u4").tobytes()  # values are below 2**32 (datasketch masks them)
+    return Fingerprint(text_hash(normalised), text_hash(salt), signature)
+
+
+class StoredPrompts(Protocol):
+    """A read-only, persisted set of indexed prompts (a dataset version's, see store/index.py) that a
+    `PromptIndex` consults lazily instead of loading it. Orders are below those of prompts added in memory."""
+
+    def __len__(self) -> int: ...
+
+    def normalised_of(self, key: str) -> int | None:
+        """The normalised-prompt hash of `key`, None when the key is not stored."""
+
+    def first_with(self, normalised: int) -> str | None:
+        """The first key stored with this normalised-prompt hash."""
+
+    def with_salt(self, salt: int) -> list[tuple[str, int, bytes]]:
+        """(key, order, signature) of every fuzzy-matchable stored prompt with this entity-signature hash."""
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -156,9 +217,12 @@ class PromptIndex:
     whose normalised text is already indexed keeps the first key.
     """
 
-    def __init__(self, threshold: float = NEAR_DUPLICATE_THRESHOLD, num_perm: int = NUM_PERM) -> None:
+    def __init__(
+        self, threshold: float = NEAR_DUPLICATE_THRESHOLD, num_perm: int = NUM_PERM, base: StoredPrompts | None = None
+    ) -> None:
         from datasketch import MinHash, MinHashLSH
 
+        self.base = base  # persisted prompts consulted lazily (a dataset's); they come before those added here
         self.threshold = threshold
         self.num_perm = num_perm
         self._empty = MinHash(num_perm=num_perm)
@@ -182,10 +246,12 @@ class PromptIndex:
         return index
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._keys) + (len(self.base) if self.base is not None else 0)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._keys
+        if key in self._keys:
+            return True
+        return isinstance(key, str) and self.base is not None and self.base.normalised_of(key) is not None
 
     def add(self, key: str, prompt: str) -> None:
         """Index `prompt` under `key`. Re-adding a key with the same prompt is a no-op; with another, an error."""
@@ -196,32 +262,62 @@ class PromptIndex:
     def match(self, prompt: str) -> Match | None:
         """The indexed prompt this one duplicates (same normalised text) or nearly duplicates, if any."""
         normalised = normalise_prompt(prompt)
-        key = self._exact.get(normalised)
+        key = self.base.first_with(text_hash(normalised)) if self.base is not None else None
+        key = key or self._exact.get(normalised)
         if key is not None:
             return Match("duplicate", key, 1.0)
         words = _TOKEN.findall(normalised)
-        if len(words) < MIN_FUZZY_WORDS or not self._signatures:
+        if len(words) < MIN_FUZZY_WORDS or not (self._signatures or self.base is not None):
             return None
         minhash = self._minhash(prompt, words)
         best: tuple[float, int, str] | None = None
         for candidate in self._lsh.query(minhash):
             estimate = int((self._signatures[candidate] == minhash.hashvalues).sum()) / self.num_perm
-            rank = (estimate, -self._order[candidate], candidate)
+            rank = (estimate, -(self._order[candidate] + _MEMORY_ORDER), candidate)
             if estimate >= self.threshold and (best is None or rank > best):
                 best = rank
+        if self.base is not None:
+            stored = self._stored_best(text_hash(_salt(prompt, words)), minhash.hashvalues)
+            best = stored if best is None or (stored is not None and stored > best) else best
         return Match("near_duplicate", best[2], best[0]) if best else None
+
+    def _stored_best(self, salt: int, values: np.ndarray) -> tuple[float, int, str] | None:
+        """The best stored near duplicate, ranked like the in-memory ones. Only prompts with the same entity
+        signature share a shingle, so only they are read; a candidate must also share an LSH band, as it would
+        in the in-memory index, so both halves flag exactly the same pairs."""
+        import numpy as np
+
+        assert self.base is not None
+        rows = self.base.with_salt(salt)
+        if not rows:
+            return None
+        signatures = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u4").reshape(len(rows), self.num_perm)
+        query = values.astype(np.uint32)
+        estimates = (signatures == query).sum(axis=1) / self.num_perm
+        bands, width = self._lsh.b, self._lsh.r
+        same = signatures[:, : bands * width].reshape(len(rows), bands, width) == query[: bands * width].reshape(
+            bands, width
+        )
+        candidate = same.all(axis=2).any(axis=1)
+        best: tuple[float, int, str] | None = None
+        for (key, order, _), estimate, banded in zip(rows, estimates.tolist(), candidate.tolist(), strict=True):
+            rank = (estimate, -order, key)
+            if banded and estimate >= self.threshold and (best is None or rank > best):
+                best = rank
+        return best
 
     def _remember(self, key: str, prompt: str) -> MinHash | None:
         """Record the key; the MinHash to insert into the LSH when the prompt is new and long enough to fuzzy-match."""
         normalised = normalise_prompt(prompt)
         known = self._keys.get(key)
-        if known is not None:
-            if known != normalised:
+        stored = self.base.normalised_of(key) if self.base is not None and known is None else None
+        if known is not None or stored is not None:
+            if (known is not None and known != normalised) or (stored is not None and stored != text_hash(normalised)):
                 raise ValueError(f"key {key!r} is already indexed with another prompt")
             return None
         self._keys[key] = normalised
         self._order[key] = len(self._order)
-        if normalised in self._exact:
+        if normalised in self._exact or (self.base is not None and self.base.first_with(text_hash(normalised))):
             return None
         self._exact[normalised] = key
         words = _TOKEN.findall(normalised)

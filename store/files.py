@@ -58,12 +58,17 @@ def _discard(path: Path) -> None:
         path.unlink()
 
 
-def _write_temp(directory: Path, data: bytes) -> Path:
-    """A synced temp file in `directory` holding `data`; removed again if anything fails."""
+def make_directory(directory: Path) -> None:
+    """Create `directory` and its parents; a file where a folder should be is NotADirectoryError, not "exists"."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file where the folder should be
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory)) from None
+
+
+def _write_temp(directory: Path, data: bytes) -> Path:
+    """A synced temp file in `directory` holding `data`; removed again if anything fails."""
+    make_directory(directory)
     fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pydantic import TypeAdapter
+
 from config import InputError
-from store.dataset import REPLACING, BatchRef, Dataset, Manifest, batch_index, chain_digest
+from store.dataset import BatchRef, Dataset, Manifest, batch_index, chain_digest
 from store.records import Example
 
 
@@ -38,12 +39,29 @@ def verify(dataset: Dataset) -> tuple[int, list[str]]:
     return len(found.versions), found.problems
 
 
+@dataclass
+class _Content:
+    """What `check` knows of the content of the version it checked last (the next one's parent)."""
+
+    batches: list[BatchRef] = field(default_factory=list)
+    bad: bool = False  # a batch of it is missing or damaged
+    records: int = 0  # the records its batches hold
+    ids: set[str] | None = field(default_factory=set)  # its ids, when every batch is sound
+    twice: set[str] = field(default_factory=set)  # ids it holds more than once
+
+
 def check(dataset: Dataset) -> Verification:
     """Every manifest parses, every batch file's sha256 and line count, every manifest's chain digest and
-    lineage, every record's schema, and no id twice within a version. Reports damage, never raises on it."""
+    lineage, every record's schema, and no id twice within a version. Reports damage, never raises on it.
+
+    Streams: each batch is read, hashed and validated once, on its own, and each version's content is its
+    parent's plus its batch (or its batch alone, for a re-validation or review), so the memory held is one
+    batch and the ids of one version."""
     found = Verification(dataset.versions())
+    sound: dict[str, bool] = {}  # per batch file, checked once
+    fresh: dict[str, list[str]] = {}  # the ids of batches just checked, until a version takes them in
     manifests: dict[int, Manifest] = {}
-    batch_ids: dict[str, list[str] | None] = {}  # per batch file, checked once: its ids, or None if it is bad
+    state: _Content | None = None  # the content of the version before, None when unknown
 
     def problem(number: int, text: str) -> None:
         found.problems.append(f"{dataset.name}@v{number}: {text}")
@@ -51,37 +69,88 @@ def check(dataset: Dataset) -> Verification:
 
     for number in found.versions:
         try:
-            manifest = manifests[number] = dataset.read_manifest(number)
+            manifest = manifests[number] = dataset.read_manifest(number, cached=False)
         except InputError:
             url = dataset.storage.url(dataset.manifest_key(number))
             problem(number, f"the manifest {url} is not a valid manifest (empty, truncated or changed)")
+            state = None
             continue
-        for batch in manifest.batches:
-            if batch.file not in batch_ids:
-                batch_ids[batch.file] = _check_batch(dataset, batch, found, number)
-        if any(batch_ids[b.file] is None for b in manifest.batches):
-            found.damaged.add(number)
+        manifests.pop(number - 2, None)
         parent = manifests.get(manifest.parent) if manifest.parent else None
         if manifest.parent is not None and parent is None:
             problem(number, f"parent v{manifest.parent} is missing or unreadable")
+            state = None
             continue
-        expected = chain_digest(parent.sha256 if parent else None, manifest.batches[-1].sha256)
+        own = manifest.own_batch
+        listed = manifest.batches
+        base = state if (parent is not None and not manifest.replaces) else _Content()
+        for batch in listed if listed is not None else [own]:
+            if batch.file not in sound:
+                ids = _check_batch(dataset, batch, found, number)
+                sound[batch.file] = ids is not None
+                if ids is not None:
+                    fresh[batch.file] = ids
+        expected = chain_digest(parent.sha256 if parent else None, own.sha256)
         if manifest.sha256 != expected:
             problem(number, f"sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
-        if manifest.operation not in REPLACING and parent and manifest.batches[:-1] != parent.batches:
+        if listed is not None and not manifest.replaces and parent and (base is None or listed[:-1] != base.batches):
             problem(number, f"an {manifest.operation} must keep its parent's batches unchanged")
-        if sum(b.records for b in manifest.batches) != manifest.records:
+        batches = listed if listed is not None else [*(base.batches if base else []), own]
+        state = _grow(dataset, base, batches, sound, fresh)
+        fresh.clear()
+        if state.bad:
+            found.damaged.add(number)
+        if state.records != manifest.records:
             problem(number, f"manifest says {manifest.records} records, its batches hold a different number")
-        if all(batch_ids[b.file] is not None for b in manifest.batches):
-            ids = Counter(id_ for b in manifest.batches for id_ in batch_ids[b.file] or [])
-            twice = sorted(i for i, n in ids.items() if n > 1)
-            if twice:
-                problem(number, f"{len(twice)} ids appear more than once (first: {twice[0]})")
+        if state.twice:
+            problem(number, f"{len(state.twice)} ids appear more than once (first: {min(state.twice)})")
     return found
 
 
+def _grow(
+    dataset: Dataset,
+    base: _Content | None,
+    batches: list[BatchRef],
+    sound: dict[str, bool],
+    fresh: dict[str, list[str]],
+) -> _Content:
+    """The content of a version made of `batches`: `base` (its parent's, when `batches` extends it) plus the
+    new batch's ids, else counted afresh from every batch."""
+    extends = base is not None and batches[: len(base.batches)] == base.batches
+    if not extends or base is None:
+        base, new = _Content(), batches
+    else:
+        new = batches[len(base.batches) :]
+    content = _Content(
+        batches=batches,
+        bad=base.bad or any(not sound.get(b.file, False) for b in new),
+        records=base.records + sum(b.records for b in new),
+        ids=None if base.ids is None else base.ids,
+        twice=set(base.twice),
+    )
+    if content.bad or content.ids is None:
+        content.ids = None
+        content.twice = set()
+        return content
+    for batch in new:
+        for id_ in fresh.get(batch.file) or _batch_ids(dataset, batch):
+            if id_ in content.ids:
+                content.twice.add(id_)
+            content.ids.add(id_)
+    return content
+
+
+def _batch_ids(dataset: Dataset, batch: BatchRef) -> list[str]:
+    data = dataset.storage.read(dataset.key("batches", batch.file)) or b""
+    return [json.loads(line)["id"] for line in data.splitlines()]
+
+
+_RECORDS = TypeAdapter(list[Example])
+
+
 def _check_batch(dataset: Dataset, batch: BatchRef, found: Verification, number: int) -> list[str] | None:
-    """The ids of a batch whose digest, line count and records are all sound; None (and a problem) if not."""
+    """The ids of a batch whose digest, line count and records are all sound; None (and a problem) if not. Also
+    checks its index file, when there is one."""
     where = f"{dataset.name}@v{number}"
     data = dataset.storage.read(dataset.key("batches", batch.file))
     if data is None:
@@ -94,18 +163,24 @@ def _check_batch(dataset: Dataset, batch: BatchRef, found: Verification, number:
     if len(lines) != batch.records:
         found.problems.append(f"{where}: batch {batch.file} has {len(lines)} lines, the manifest says {batch.records}")
         return None
-    ids = []
-    for n, line in enumerate(lines, 1):
-        try:
-            ids.append(Example.model_validate_json(line).id)
-        except ValueError:
-            found.problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
-            return None
+    records: list[Example] | None = None
+    try:  # the whole batch in one call (fast); on any doubt, line by line to name the line
+        records = _RECORDS.validate_json(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        records = None
+    if records is None or len(records) != len(lines):
+        for n, line in enumerate(lines, 1):
+            try:
+                Example.model_validate_json(line)
+            except ValueError:
+                found.problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
+                return None
+        records = [Example.model_validate_json(line) for line in lines]
     index = dataset.storage.read(dataset.index_key(batch))
     if index is not None and index != batch_index(data):
         found.problems.append(f"{where}: the index of batch {batch.file} does not match it (delete the .index file)")
         found.stale_indexes.append(batch)
-    return ids
+    return [record.id for record in records]
 
 
 @dataclass
@@ -179,25 +254,37 @@ class Diff:
 def diff(dataset: Dataset, old: int, new: int) -> Diff:
     """What happened to each example between two versions, attributed to the version that did it.
 
-    Every version from `old` to `new` is read, so each change names its version and cause."""
+    Read from the dataset's index (store/index.py): an append's rows are what it added, so a range of appends
+    costs O(records added); a re-validation or review in the range compares the versions' line digests, and
+    only the batches holding a changed record are read, to say what changed."""
     result = Diff(old, new)
-    before = _by_id(dataset, dataset.manifest(old))
+    index = dataset.record_index
+    manifests = {number: dataset.manifest(number) for number in range(old, new + 1)}
+    index.sync(manifests[new])
+    if not any(manifests[number].replaces for number in range(old + 1, new + 1)):
+        for number in range(old + 1, new + 1):
+            cause = _cause(manifests[number])
+            result.added.extend(Change(id_, number, f"added by {cause}") for id_, _, _ in index.rows(number))
+        result.added.sort(key=lambda change: change.id)
+        return result
+    lines = _Lines(dataset, manifests)
+    before = index.content(manifests[old])
     state = dict(before)
     events: dict[str, dict[str, tuple[int, str]]] = {}  # id → kind → the latest (version, reason) of that kind
     for number in range(old + 1, new + 1):
-        manifest = dataset.manifest(number)
-        content = _by_id(dataset, manifest)
+        manifest = manifests[number]
         cause = _cause(manifest)
-        for id_ in content.keys() - state.keys():
+        rows = {id_: (digest, number, line) for id_, digest, line in index.rows(number)}
+        content = rows if manifest.replaces else {**state, **rows}
+        for id_ in rows.keys() - state.keys():
             events.setdefault(id_, {})["added"] = (number, f"added by {cause}")
-        for id_ in state.keys() - content.keys():
-            events.setdefault(id_, {})["removed"] = (number, f"removed by {cause}")
-        for id_ in content.keys() & state.keys():
-            if content[id_] != state[id_]:
-                events.setdefault(id_, {})["changed"] = (
-                    number,
-                    f"{_what_changed(state[id_], content[id_])} by {cause}",
-                )
+        if manifest.replaces:
+            for id_ in state.keys() - content.keys():
+                events.setdefault(id_, {})["removed"] = (number, f"removed by {cause}")
+        for id_ in rows.keys() & state.keys():
+            if content[id_][0] != state[id_][0]:
+                what = _what_changed(lines.of(state[id_]), lines.of(content[id_]))
+                events.setdefault(id_, {})["changed"] = (number, f"{what} by {cause}")
         state = content
     for id_, kinds in sorted(events.items()):
         in_old, in_new = id_ in before, id_ in state
@@ -205,13 +292,25 @@ def diff(dataset: Dataset, old: int, new: int) -> Diff:
             result.added.append(Change(id_, *kinds["added"]))
         elif in_old and not in_new:
             result.removed.append(Change(id_, *kinds["removed"]))
-        elif in_old and in_new and before[id_] != state[id_]:
+        elif in_old and in_new and before[id_][0] != state[id_][0]:
             result.changed.append(Change(id_, *kinds["changed"]))
     return result
 
 
-def _by_id(dataset: Dataset, manifest: Manifest) -> dict[str, bytes]:
-    return {json.loads(line)["id"]: line for chunk in dataset.iter_bytes(manifest) for line in chunk.splitlines()}
+class _Lines:
+    """Record lines by (version, line number), reading each version's own batch at most once."""
+
+    def __init__(self, dataset: Dataset, manifests: dict[int, Manifest]):
+        self.dataset = dataset
+        self.manifests = manifests
+        self.batches: dict[int, list[bytes]] = {}
+
+    def of(self, where: tuple[bytes, int, int]) -> bytes:
+        _, version, line = where
+        if version not in self.batches:
+            manifest = self.manifests.get(version) or self.dataset.manifest(version)
+            self.batches[version] = self.dataset.batch_bytes(manifest.own_batch, version).splitlines()
+        return self.batches[version][line - 1]
 
 
 def _cause(manifest: Manifest) -> str:

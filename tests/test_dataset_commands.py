@@ -66,7 +66,7 @@ def test_verify_passes_on_an_untouched_dataset(cli, history):
 
 
 def test_verify_catches_a_changed_batch(cli, history):
-    batch = Path(history.where) / "batches" / history.manifest(1).batches[0].file
+    batch = Path(history.where) / "batches" / history.manifest(1).own_batch.file
     data = batch.read_bytes()
     batch.write_bytes(data.replace(b'"verdict":"suspicious"', b'"verdict":"not_suspicious"', 1))
     result = cli("dataset", "verify", "kyc")
@@ -75,7 +75,7 @@ def test_verify_catches_a_changed_batch(cli, history):
 
 
 def test_verify_catches_an_index_file_that_disagrees_with_its_batch(cli, history):
-    batch = history.manifest(1).batches[0]
+    batch = history.manifest(1).own_batch
     index = Path(history.where) / "batches" / batch.file.replace(".jsonl", ".index")
     index.write_text(index.read_text().replace('"', "'", 2))
     result = cli("dataset", "verify", "kyc")

@@ -154,7 +154,7 @@ def test_two_concurrent_writers_both_land_as_consecutive_versions(tmp_path):
     assert [(m.version, m.parent) for m in manifests] == [(1, None), (2, 1)]
     assert {m.run_id for m in manifests} == {"w1", "w2"}
     latest = manifests[-1]
-    assert latest.batches[0] == manifests[0].batches[0] and len(latest.batches) == 2
+    assert dataset.batches(latest) == [manifests[0].own_batch, latest.own_batch]
     ids = [r.id for r in dataset.records(latest)]
     assert len(ids) == len(set(ids)) == latest.records == sum(m.added for m in manifests)
     assert verify(dataset)[1] == []

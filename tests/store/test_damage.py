@@ -42,7 +42,8 @@ def out(two_versions, tmp_path) -> Path:
 def batch_of(out: Path, version: int) -> Path:
     """The batch file version `version` added (its last)."""
     manifest = json.loads((out / "kyc" / "versions" / f"v{version:04d}.json").read_text())
-    return out / "kyc" / "batches" / manifest["batches"][-1]["file"]
+    own = manifest["batch"] if "batch" in manifest else manifest["batches"][-1]  # schema 2, else schema 1
+    return out / "kyc" / "batches" / own["file"]
 
 
 def tear(path: Path) -> None:
@@ -200,7 +201,7 @@ def test_append_refuses_a_damaged_parent_even_with_its_index_intact(tmp_path):
     ds.bind(domain="kyc", domain_version="1", world_seed=None, default_world_seed=1)
     ds.append([make_example("a")], **lineage())
     ds.append([make_example("b")], **lineage())
-    tear(tmp_path / "d" / "batches" / ds.manifest(2).batches[-1].file)
+    tear(tmp_path / "d" / "batches" / ds.manifest(2).own_batch.file)
     fresh = Dataset(tmp_path, "d")  # what a new command sees
     with pytest.raises(InputError, match=r"does not match its sha256 in d@v2 \(changed or torn\)"):
         fresh.append([make_example("c")], **lineage())
@@ -214,11 +215,11 @@ def test_a_batch_written_again_replaces_its_damaged_copy(tmp_path):
     ds.bind(domain="kyc", domain_version="1", world_seed=None, default_world_seed=1)
     ds.append([make_example("a")], **lineage())
     manifest = ds.append([make_example("b")], **lineage())[0]
-    tear(tmp_path / "d" / "batches" / manifest.batches[-1].file)
+    tear(tmp_path / "d" / "batches" / manifest.own_batch.file)
     again = Dataset(tmp_path, "d")
     repair(again, plan_repair(again))
     again = Dataset(tmp_path, "d")
-    assert again.append([make_example("b")], **lineage())[0].batches[-1] == manifest.batches[-1]
+    assert again.append([make_example("b")], **lineage())[0].own_batch == manifest.own_batch
     assert verify(Dataset(tmp_path, "d")) == (2, [])
 
 

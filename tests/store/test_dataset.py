@@ -31,7 +31,8 @@ def test_versions_are_cumulative_and_append_writes_only_the_batch(dataset):
     v1, _ = append(dataset, "a", "b")
     v2, _ = append(dataset, "c")
     assert (v1.version, v2.version, v2.parent) == (1, 2, 1)
-    assert [b.records for b in v2.batches] == [2, 1] and v2.batches[0] == v1.batches[0]
+    assert [b.records for b in dataset.batches(v2)] == [2, 1] and dataset.batches(v2)[0] == v1.batch
+    assert (v1.schema_version, v2.batch.records, v2.batches) == (2, 1, None)  # a manifest names its own batch
     assert [e.id for e in dataset.records(dataset.manifest(2))] == ["a", "b", "c"]
     assert [e.id for e in dataset.records(dataset.manifest(1))] == ["a", "b"]
     assert v2.categories == {"structuring": 3} and v2.records == 3
@@ -41,9 +42,9 @@ def test_digest_chains_the_batch_digests(dataset):
     v1, _ = append(dataset, "a")
     v2, _ = append(dataset, "b")
     for manifest in (v1, v2):
-        data = dataset.batch_bytes(manifest.batches[-1])
-        assert hashlib.sha256(data).hexdigest() == manifest.batches[-1].sha256
-    assert v2.sha256 == chain_digest(v1.sha256, v2.batches[-1].sha256)
+        data = dataset.batch_bytes(manifest.own_batch)
+        assert hashlib.sha256(data).hexdigest() == manifest.own_batch.sha256
+    assert v2.sha256 == chain_digest(v1.sha256, v2.own_batch.sha256)
 
 
 def test_ids_already_in_the_dataset_are_never_appended_twice(dataset):
