@@ -52,6 +52,9 @@ class RoleModel:
         malformed structured output (first, so a call it stops is neither rate-limited nor counted)."""
         from strands import Agent
 
+        from agents.strands_runtime import quiet_tracing
+
+        quiet_tracing()  # before the agent takes strands' tracer
         return Agent(
             model=self.build(),
             hooks=[OutputGuard(self.output_retries), ToolBudget(self.tool_budget), self.meter],

@@ -1,13 +1,22 @@
 """The strands runtime (the default): each role is a fresh strands `Agent` per invocation, its tool calls
-recorded by a hook on the agent's own tool events."""
+recorded by a hook on the agent's own tool events.
+
+strands traces through OpenTelemetry, and builds every span's content (the messages as JSON, each call's tool input
+and result) before it asks whether anyone records the span. With no tracer provider configured that is all thrown
+away, on every model and tool call; `QuietTracer` skips it then (and traces as strands does once one is).
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from opentelemetry import trace as trace_api
 from pydantic import BaseModel
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookRegistry
+from strands.telemetry import tracer as strands_tracer
 
 from agents.messages import trace_entry, usage_of
 from agents.runtime import Instructions, Outcome
@@ -18,6 +27,76 @@ if TYPE_CHECKING:
     from agents.providers import RoleModel
 
 T = TypeVar("T", bound=BaseModel)
+
+
+class QuietTracer(strands_tracer.Tracer):
+    """strands' tracer, minus the work for spans nobody records: while no OpenTelemetry tracer provider is configured
+    (the API's default proxy, or an explicit no-op one), the spans strands starts are the no-op span at once,
+    without serialising their content, and their ends do nothing. Checked at every span, so a provider configured
+    later (e.g. by a user's own task agent) is traced as usual."""
+
+    @staticmethod
+    def recording() -> bool:
+        """Whether a real tracer provider is configured (spans would be recorded)."""
+        return not isinstance(
+            trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider | trace_api.NoOpTracerProvider
+        )
+
+    def start_agent_span(self, *args: Any, **kwargs: Any) -> trace_api.Span:
+        return super().start_agent_span(*args, **kwargs) if self.recording() else trace_api.INVALID_SPAN
+
+    def start_event_loop_cycle_span(self, *args: Any, **kwargs: Any) -> trace_api.Span:
+        return super().start_event_loop_cycle_span(*args, **kwargs) if self.recording() else trace_api.INVALID_SPAN
+
+    def start_model_invoke_span(self, *args: Any, **kwargs: Any) -> trace_api.Span:
+        return super().start_model_invoke_span(*args, **kwargs) if self.recording() else trace_api.INVALID_SPAN
+
+    def start_tool_call_span(self, *args: Any, **kwargs: Any) -> trace_api.Span:
+        return super().start_tool_call_span(*args, **kwargs) if self.recording() else trace_api.INVALID_SPAN
+
+    def end_agent_span(self, span: trace_api.Span, *args: Any, **kwargs: Any) -> None:
+        if span.is_recording():
+            super().end_agent_span(span, *args, **kwargs)
+
+    def end_tool_call_span(self, span: trace_api.Span, *args: Any, **kwargs: Any) -> None:
+        if span.is_recording():
+            super().end_tool_call_span(span, *args, **kwargs)
+
+
+def inline_tool(tool: Any) -> Any:
+    """A synchronous `@tool` function as strands runs an async one: awaited on the event loop, not handed to a
+    worker thread. strands runs every synchronous tool function in a thread; for an in-memory tool (a domain's
+    lookups over its world) that hand-off, waiting for the GIL while other episodes run, costs more than the call.
+    The same function decorated once more (same name, description, spec and validation); any other tool, or one
+    whose spec would differ, is returned as it is."""
+    from strands import tool as decorate
+    from strands.tools.decorator import DecoratedFunctionTool
+
+    function = getattr(tool, "__wrapped__", None)  # the decorated function (functools.update_wrapper)
+    if not isinstance(tool, DecoratedFunctionTool) or function is None:
+        return tool
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        return tool
+
+    @functools.wraps(function)
+    async def awaited(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    try:
+        inline = decorate(name=tool.tool_name)(awaited)
+    except Exception:  # a signature strands reads differently through the wrapper: keep the original
+        return tool
+    return inline if inline.tool_spec == tool.tool_spec else tool
+
+
+def quiet_tracing() -> None:
+    """Make strands use `QuietTracer` (once per process; agents built before keep the tracer they have).
+
+    strands offers no switch for this and reads its tracer from a module singleton (`get_tracer()`, used by the
+    agent, the event loop and the tool executor alike), so the singleton is replaced: the one place Goldsmith sets
+    a private strands attribute (`strands.telemetry.tracer._tracer_instance`)."""
+    if not isinstance(strands_tracer._tracer_instance, QuietTracer):
+        strands_tracer._tracer_instance = QuietTracer()
 
 
 class ToolRecorder:

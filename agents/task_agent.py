@@ -116,6 +116,7 @@ class TaskAgent:
         finding_model: type,
         custom: CustomTaskAgent | None = None,
         desk: Callable[[], ActionDesk] | None = None,
+        inline_tools: bool = False,
     ):
         self.model = model
         self.instructions = instructions
@@ -123,6 +124,8 @@ class TaskAgent:
         self.finding_model = finding_model
         self.custom = custom
         self.desk = desk
+        self.inline_tools = inline_tools  # the tools only read memory: on strands, run them on the event loop
+        self._inline: list[Any] | None = None  # `tools` as the strands runtime runs them best: see `run_tools`
 
     def new_desk(self) -> ActionDesk | None:
         """A fresh action desk for one attempt (None: the domain has no actions)."""
@@ -134,7 +137,20 @@ class TaskAgent:
         actions = desk.tools if desk else []
         if self.custom is not None:
             return await self.custom.run(prompt, self.finding_model, actions)
-        return await self.model.run(self.instructions, prompt, self.finding_model, self.tools + actions)
+        return await self.model.run(self.instructions, prompt, self.finding_model, self.run_tools() + actions)
+
+    def run_tools(self) -> list[Any]:
+        """The domain's tools for the model's runtime: on strands, when the domain says its synchronous `@tool`
+        functions only look things up in its in-memory world (`Domain.inline_tools`), they are awaited on the event
+        loop instead of each call waiting for a worker thread (`inline_tool`, made once per run). Otherwise (a pack
+        that does not say so, an MCP server's tools) each call keeps its thread: it may block."""
+        if not self.inline_tools or getattr(self.model.runtime, "name", "strands") != "strands":
+            return self.tools
+        if self._inline is None:
+            from agents.strands_runtime import inline_tool
+
+            self._inline = [inline_tool(tool) for tool in self.tools]
+        return self._inline
 
     async def attempt(
         self,

@@ -47,6 +47,7 @@ def make_roles(
     """The user simulator, task agent and critic. `tools` replaces the domain's own (e.g. an MCP server's);
     `task_agent` (package.module:factory) puts the user's own agent in the task agent's place."""
     card = domain.card
+    inline = tools is None and domain.inline_tools  # an MCP server's tools may block: they keep their thread
     tools = domain.tools(world) if tools is None else tools
     instructions = task_instructions(domain.name, card.task_agent, domain.finding_model)
     custom = None
@@ -64,6 +65,7 @@ def make_roles(
             finding_model=domain.finding_model,
             custom=custom,
             desk=lambda: domain.action_desk(world),
+            inline_tools=inline,
         ),
         critic=Critic(
             lineup.critic,

@@ -5,7 +5,9 @@
     <name>/runs/<run>/lease/000001.json      who is running it now (owner, heartbeat); one file per holder
 
 Each checkpoint is written whole and atomically (store/storage.py), so after a crash every episode's file
-is its last completed stage, never a torn one.
+is its last completed stage, never a torn one. During a run, `CheckpointWriter` writes the checkpoints
+behind the episodes, in batches (one worker-thread hand-off each), and the runner commits only after every one
+is written.
 
 One process at a time runs a run id: it holds a lease, a file it created exclusively (the storage's
 compare-and-swap, so also on S3) and rewrites every few seconds as a heartbeat. A second process finds a live
@@ -16,6 +18,7 @@ the lease file of the next generation, which only one process can do.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -61,7 +64,11 @@ class RunJournal:
         return stored
 
     def save(self, index: int, state: BaseModel) -> None:
-        self.dataset.storage.write(self._key("episodes", f"{index:05d}.json"), state.model_dump_json().encode())
+        self.write(index, state.model_dump_json().encode())
+
+    def write(self, index: int, data: bytes) -> None:
+        """Replace episode `index`'s checkpoint with `data` (a serialised state), atomically and durably."""
+        self.dataset.storage.write(self._key("episodes", f"{index:05d}.json"), data)
 
     def load(self, model: type[M]) -> dict[int, M]:
         """Every episode's latest checkpoint, by episode index."""
@@ -78,6 +85,53 @@ class RunJournal:
                     f"{where}: not a checkpoint this Goldsmith can resume ({error.errors()[0]['msg']})"
                 ) from None
         return states
+
+
+class CheckpointWriter:
+    """Writes the checkpoints of a run's episodes behind them, in batches, so that no episode waits for the disk:
+    `save` takes the state as it is (serialised at once) and returns; one writer task hands what is pending to a
+    worker thread, a batch at a time, and whatever is saved meanwhile goes in the next batch (an episode saved
+    twice before its turn is written once, at its newest stage). A crash therefore loses at most the stages saved
+    since the last batch: the resumed run plays those again. Nothing is committed from memory alone: `flush` (the
+    runner's, before it commits) waits until every checkpoint is written, and raises a write's error; a failed
+    write also fails the next `save`. Use within one event loop."""
+
+    def __init__(self, journal: RunJournal):
+        self.journal = journal
+        self.pending: dict[int, bytes] = {}
+        self.writer: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+        self.batches = 0  # hand-offs to the worker thread so far
+        self.written = 0  # checkpoints written so far
+
+    async def save(self, index: int, state: BaseModel) -> None:
+        """Checkpoint `state` as episode `index`'s latest stage (written shortly after)."""
+        if self.error is not None:
+            raise self.error
+        self.pending[index] = state.model_dump_json().encode()  # as it is now: the episode goes on changing it
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def flush(self) -> None:
+        """Return once every checkpoint saved so far is written; raise the error of a write that failed."""
+        while self.writer is not None and not self.writer.done():
+            await asyncio.shield(self.writer)  # a cancelled caller does not cancel the writer
+        if self.error is not None:
+            raise self.error
+
+    async def _drain(self) -> None:
+        while self.pending and self.error is None:
+            batch, self.pending = self.pending, {}
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception as error:  # kept for the next save and the flush
+                self.error = error
+
+    def _write(self, batch: dict[int, bytes]) -> None:
+        for index, data in batch.items():
+            self.journal.write(index, data)
+        self.batches += 1
+        self.written += len(batch)
 
 
 LEASE_TTL_S = float(os.environ.get("GOLDSMITH_LEASE_TTL_S", "60"))

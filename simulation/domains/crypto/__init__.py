@@ -45,6 +45,7 @@ class CryptoDomain(Domain):
         **{name: "standard" for name in CONVERSATIONS},
     }
     action_names: ClassVar[frozenset[str]] = ACTIONS
+    inline_tools: ClassVar[bool] = True  # lookups in the in-memory world
     card_path: ClassVar[Path] = Path(__file__).with_name("persona.yaml")
     rubric_path: ClassVar[Path] = BUNDLED / "crypto.yaml"
 

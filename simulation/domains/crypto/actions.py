@@ -74,11 +74,21 @@ def asset_key(world: CryptoWorld, symbol: str) -> str:
     return asset.symbol if len(world.assets_by_symbol[asset.symbol]) == 1 else asset.id
 
 
-def build_action_tools(desk: ActionDesk, world: CryptoWorld) -> list[Any]:
-    """The action tools, changing `desk` (one conversation's alerts and watchlist) for assets of `world`."""
+class CryptoActionTools:
+    """The action tools, decorated once (at class definition: strands builds each tool's spec and input model then);
+    an instance binds them to one conversation's desk and the world's assets without decorating again (a `@tool`
+    method read from an instance is the same tool bound to it)."""
+
+    def __init__(self, desk: ActionDesk, world: CryptoWorld):
+        self.desk = desk
+        self.world = world
+
+    def tools(self) -> list[Any]:
+        """The action tools, bound to this desk."""
+        return [self.set_price_alert, self.add_to_watchlist, self.remove_from_watchlist]
 
     @tool
-    def set_price_alert(symbol: str, direction: str, price: float) -> dict:
+    def set_price_alert(self, symbol: str, direction: str, price: float) -> dict:
         """Set a price alert for the user: they are told when the asset's price falls below (direction below) or
         rises above (direction above) a price. Only when the user asks for one, at the price they name. One
         alert per asset and direction: a new one replaces the old.
@@ -88,24 +98,28 @@ def build_action_tools(desk: ActionDesk, world: CryptoWorld) -> list[Any]:
             direction: below or above.
             price: The price in USD at which the alert fires.
         """
-        return desk.act("set_price_alert", {"symbol": asset_key(world, symbol), "direction": direction, "price": price})
+        arguments = {"symbol": asset_key(self.world, symbol), "direction": direction, "price": price}
+        return self.desk.act("set_price_alert", arguments)
 
     @tool
-    def add_to_watchlist(symbol: str) -> dict:
+    def add_to_watchlist(self, symbol: str) -> dict:
         """Add an asset to the user's watchlist. Only when the user asks for it.
 
         Args:
             symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
         """
-        return desk.act("add_to_watchlist", {"symbol": asset_key(world, symbol)})
+        return self.desk.act("add_to_watchlist", {"symbol": asset_key(self.world, symbol)})
 
     @tool
-    def remove_from_watchlist(symbol: str) -> dict:
+    def remove_from_watchlist(self, symbol: str) -> dict:
         """Remove an asset from the user's watchlist. Only when the user asks for it.
 
         Args:
             symbol: Ticker symbol (e.g. HLX) or asset id (e.g. AS-0007).
         """
-        return desk.act("remove_from_watchlist", {"symbol": asset_key(world, symbol)})
+        return self.desk.act("remove_from_watchlist", {"symbol": asset_key(self.world, symbol)})
 
-    return [set_price_alert, add_to_watchlist, remove_from_watchlist]
+
+def build_action_tools(desk: ActionDesk, world: CryptoWorld) -> list[Any]:
+    """The action tools, changing `desk` (one conversation's alerts and watchlist) for assets of `world`."""
+    return CryptoActionTools(desk, world).tools()

@@ -79,20 +79,30 @@ def action_for(customer_id: str, verdict: str, category: str, typology: str | No
     return ToolCall(name="close_alert", input={"customer_id": customer_id})
 
 
-def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
-    """The four action tools, changing `desk` (one conversation's alert desk) for customers of `world`."""
+class KycActionTools:
+    """The four action tools, decorated once (at class definition: strands builds each tool's spec and input model
+    then); an instance binds them to one conversation's alert desk and the world's customers without decorating
+    again (a `@tool` method read from an instance is the same tool bound to it)."""
 
-    def act(name: str, customer_id: str, arguments: dict[str, Any], **texts: str) -> dict:
+    def __init__(self, desk: ActionDesk, world: KycWorld):
+        self.desk = desk
+        self.world = world
+
+    def tools(self) -> list[Any]:
+        """The action tools, bound to this desk."""
+        return [self.file_sar, self.escalate_case, self.request_documents, self.close_alert]
+
+    def _act(self, name: str, customer_id: str, arguments: dict[str, Any], **texts: str) -> dict:
         """Take an action for a customer of the world; `texts` (a narrative, a reason) must not be empty."""
-        if not isinstance(world.by_id.get(customer_id.strip()), Customer):
+        if not isinstance(self.world.by_id.get(customer_id.strip()), Customer):
             raise ValueError(f"no customer with id {customer_id!r}")
         for what, text in texts.items():
             if not text.strip():
                 raise ValueError(f"{what} must not be empty")
-        return desk.act(name, {"customer_id": customer_id.strip(), **arguments})
+        return self.desk.act(name, {"customer_id": customer_id.strip(), **arguments})
 
     @tool
-    def file_sar(customer_id: str, typology: str, evidence_ids: list[str], narrative: str) -> dict:
+    def file_sar(self, customer_id: str, typology: str, evidence_ids: list[str], narrative: str) -> dict:
         """File a suspicious activity report (SAR) on a customer. Only when the review found the activity
         suspicious. The alert is then closed as reported.
 
@@ -102,10 +112,11 @@ def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
             evidence_ids: Ids of the transactions or documents the SAR rests on.
             narrative: The SAR narrative: who, what, when, why it is suspicious.
         """
-        return act("file_sar", customer_id, {"typology": typology, "evidence_ids": evidence_ids}, narrative=narrative)
+        arguments = {"typology": typology, "evidence_ids": evidence_ids}
+        return self._act("file_sar", customer_id, arguments, narrative=narrative)
 
     @tool
-    def escalate_case(customer_id: str, reason: str) -> dict:
+    def escalate_case(self, customer_id: str, reason: str) -> dict:
         """Escalate a customer's case to the enhanced-due-diligence team (e.g. a payee is a politically exposed
         person).
 
@@ -113,26 +124,29 @@ def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
             customer_id: Customer id, e.g. C-0042.
             reason: Why the case is escalated.
         """
-        return act("escalate_case", customer_id, {}, reason=reason)
+        return self._act("escalate_case", customer_id, {}, reason=reason)
 
     @tool
-    def request_documents(customer_id: str, document_types: list[str]) -> dict:
+    def request_documents(self, customer_id: str, document_types: list[str]) -> dict:
         """Ask the customer for documents; the alert waits for them.
 
         Args:
             customer_id: Customer id, e.g. C-0042.
             document_types: Some of identity_document, proof_of_address, source_of_funds.
         """
-        return act("request_documents", customer_id, {"document_types": document_types})
+        return self._act("request_documents", customer_id, {"document_types": document_types})
 
     @tool
-    def close_alert(customer_id: str, reason: str) -> dict:
+    def close_alert(self, customer_id: str, reason: str) -> dict:
         """Close a customer's alert as reviewed with no further action. Never for suspicious activity.
 
         Args:
             customer_id: Customer id, e.g. C-0042.
             reason: Why the alert can be closed.
         """
-        return act("close_alert", customer_id, {}, reason=reason)
+        return self._act("close_alert", customer_id, {}, reason=reason)
 
-    return [file_sar, escalate_case, request_documents, close_alert]
+
+def build_action_tools(desk: ActionDesk, world: KycWorld) -> list[Any]:
+    """The four action tools, changing `desk` (one conversation's alert desk) for customers of `world`."""
+    return KycActionTools(desk, world).tools()

@@ -66,11 +66,21 @@ def action_for(booking_id: str, verdict: str, amount: float | None, target_fligh
     return []
 
 
-def build_action_tools(desk: ActionDesk, world: AirlineWorld) -> list[Any]:
-    """The four action tools, changing `desk` (one conversation's bookings) for bookings of `world`."""
+class AirlineActionTools:
+    """The four action tools, decorated once (at class definition: strands builds each tool's spec and input model
+    then); an instance binds them to one conversation's bookings and the world without decorating again (a `@tool`
+    method read from an instance is the same tool bound to it)."""
 
-    def booking_of(booking_id: str) -> Booking:
-        booking = world.by_id.get(booking_id.strip())
+    def __init__(self, desk: ActionDesk, world: AirlineWorld):
+        self.desk = desk
+        self.world = world
+
+    def tools(self) -> list[Any]:
+        """The action tools, bound to this desk."""
+        return [self.issue_refund, self.rebook, self.cancel_booking, self.add_baggage]
+
+    def _booking(self, booking_id: str) -> Booking:
+        booking = self.world.by_id.get(booking_id.strip())
         if not isinstance(booking, Booking):
             raise ValueError(f"no booking with id {booking_id!r}")
         if booking.status == "cancelled":
@@ -78,7 +88,7 @@ def build_action_tools(desk: ActionDesk, world: AirlineWorld) -> list[Any]:
         return booking
 
     @tool
-    def issue_refund(booking_id: str, amount: float) -> dict:
+    def issue_refund(self, booking_id: str, amount: float) -> dict:
         """Refund a booking and cancel it. Only for a refund the policy grants, for the amount it gives. Refunds on
         a booking never add up to more than its price.
 
@@ -86,14 +96,14 @@ def build_action_tools(desk: ActionDesk, world: AirlineWorld) -> list[Any]:
             booking_id: Booking id, e.g. BK-00042.
             amount: The amount to refund, in EUR.
         """
-        booking = booking_of(booking_id)
-        before = desk.state.get(booking.id, {}).get("refunded", 0.0)
+        booking = self._booking(booking_id)
+        before = self.desk.state.get(booking.id, {}).get("refunded", 0.0)
         if isinstance(amount, int | float) and before + amount > booking.price + 0.005:
             raise ValueError(f"refunds would exceed the price paid, EUR {booking.price:.2f}")
-        return desk.act("issue_refund", {"booking_id": booking.id, "amount": amount})
+        return self.desk.act("issue_refund", {"booking_id": booking.id, "amount": amount})
 
     @tool
-    def rebook(booking_id: str, flight_id: str) -> dict:
+    def rebook(self, booking_id: str, flight_id: str) -> dict:
         """Move a booking to another flight on the same route. Only when the policy allows the change, to the flight
         it names.
 
@@ -101,31 +111,34 @@ def build_action_tools(desk: ActionDesk, world: AirlineWorld) -> list[Any]:
             booking_id: Booking id, e.g. BK-00042.
             flight_id: The flight to move to, e.g. FL-00042.
         """
-        booking = booking_of(booking_id)
-        flight, booked = world.by_id.get(flight_id.strip()), world.by_id[booking.flight_id]
+        booking = self._booking(booking_id)
+        flight, booked = self.world.by_id.get(flight_id.strip()), self.world.by_id[booking.flight_id]
         if not isinstance(flight, Flight) or not isinstance(booked, Flight):
             raise ValueError(f"no flight with id {flight_id!r}")
         if (flight.origin, flight.destination) != (booked.origin, booked.destination) or flight.id == booked.id:
             raise ValueError(f"{flight.id} is not another flight on the route {booked.origin}-{booked.destination}")
-        return desk.act("rebook", {"booking_id": booking.id, "flight_id": flight.id})
+        return self.desk.act("rebook", {"booking_id": booking.id, "flight_id": flight.id})
 
     @tool
-    def cancel_booking(booking_id: str) -> dict:
+    def cancel_booking(self, booking_id: str) -> dict:
         """Cancel a booking without a refund. Only when the customer asks for it.
 
         Args:
             booking_id: Booking id, e.g. BK-00042.
         """
-        return desk.act("cancel_booking", {"booking_id": booking_of(booking_id).id})
+        return self.desk.act("cancel_booking", {"booking_id": self._booking(booking_id).id})
 
     @tool
-    def add_baggage(booking_id: str, bags: int) -> dict:
+    def add_baggage(self, booking_id: str, bags: int) -> dict:
         """Buy extra checked bags on a booking, at the policy's price per bag. Only when the customer asks for it.
 
         Args:
             booking_id: Booking id, e.g. BK-00042.
             bags: How many extra checked bags to add.
         """
-        return desk.act("add_baggage", {"booking_id": booking_of(booking_id).id, "bags": bags})
+        return self.desk.act("add_baggage", {"booking_id": self._booking(booking_id).id, "bags": bags})
 
-    return [issue_refund, rebook, cancel_booking, add_baggage]
+
+def build_action_tools(desk: ActionDesk, world: AirlineWorld) -> list[Any]:
+    """The four action tools, changing `desk` (one conversation's bookings) for bookings of `world`."""
+    return AirlineActionTools(desk, world).tools()

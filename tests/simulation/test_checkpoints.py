@@ -1,0 +1,81 @@
+"""Checkpoints are written behind the episodes, in batches (one worker-thread hand-off each): a save does not wait
+for the disk, the newest stage of an episode is the one written, and the runner's flush (before any commit) waits
+for every write and raises a failed one's error."""
+
+import asyncio
+from itertools import islice
+
+import pytest
+
+from simulation.domains import get_domain
+from simulation.episode import Episode
+from store.dataset import Dataset
+from store.journal import CheckpointWriter, RunJournal
+
+
+@pytest.fixture(scope="module")
+def cases():
+    domain = get_domain("kyc")
+    return list(islice(domain.iter_cases(domain.build_world(1), 1), 40))
+
+
+@pytest.fixture
+def episode(cases):
+    def make(index: int, prompt: str) -> Episode:
+        return Episode(case=cases[index], prompt=prompt)
+
+    return make
+
+
+@pytest.fixture
+def journal(tmp_path):
+    return RunJournal(Dataset(tmp_path, "kyc"), "r1")
+
+
+def test_saves_are_batched_and_all_written_by_the_flush(journal, episode):
+    writer = CheckpointWriter(journal)
+    states = {i: episode(i, f"request {i}") for i in range(40)}
+
+    async def play() -> None:
+        await asyncio.gather(*(writer.save(i, state) for i, state in states.items()))
+        await writer.flush()
+
+    asyncio.run(play())
+    assert journal.load(Episode) == states
+    assert writer.written == 40 and writer.batches < 40
+
+
+def test_the_newest_stage_is_written_and_as_it_was_when_saved(journal, episode):
+    writer = CheckpointWriter(journal)
+    state = episode(3, "the request")
+
+    async def play() -> None:
+        await writer.save(3, state)  # handed to the worker thread
+        for stage in range(5):  # saved again while it is written: the newest wins
+            state.reasons = [f"stage {stage}"]
+            await writer.save(3, state)
+        state.prompt = "changed after the last save"
+        await writer.flush()
+
+    asyncio.run(play())
+    written = journal.load(Episode)[3]
+    assert written.reasons == ["stage 4"] and written.prompt == "the request"
+    assert writer.written < 6
+
+
+def test_a_failed_write_fails_the_flush_and_the_next_save(journal, episode, monkeypatch):
+    writer = CheckpointWriter(journal)
+
+    def full_disk(index: int, data: bytes) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(journal, "write", full_disk)
+
+    async def play() -> None:
+        await writer.save(1, episode(1, "a"))
+        with pytest.raises(OSError, match="No space"):
+            await writer.flush()
+        with pytest.raises(OSError, match="No space"):
+            await writer.save(2, episode(2, "b"))
+
+    asyncio.run(play())
