@@ -138,10 +138,27 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--domain", default="kyc", show_default=True, help="Domain pack to generate for.")
-@click.option("--count", default=20, show_default=True, type=click.IntRange(1, MAX_COUNT), help="Episodes to run.")
+@click.option(
+    "--count",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, MAX_COUNT),
+    help="Episodes to run (with --cases: the file's requests, unless given).",
+)
 @click.option("--dataset", help="Dataset name  [default: the domain name]")
 @output_dir_option
 @click.option("--seed", type=int, help="Varies which cases are drawn and how they are phrased  [default: random]")
+@click.option(
+    "--cases",
+    type=click.Path(path_type=Path),
+    help="Real requests to seed goldens from, instead of drawing cases from the world: JSONL or CSV, one request "
+    "a line, with the SME's facts where known (see docs/domains.md).",
+)
+@click.option(
+    "--paraphrase",
+    is_flag=True,
+    help="With --cases: the user simulator rewords each request instead of sending it as written.",
+)
 @click.option(
     "--world-seed",
     type=int,
@@ -453,6 +470,7 @@ def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options)
     click.echo(
         f"evaluating {len(job.candidates)} candidate(s) on {len(job.goldens)} goldens of "
         f"{name}@v{job.manifest.version} (rubric {job.rubric.id}@{job.rubric.version}, judge {job.judge}) into {out}"
+        + (f"; {job.unstated} left out: nobody stated their facts or tool calls" if job.unstated else "")
     )
     if job.config.judge_batch:
         with progress_bar(job.pending, "answers") as advance:
@@ -726,6 +744,12 @@ def dataset_show(ref: str, examples: int, category: str | None, output_dir: str)
     click.echo(f"  records {m.records} (added {m.added}, removed {m.removed}), sha256 {m.sha256}")
     click.echo("  by category:   " + ", ".join(f"{k} {v}" for k, v in m.categories.items()))
     click.echo("  by difficulty: " + ", ".join(f"{k} {v}" for k, v in m.difficulties.items()))
+    if seeded := m.generation.get("cases"):
+        truth = ", ".join(f"{k} {v}" for k, v in seeded.get("truth", {}).items())
+        click.echo(
+            f"  seeded from {seeded.get('file')} (truth: {truth}); {seeded.get('unreviewed', 0)} judged examples "
+            "await an SME's sign-off (review serve)"
+        )
     chosen = (r for r in data.records(m) if category is None or r.category == category)
     for record in islice(chosen, examples):
         prompt = " ".join(record.prompt.split())
@@ -1066,6 +1090,31 @@ def domain_dump(name: str, world_seed: int, out: Path) -> None:
     pack = get_domain(name, paths=True)
     atomic_write(out, pack.dump_world(pack.build_world(world_seed)).encode())
     click.echo(f"wrote {pack.name} world (seed {world_seed}, domain version {pack.version}) to {out}")
+
+
+@cli.group()
+def cases() -> None:
+    """Seed cases for `generate --cases`: what real users asked an agent, taken from its traces."""
+
+
+@cases.command("from-traces")
+@click.argument("traces", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The cases file to write.")
+@click.option("--force", is_flag=True, help="Replace --out when it exists.")
+def cases_from_traces(traces: Path, out: Path, force: bool) -> None:
+    """Extract one seed case per agent invocation from TRACES, the OpenTelemetry spans a strands agent wrote:
+    JSON Lines of spans as the Python SDK writes them (ReadableSpan.to_json(), one a line), or OTLP/JSON as a
+    collector's file exporter writes it (resourceSpans). A case is the user's request, the conversation before it
+    and the tools the agent called (name and input), in start-time order; an invocation with no user text is
+    skipped and counted. Writes --out (JSON Lines) only when the whole file parsed."""
+    from simulation.traces import extract_cases
+    from store.files import atomic_write
+
+    if out.exists() and not force:
+        raise InputError(f"{out}: already exists; give --force to replace it")
+    result = extract_cases(traces)
+    atomic_write(out, result.jsonl().encode())
+    click.echo(f"{result.summary()}; wrote {out}")
 
 
 from review.cli import review as _review_group  # noqa: E402 (after `cli`: the group is registered on it)

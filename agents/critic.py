@@ -12,7 +12,17 @@ from agents.metering import Spend
 from rubrics.judge import JudgeVerdict, agreement, combine_jurors, judge_instructions, judge_request, normalise
 from rubrics.methods import Subject, Vocabulary, run_check
 from rubrics.model import Criterion, Rubric
-from store.records import Attempt, Comparison, CriterionResult, Critique, Facts, Jury, ToolCall, transcript
+from store.records import (
+    Attempt,
+    Comparison,
+    CriterionResult,
+    Critique,
+    Facts,
+    Jury,
+    ToolCall,
+    TruthSource,
+    transcript,
+)
 
 if TYPE_CHECKING:
     from agents.providers import RoleModel
@@ -63,15 +73,16 @@ class Critic:
         category: str,
         request: str,
         attempt: Attempt,
-        facts: Facts,
-        expected_tool_calls: list[ToolCall],
+        facts: Facts | None,
+        expected_tool_calls: list[ToolCall] | None,
         allowed_tool_calls: list[ToolCall] = (),
         expected_end_state: dict[str, Any] | None = None,
+        truth: TruthSource = "world",
         previous: tuple[Attempt, Critique] | None = None,
     ) -> tuple[Critique, Spend]:
         """Judge an attempt; a multi-turn attempt's judge sees its whole conversation as the request."""
         judged, checks, prompts = self._prepare(category, request, attempt, facts, expected_tool_calls,
-                                                allowed_tool_calls, expected_end_state, previous)  # fmt: skip
+                                                allowed_tool_calls, expected_end_state, truth, previous)  # fmt: skip
         spend = Spend()
         verdicts: list[JudgeVerdict] = []
         for judge in self.judges if prompts else []:
@@ -91,7 +102,7 @@ class Critic:
                 judge_preference=preference,
                 rationale=next((v.comparison_rationale for v in verdicts if v.preference == preference), ""),
             )
-        feedback = "\n".join(f"- [{r.id}] {r.rationale}" for r in results if not r.passed)
+        feedback = "\n".join(f"- [{r.id}] {r.rationale}" for r in results if not r.passed and r.counted)
         critique = Critique(
             rubric_id=self.rubric.id,
             rubric_version=self.rubric.version,
@@ -111,14 +122,15 @@ class Critic:
         category: str,
         request: str,
         attempt: Attempt,
-        facts: Facts,
-        expected_tool_calls: list[ToolCall],
+        facts: Facts | None,
+        expected_tool_calls: list[ToolCall] | None,
         allowed_tool_calls: list[ToolCall] = (),
         expected_end_state: dict[str, Any] | None = None,
+        truth: TruthSource = "world",
     ) -> list[JudgeRequest]:
         """The judge calls `review` would make for this attempt (no previous attempt), without making them."""
         *_, prompts = self._prepare(category, request, attempt, facts, expected_tool_calls, allowed_tool_calls,
-                                    expected_end_state, None)  # fmt: skip
+                                    expected_end_state, truth, None)  # fmt: skip
         system = self.instructions.system_prompt
         return [JudgeRequest(judge.spec, system, prompt) for judge in self.judges for prompt in prompts]
 
@@ -127,17 +139,18 @@ class Critic:
         category: str,
         request: str,
         attempt: Attempt,
-        facts: Facts,
-        expected_tool_calls: list[ToolCall],
+        facts: Facts | None,
+        expected_tool_calls: list[ToolCall] | None,
         allowed_tool_calls: list[ToolCall],
         expected_end_state: dict[str, Any] | None,
+        truth: TruthSource,
         previous: tuple[Attempt, Critique] | None,
     ) -> tuple[list[Criterion], list[CriterionResult], list[str]]:
         """The judged criteria, the programmatic checks' results, and the judge prompts: one for all judged
         criteria, or (judge_mode "per_criterion") one each; none when nothing is judged."""
         criteria = self.rubric.criteria_for(category)
         request = conversation_request(attempt) or request
-        subject = self.subject(attempt, facts, expected_tool_calls, allowed_tool_calls, expected_end_state)
+        subject = self.subject(attempt, facts, expected_tool_calls, allowed_tool_calls, expected_end_state, truth)
         checks = [run_check(c, subject) for c in criteria if c.programmatic]
         judged = [c for c in criteria if not c.programmatic]
         prev = (
@@ -152,10 +165,11 @@ class Critic:
     def subject(
         self,
         attempt: Attempt,
-        facts: Facts,
-        expected_tool_calls: list[ToolCall],
+        facts: Facts | None,
+        expected_tool_calls: list[ToolCall] | None,
         allowed_tool_calls: list[ToolCall] = (),
         expected_end_state: dict[str, Any] | None = None,
+        truth: TruthSource = "world",
     ) -> Subject:
         """What the programmatic checks look at, for an attempt at a case with this truth."""
         return Subject(
@@ -168,6 +182,7 @@ class Critic:
             expected_end_state=expected_end_state or {},
             action_names=self.action_names,
             owner_of=self.owner_of,
+            truth=truth,
         )
 
     def _combine(

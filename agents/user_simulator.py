@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from agents.metering import Spend
 from agents.outputs import ModelOutput
 from agents.runtime import Instructions
 from store.records import Turn, transcript
 
 if TYPE_CHECKING:
-    from agents.metering import Spend
     from agents.providers import RoleModel
     from simulation.domains.base import UserSimulatorCard
 
@@ -71,7 +71,12 @@ class UserSimulator:
         self.instructions = user_instructions(card)
 
     async def request(self, brief: dict[str, Any]) -> tuple[str, Spend]:
-        """Write the opening request for a case."""
+        """Write the opening request for a case; a seed case's is its real request, as written or paraphrased."""
+        if isinstance(brief.get("request"), str):
+            if not brief.get("paraphrase"):
+                return brief["request"], Spend()
+            outcome = await self.model.run(self.instructions, paraphrase_prompt(brief["request"]), SimulatedRequest)
+            return outcome.output.message.strip(), outcome.spend
         prompt = (
             "Write the request for this case, of the given request_type.\n"
             f"Case brief:\n```json\n{json.dumps(brief, indent=1, sort_keys=True)}\n```"
@@ -86,6 +91,16 @@ class UserSimulator:
 
 
 CONTINUE_HEADING = "Continue this conversation as the user.\n"
+PARAPHRASE_HEADING = "Paraphrase a real user's request.\n"
+
+
+def paraphrase_prompt(request: str) -> str:
+    """What the user simulator is asked to reword a seed case's real request."""
+    return (
+        f"{PARAPHRASE_HEADING}Write the same request the way you would type it: same question, same ask, every "
+        "identifier, name, number and date kept exactly; no new facts, no hint of what the answer should be.\n"
+        f"Request:\n<request>\n{request}\n</request>"
+    )
 
 
 def continuation_prompt(brief: dict[str, Any], conversation: list[Turn]) -> str:

@@ -90,7 +90,6 @@ MEAN_METRICS: dict[str, Callable[[EvalResult], float]] = {
     "score": lambda r: r.score,
     "tool_f1": lambda r: r.tool_f1,
     "call_f1": lambda r: r.call_f1,
-    "end_state_match": lambda r: r.end_state_match,
     "evidence_precision": lambda r: r.evidence_precision,
     "evidence_recall": lambda r: r.evidence_recall,
     "cost_per_golden_usd": lambda r: r.cost_usd,
@@ -108,8 +107,11 @@ def candidate_stats(candidate: str, results: Sequence[EvalResult]) -> dict[str, 
         row[name] = estimate
     row["cost_per_golden_usd"] = _rounded(row["cost_per_golden_usd"], 6)
     row["tokens_per_golden"] = _rounded(row["tokens_per_golden"], 1)
-    with_typology = [float(r.typology_correct) for r in results if r.typology_correct is not None]
-    row["typology_accuracy"] = bootstrap(np.array(with_typology))[0] if with_typology else None
+    for name, values in (
+        ("typology_accuracy", [float(r.typology_correct) for r in results if r.typology_correct is not None]),
+        ("end_state_match", [float(r.end_state_match) for r in results if r.end_state_match is not None]),
+    ):  # rates over the goldens that state what they measure
+        row[name] = bootstrap(np.array(values))[0] if values else None
     latencies = np.array([r.latency_s for r in results], dtype=float)
     row["latency_s"] = (
         {"p50": round(float(np.percentile(latencies, 50)), 3), "p95": round(float(np.percentile(latencies, 95)), 3)}

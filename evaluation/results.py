@@ -52,7 +52,7 @@ class EvalResult(Strict):
     call_precision: float = Field(description="calls with their arguments, against the golden's expected calls")
     call_recall: float
     call_f1: float
-    end_state_match: bool
+    end_state_match: bool | None = Field(None, description="None when the golden states no end state (a seed request)")
     judged: dict[str, JudgedScore] = Field(default_factory=dict)
     judge: str = Field(description="the judge's model spec; 'simulated' offline (keyword readings)")
     latency_s: float

@@ -69,7 +69,11 @@ class Evaluation:
                 f"{self.manifest.domain_version}; this Goldsmith has {self.domain.version}, whose world differs"
             )
         self.rubric = self._rubric()
-        self.goldens = list(self.store.records(self.manifest))[: config.limit]
+        # a candidate is measured against stated truth: goldens whose facts or expected calls nobody stated (judged
+        # seed examples, awaiting an SME) are left out, and counted
+        goldens = list(self.store.records(self.manifest))
+        self.goldens = [g for g in goldens if g.facts is not None and g.expected_tool_calls is not None][: config.limit]
+        self.unstated = sum(g.facts is None or g.expected_tool_calls is None for g in goldens)
         self.candidates = [parse_spec(spec) for spec in dict.fromkeys(config.agents)]
         self.judge = config.judge or config.models.models.critic[0]
         self.world = self.domain.build_world(self.manifest.world_seed)
@@ -179,7 +183,7 @@ class Evaluation:
             golden = goldens[answer.golden_id]
             case = self._case(golden)
             requests += critic.requests(category=case.category, request=golden.prompt, attempt=answer.attempt,
-                                        **case.truth)  # fmt: skip
+                                        **case.reference)  # fmt: skip
         batch = BatchJudge.from_settings(
             self.config.models,
             JudgeVerdict,

@@ -38,9 +38,9 @@ async def score(
         category=case.category,
         request=golden.prompt,
         attempt=attempt,
-        **case.truth,
+        **case.reference,
     )
-    subject = critic.subject(attempt, **case.truth)
+    subject = critic.subject(attempt, **case.reference)
     evidence = run_check(EVIDENCE, subject).details
     key = case.facts.evidence_ids
     cited = evidence["cited"]
@@ -66,7 +66,7 @@ async def score(
         call_precision=calls[0],
         call_recall=calls[1],
         call_f1=calls[2],
-        end_state_match=run_check(END_STATE, subject).passed,
+        end_state_match=end_state.passed if (end_state := run_check(END_STATE, subject)).counted else None,
         judged={
             r.id: JudgedScore(score=r.score, passed=r.passed, unscored=bool(r.details.get("unscored")))
             for r in critique.criteria

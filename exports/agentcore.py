@@ -23,12 +23,14 @@ from exports.base import (
     Files,
     actions_text,
     conversation_metadata,
+    dumped_calls,
     expected_calls,
     history,
     jsonl,
     metadata,
     multi_turn,
     opening,
+    stated_truth,
     user_description,
 )
 from rubrics.model import Criterion, Rubric
@@ -107,17 +109,19 @@ def assertions(record: Example, rubric: Rubric) -> list[str]:
     """What a good session does, in sentences: the user's goal (a multi-turn case), the verified facts, the
     actions, then every rubric criterion that applies to the category and is not one of those already."""
     facts = record.facts
-    typology = f" (typology: {facts.typology})" if facts.typology else ""
     sentences = []
     if record.scenario is not None:
         sentences.append(f"The user's goal is met: {record.scenario.goal}.")
-    sentences.append(f"The agent's final answer gives the verdict '{facts.verdict}'{typology}.")
-    if facts.evidence_ids:
+    if facts is not None:  # a judged seed example states none
+        typology = f" (typology: {facts.typology})" if facts.typology else ""
+        sentences.append(f"The agent's final answer gives the verdict '{facts.verdict}'{typology}.")
+    if facts is not None and facts.evidence_ids:
         sentences.append(
             f"The agent's final answer cites and names the key evidence behind the verdict: "
             f"{', '.join(facts.evidence_ids)}."
         )
-    sentences.append(actions_text(record))
+    if record.truth == "world":  # only the world's cases state the end state
+        sentences.append(actions_text(record))
     for criterion in rubric.criteria_for(record.category):
         sentence = criterion_sentence(criterion, record)
         if sentence:
@@ -128,7 +132,10 @@ def assertions(record: Example, rubric: Rubric) -> list[str]:
 def criterion_sentence(criterion: Criterion, record: Example) -> str | None:
     """A rubric criterion as an assertion: a judged one's description; a programmatic one as what it checks. The
     facts and end-state criteria are the verified facts and actions above; the JSON-schema and consistency ones
-    check the structured finding, which AgentCore does not see (None for those)."""
+    check the structured finding, which AgentCore does not see (None for those), and nor is a criterion whose
+    truth the record does not state."""
+    if not stated_truth(record, criterion):
+        return None
     if criterion.method == "tool_calls":
         needed = list(dict.fromkeys(trajectory(record)))
         allowed = [n for n in dict.fromkeys(c.name for c in record.allowed_tool_calls) if n not in needed]
@@ -194,8 +201,8 @@ def _metadata(record: Example, ctx: Context) -> dict[str, Any]:
         "case_key": record.case_key,
         "request_type": record.request_type,
         "tags": record.tags,
-        "facts": record.facts.model_dump(mode="json"),
-        "expected_tool_calls": [call.model_dump(mode="json") for call in record.expected_tool_calls],
+        "facts": record.facts.model_dump(mode="json") if record.facts else None,
+        "expected_tool_calls": dumped_calls(record.expected_tool_calls),
         **conversation_metadata(record),
         "lineage": {
             "run_id": made.run_id,

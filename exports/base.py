@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from config import InputError
@@ -127,7 +128,7 @@ def actions_text(record: Example) -> str:
 
 def expected_calls(record: Example) -> list[ToolCall]:
     """Every call a conversation should make: the tools the investigation needs, then the actions."""
-    return [*record.expected_tool_calls, *record.expected_actions]
+    return [*(record.expected_tool_calls or []), *record.expected_actions]
 
 
 def calls_made(turn: Turn) -> list[ToolTraceEntry]:
@@ -151,9 +152,14 @@ def _takes(entry: ToolTraceEntry, action: ToolCall) -> bool:
     return entry.name == action.name and all(same(entry.input.get(k), v) for k, v in action.input.items())
 
 
+def dumped_calls(calls: list[ToolCall] | None) -> list[dict[str, Any]] | None:
+    """Tool calls as JSON values; None when the record does not state them (a seed example)."""
+    return None if calls is None else [call.model_dump(mode="json") for call in calls]
+
+
 def tool_names(record: Example) -> list[str]:
     """The tools the case needs, in order, each once."""
-    return list(dict.fromkeys(call.name for call in record.expected_tool_calls))
+    return list(dict.fromkeys(call.name for call in record.expected_tool_calls or []))
 
 
 def evidence(record: Example) -> list[str]:
@@ -174,10 +180,44 @@ def metadata(record: Example, ctx: Context) -> dict[str, Any]:
         "rubric_id": record.critique.rubric_id,
         "rubric_version": record.critique.rubric_version,
         "critique_score": record.critique.score,
-        "verdict": record.facts.verdict,
-        "evidence_ids": record.facts.evidence_ids,
+        "verdict": record.facts.verdict if record.facts else None,
+        "evidence_ids": record.facts.evidence_ids if record.facts else [],
+        **truth_flag(record),
         **sme_review(record),
     }
+
+
+def truth_flag(record: Example) -> dict[str, Any]:
+    """Where a record's truth came from when it is not the world's, and whether it still needs an SME's sign-off
+    (a judged record: only the critic judged it). {} for the world's, so those exports stay as they were."""
+    if record.truth == "world":
+        return {}
+    return {"truth": record.truth, "needs_sme_review": record.needs_sign_off}
+
+
+UNREVIEWED = "needs-sme-review"  # the file tag of judged records, in formats with no place for a record's flags
+Writer = Callable[[list[Example], "Context"], Files]
+
+
+def unreviewed_apart(write: Writer) -> Writer:
+    """A writer for a format with no place for a record's flags (Bedrock's rows, Ragas' samples): the judged records,
+    which await an SME's sign-off, go to their own file(s) tagged `needs-sme-review`, never among the goldens."""
+
+    @functools.wraps(write)
+    def written(records: list[Example], ctx: Context) -> Files:
+        judged = [r for r in records if r.needs_sign_off]
+        ready = [r for r in records if not r.needs_sign_off]
+        files = write(ready, ctx) if ready or not judged else {}
+        if judged:
+
+            def tagged(tag: str) -> str:
+                return f"{UNREVIEWED}-{tag}" if tag else UNREVIEWED
+
+            apart = replace(ctx, locate=(lambda tag: ctx.locate(tagged(tag))) if ctx.locate else None)
+            files |= {tagged(tag): data for tag, data in write(judged, apart).items()}
+        return files
+
+    return written
 
 
 def sme_review(record: Example) -> dict[str, Any]:
@@ -226,6 +266,8 @@ def conditions(record: Example, rubric: Rubric, tools: bool) -> list[tuple[Crite
     out: list[tuple[Criterion, str]] = []
     for criterion in rubric.criteria_for(record.category):
         texts: list[str] = []
+        if not stated_truth(record, criterion):
+            continue
         if criterion.method == "facts" and criterion.check == "verdict":
             typology = f" (typology: {facts.typology})" if facts.typology else ""
             texts = [f"The final answer gives the verdict '{facts.verdict}'{typology}."]
@@ -257,12 +299,22 @@ def conditions(record: Example, rubric: Rubric, tools: bool) -> list[tuple[Crite
     return out
 
 
+def stated_truth(record: Example, criterion: Criterion) -> bool:
+    """Whether the record states the truth a criterion's condition needs (as the critic's `missing_truth` decides:
+    a seed example may state no facts or tool calls, and only the world's cases state an end state)."""
+    if criterion.method == "facts" or criterion.check == "asks_which":
+        return record.facts is not None
+    if criterion.method == "tool_calls" or criterion.check == "runs_required_tools":
+        return record.expected_tool_calls is not None
+    return criterion.method != "end_state" or record.truth == "world"
+
+
 def calls_due(record: Example) -> list[ToolCall]:
     """The calls the final answer still has to make: the expected tool calls no earlier turn made with the same
     input (each made call counts once), then the actions due (`due_actions`). A single-turn example: all of them."""
     made = [(e.name, e.input) for t in history(record) for e in calls_made(t) if e.status == "success"]
     due = []
-    for call in record.expected_tool_calls:
+    for call in record.expected_tool_calls or []:
         if (call.name, call.input) in made:
             made.remove((call.name, call.input))
         else:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from config import InputError
-from exports.base import Context, Files, criterion_text, flattened, history, judged, shards
+from exports.base import Context, Files, criterion_text, flattened, history, judged, shards, unreviewed_apart
 from rubrics.model import Criterion
 from store.records import Example
 
@@ -25,6 +25,7 @@ BUILTIN_METRICS = ["Builtin.Correctness", "Builtin.Completeness"]
 TASK_TYPE = "QuestionAndAnswer"
 
 
+@unreviewed_apart
 def write_bedrock(records: list[Example], ctx: Context) -> Files:
     """`prompt`, `referenceResponse`, `category`, and `modelResponses` when responses are given."""
     rows = []
@@ -43,6 +44,7 @@ def write_bedrock(records: list[Example], ctx: Context) -> Files:
     return files
 
 
+@unreviewed_apart
 def write_bedrock_rag(records: list[Example], ctx: Context) -> Files:
     """`conversationTurns`: each user turn with the answer that followed it as its reference; a longer
     conversation keeps its last five turns."""

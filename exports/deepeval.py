@@ -26,6 +26,7 @@ from exports.base import (
     calls_made,
     conditions,
     conversation_metadata,
+    dumped_calls,
     evidence,
     history,
     metadata,
@@ -52,8 +53,9 @@ def _golden(record: Example, rubric: Rubric, ctx: Context) -> dict[str, Any]:
         "name": record.id,
         "input": record.prompt,
         "expected_output": record.reference_answer,
-        "expected_tools": [{"name": c.name, "input_parameters": c.input} for c in record.expected_tool_calls],
     }
+    if record.expected_tool_calls is not None:  # a seed example may not state them
+        golden["expected_tools"] = [{"name": c.name, "input_parameters": c.input} for c in record.expected_tool_calls]
     must = _must(record, rubric, tools=False)  # a Golden has `expected_tools`
     if must:
         golden["expectations"] = {"must": must}
@@ -87,7 +89,7 @@ def _conversational_golden(record: Example, rubric: Rubric, ctx: Context) -> dic
     golden["additional_metadata"] = {
         **metadata(record, ctx),
         "task_description": ctx.mission,
-        "expected_tools": [c.model_dump(mode="json") for c in record.expected_tool_calls],
+        "expected_tools": dumped_calls(record.expected_tool_calls),
         **conversation_metadata(record),
     }
     return golden

@@ -33,6 +33,7 @@ from exports.base import (
     due_actions,
     flattened,
     metadata,
+    stated_truth,
 )
 from rubrics.model import Criterion, Rubric
 from simulation.domains import get_domain
@@ -46,8 +47,10 @@ def write_promptfoo(records: list[Example], ctx: Context) -> Files:
     tests, judged_out = [], {}
     for record in records:
         asserts: list[dict[str, Any]] = []
-        expected = [*record.expected_tool_calls, *due_actions(record)]
+        expected = [*(record.expected_tool_calls or []), *due_actions(record)]
         for criterion in rubric.criteria_for(record.category):
+            if not stated_truth(record, criterion):  # a seed example that does not state what it checks
+                continue
             common = {"metric": criterion.id, "weight": criterion.weight}
             if criterion.method == "judge" or (criterion.method == "facts" and criterion.check == "verdict"):
                 if grader:
@@ -83,11 +86,9 @@ def write_promptfoo(records: list[Example], ctx: Context) -> Files:
                     "reference_answer": record.reference_answer,
                     # a list of objects: promptfoo runs a test once per value of a var that is a list of strings
                     "expected_tools": [{"name": call.name, "input": call.input} for call in expected],
-                    "facts": {
-                        "verdict": record.facts.verdict,
-                        "typology": record.facts.typology,
-                        "evidence_ids": record.facts.evidence_ids,
-                    },
+                    "facts": record.facts.model_dump(mode="json", include={"verdict", "typology", "evidence_ids"})
+                    if record.facts
+                    else None,
                 },
                 "assert": asserts,
                 "metadata": {**metadata(record, ctx), **conversation_metadata(record)},

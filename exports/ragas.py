@@ -17,18 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from exports.base import Context, Files, calls_due, calls_made, conditions, history, jsonl
+from exports.base import Context, Files, calls_due, calls_made, conditions, history, jsonl, unreviewed_apart
 from rubrics.model import Rubric
 from store.records import Example, Turn
 
 
+@unreviewed_apart
 def write_ragas(records: list[Example], ctx: Context) -> Files:
     rubric = ctx.require_rubric("ragas")
     rows = [
         {
             "user_input": [message for t in history(r) for message in _messages(t)],
             "reference": r.reference_answer,
-            "reference_tool_calls": [
+            "reference_tool_calls": None
+            if r.expected_tool_calls is None  # a seed example that does not state its calls
+            else [
                 *({"name": e.name, "args": e.input} for t in history(r) for e in calls_made(t)),
                 *({"name": c.name, "args": c.input} for c in calls_due(r)),
             ],
@@ -47,6 +50,15 @@ def rubrics(rubric: Rubric, record: Example) -> dict[str, str]:
     others = [c.id for c, _ in listed if c.id not in optional and not (c.method == "facts" and c.check == "verdict")]
     required = ", ".join(dict.fromkeys(others)) or "none"
     lines = [text + ("\n  (not required)" if c.id in optional else "") for c, text in listed]
+    if record.facts is None:  # a judged seed example: no stated verdict to grade by
+        return {
+            "score1_description": f"The response misses most of the required conditions ({required}).",
+            "score2_description": f"The response misses several of the required conditions ({required}).",
+            "score3_description": f"The response misses one of the required conditions ({required}).",
+            "score4_description": "The response meets every required condition but falls short on "
+            + (f"one that is not required ({', '.join(optional)})." if optional else "details."),
+            "score5_description": "The response meets every condition below.\n\n" + "\n\n".join(lines),
+        }
     verdict = f"the verdict '{record.facts.verdict}'"
     return {
         "score1_description": f"The response does not give {verdict} (it gives another, or none).",

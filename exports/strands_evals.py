@@ -21,6 +21,7 @@ from exports.base import (
     actions_text,
     conversation_metadata,
     criterion_text,
+    dumped_calls,
     expected_calls,
     flattened,
     judged,
@@ -63,11 +64,13 @@ def _case(record: Example, ctx: Context) -> dict[str, Any]:
         "session_id": record.id,
         "input": flattened(record),
         "expected_output": record.reference_answer,
-        "expected_trajectory": [{"name": c.name, "input": c.input} for c in record.expected_tool_calls],
+        "expected_trajectory": None
+        if record.expected_tool_calls is None
+        else [{"name": c.name, "input": c.input} for c in record.expected_tool_calls],
         "metadata": {
             **metadata(record, ctx),
             "task_description": ctx.mission,
-            "expected_tool_calls": [call.model_dump(mode="json") for call in record.expected_tool_calls],
+            "expected_tool_calls": dumped_calls(record.expected_tool_calls),
         },
     }
 
@@ -92,7 +95,7 @@ def _simulated_case(record: Example, scenario: Scenario, ctx: Context) -> dict[s
                 "actor_goal": scenario.goal,
             },
             "max_turns": scenario.max_turns // 2,  # ActorSimulator counts the assistant's replies, not messages
-            "expected_tool_calls": [call.model_dump(mode="json") for call in record.expected_tool_calls],
+            "expected_tool_calls": dumped_calls(record.expected_tool_calls),
             **conversation_metadata(record),
             "conversation": [turn.model_dump(mode="json", exclude_none=True) for turn in record.conversation],
         },

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from config import InputError
+from exports.base import dumped_calls
 from review.decisions import REVIEWER, Action, Correction, Decision, DecisionLog, new_decision
 from review.publish import finding_problem, item_problem, item_ref, pending, publish, queue_by_ref
 from store.dataset import Dataset, Manifest
@@ -57,7 +58,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-TOOL_CALLS = TypeAdapter(list[ToolCall])
+TOOL_CALLS = TypeAdapter(list[ToolCall] | None)  # null: not stated (a judged seed example)
 
 
 class BadForm(Exception):
@@ -162,6 +163,7 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
             "rounds": sorted({str(r.critique.rounds) for r in records}),
             "failed": sorted({c for r in records for c in r.critique.failed_criteria()}),
             "status": list(STATUSES),
+            "truth": sorted({r.truth for r in records}),
         }
         published = (
             manifest.generation if manifest.operation == "review" and request.query_params.get("published") else None
@@ -226,9 +228,7 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
         form = {
             "reference_answer": record.reference_answer,
             "finding": json.dumps(record.reference_output, indent=2, ensure_ascii=False),
-            "expected_tool_calls": json.dumps(
-                [c.model_dump(mode="json") for c in record.expected_tool_calls], indent=2, ensure_ascii=False
-            ),
+            "expected_tool_calls": json.dumps(dumped_calls(record.expected_tool_calls), indent=2, ensure_ascii=False),
             "note": "",
         } | {k: v for k, v in values.items() if k in ("reference_answer", "finding", "expected_tool_calls", "note")}
         judged = [c for c in record.critique.criteria if c.method == "judge"]
@@ -346,7 +346,7 @@ def create_app(output_dir: str, reviewer: str, *, hosts: Sequence[str] = ("127.0
     )
 
 
-FILTERS = ("category", "tag", "difficulty", "rounds", "failed", "status")
+FILTERS = ("category", "tag", "difficulty", "rounds", "failed", "status", "truth")
 
 
 def matches(record: Example, status: str, chosen: dict[str, str]) -> bool:
@@ -356,6 +356,7 @@ def matches(record: Example, status: str, chosen: dict[str, str]) -> bool:
         "difficulty": record.difficulty,
         "rounds": str(record.critique.rounds),
         "status": status,
+        "truth": record.truth,
     }
     if any(chosen[key] and chosen[key] != value for key, value in checks.items()):
         return False

@@ -297,10 +297,12 @@ def with_review(record: Example, decision: Decision, original: dict[str, Any], i
         queue_item=item or (earlier.queue_item if earlier else None),
     )
     provenance = record.provenance.model_copy(update={"review": review})
+    # an SME's sign-off makes a judged record's answer the SME's truth (its facts stay unstated)
+    truth = "sme" if record.truth == "judged" else record.truth
     # schema 4 is schema 3 with provenance.review; a record of schema 1 or 2 keeps its version (it lacks 2's and 3's
     # fields, and its checks depend on the version it says)
     version = RECORD_SCHEMA_VERSION if record.schema_version >= 3 else record.schema_version
-    return record.model_copy(update={"provenance": provenance, "schema_version": version})
+    return record.model_copy(update={"provenance": provenance, "schema_version": version, "truth": truth})
 
 
 def promoted(
@@ -313,7 +315,7 @@ def promoted(
     ref = item_ref(item)
     assert item.prompt is not None  # `pending` keeps only items with a request, an attempt and its critique
     try:
-        case = checker.domain.case_for_key(checker.world, item.case_key)
+        case = checker.case_of(item)
     except LookupError as exc:
         raise InputError(f"queue item {ref}: the dataset's world has no case {item.case_key!r} ({exc})") from None
     attempt, critique = item.attempts[-1], item.critiques[-1]

@@ -297,7 +297,7 @@ def failure_reasons(dataset: Dataset, runs: set[str]) -> tuple[list[FailureReaso
 def _sample(number: int, item: ReviewItem) -> Sample:
     """Item `number` of the queue, as the report shows it (its anchor: `q<number>`, whatever the run id holds)."""
     last = item.critiques[-1] if item.critiques else None
-    problems = [f"{r.id}: {r.rationale}" for r in last.criteria if not r.passed] if last else []
+    problems = [f"{r.id}: {r.rationale}" for r in last.criteria if not r.passed and r.counted] if last else []
     if item.error:
         problems.append(f"error: {item.error}")
     ref = f"{item.run_id}:{item.episode}"

@@ -46,14 +46,15 @@ class Subject:
     """What programmatic checks look at: the attempt, and the case's verified ground truth."""
 
     attempt: Attempt
-    expected_tool_calls: list[ToolCall]
-    facts: Facts
+    expected_tool_calls: list[ToolCall] | None  # None: nobody stated which calls the case needs
+    facts: Facts | None  # None: nobody stated them (a judged seed case)
     id_exists: Callable[[str], bool]
     allowed_tool_calls: list[ToolCall] = field(default_factory=list)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     expected_end_state: dict[str, Any] = field(default_factory=dict)
     action_names: frozenset[str] = frozenset()  # tools that change the world: judged by the end state, not here
     owner_of: Callable[[str], str | None] = lambda _: None  # the subject a record belongs to (None: no one's)
+    truth: str = "world"  # where facts and expected calls come from: world, sme or judged (store.records)
 
 
 def tool_call_scores(
@@ -479,5 +480,49 @@ METHODS: dict[str, Callable[[Criterion, Subject], CriterionResult]] = {
 }
 
 
+def missing_truth(criterion: Criterion, subject: Subject) -> str | None:
+    """What a check needs that the case's truth does not state (a seed case without facts or expected tool calls;
+    any case not from the world, for the end state), or None when it can be scored."""
+    needs_calls = criterion.method == "tool_calls" or criterion.check == "runs_required_tools"
+    if needs_calls and subject.expected_tool_calls is None:
+        return "nobody stated which tool calls this case needs"
+    if (criterion.method == "facts" or criterion.check == "asks_which") and subject.facts is None:
+        return "nobody stated this case's facts (verdict, key evidence)"
+    if criterion.method == "end_state" and subject.truth != "world":
+        return "no world computed the state this case's actions should leave"
+    return None
+
+
+def check_cited_ids(criterion: Criterion, subject: Subject) -> list[str]:
+    """What is wrong with the cited ids that needs no facts: ids that do not exist, or that no tool returned."""
+    cited = list(dict.fromkeys(subject.attempt.finding.get("evidence_ids") or []))
+    seen = "\n".join(t.output for t in subject.attempt.tool_trace)
+    invented = [i for i in cited if not subject.id_exists(i)]
+    ungrounded = [i for i in cited if i not in invented and i not in seen]
+    problems = [f"cited ids that do not exist: {', '.join(invented)}"] if invented else []
+    if ungrounded:
+        problems.append(f"cited ids no tool returned in this investigation: {', '.join(ungrounded)}")
+    return problems
+
+
 def run_check(criterion: Criterion, subject: Subject) -> CriterionResult:
-    return METHODS[criterion.method](criterion, subject)
+    """The criterion's check; unscored (and not counted) when the case's truth lacks what it needs, unless what
+    it can see without that truth already fails (a cited id that does not exist)."""
+    if (missing := missing_truth(criterion, subject)) is None:
+        return METHODS[criterion.method](criterion, subject)
+    if (
+        criterion.method == "facts"
+        and criterion.check != "verdict"
+        and (problems := check_cited_ids(criterion, subject))
+    ):
+        return _result(criterion, False, "; ".join(problems))
+    return CriterionResult(
+        id=criterion.id,
+        method=criterion.method,
+        weight=criterion.weight,
+        required=criterion.required,
+        score=0.0,
+        passed=False,
+        rationale=f"unscored: {missing}",
+        details={"unscored": True, "no_truth": True},
+    )

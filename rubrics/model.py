@@ -203,7 +203,8 @@ class Rubric(Strict):
 
     def decide(self, results: list[CriterionResult]) -> tuple[float, bool, list[str]]:
         """(weighted score, passed, reasons). Required and programmatic criteria are gates; the weighted
-        score must also reach the threshold."""
+        score must also reach the threshold. Checks the case's truth cannot score (not `counted`) are left out."""
+        results = [r for r in results if r.counted]
         total = sum(r.weight for r in results)
         score = round(sum(r.weight * r.score for r in results) / total, 4) if total else 0.0
         reasons = [r.id for r in results if not r.passed and (r.required or r.method in PROGRAMMATIC)]

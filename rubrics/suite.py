@@ -219,7 +219,7 @@ class RubricTester:
             category=case.category,
             request=request,
             attempt=attempt,
-            **case.truth,
+            **case.reference,
         )
         failed = [r.id for r in critique.criteria if not r.passed]
         unscored = [r.id for r in critique.criteria if r.details.get("unscored")]

@@ -59,6 +59,9 @@ class Audit(Strict):
     ambiguous_tool_share: float = Field(description="share of records whose request type has several tool sets")
 
 
+NOT_STATED = "(not stated)"  # the verdict of a judged seed example: no world or SME stated one
+
+
 def audit(dataset: Dataset, version: int | None = None) -> Audit:
     """The audit of one version of `dataset` (the latest when None)."""
     manifest = dataset.manifest(version)
@@ -71,7 +74,7 @@ def audit(dataset: Dataset, version: int | None = None) -> Audit:
         by_type[request_type(record)].append(record)
     types: dict[str, RequestTypeAudit] = {}
     for name, group in sorted(by_type.items()):
-        verdicts = Counter(r.facts.verdict for r in group)
+        verdicts = Counter(r.facts.verdict if r.facts else NOT_STATED for r in group)
         majority, hits = verdicts.most_common(1)[0]
         types[name] = RequestTypeAudit(
             records=len(group),
@@ -79,7 +82,7 @@ def audit(dataset: Dataset, version: int | None = None) -> Audit:
             verdicts=dict(verdicts.most_common()),
             majority_verdict=majority,
             majority_accuracy=round(hits / len(group), 4),
-            tool_sets=len({frozenset(c.name for c in r.expected_tool_calls) for r in group}),
+            tool_sets=len({frozenset(c.name for c in r.expected_tool_calls or ()) for r in group}),
         )
     standard = [t for t in types.values() if not t.adversarial]
     keys = Counter(domain.case_key_of(r) for r in records)

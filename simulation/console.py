@@ -178,7 +178,7 @@ def item_lines(item: ReviewItem, number: int, total: int) -> list[str]:
             f"  critique: {'passed' if critique.passed else 'failed'}, score {critique.score:.2f} "
             f"(rubric {critique.rubric_id}@{critique.rubric_version})"
         )
-        failed = [c for c in critique.criteria if not c.passed]
+        failed = [c for c in critique.criteria if not c.passed and c.counted]
         for criterion in failed:
             lines.append(f"    - {criterion.id} ({criterion.method}, score {criterion.score:.2f}):")
             lines += _indent(criterion.rationale or "(no rationale)", 8)

@@ -28,6 +28,7 @@ from store.records import (
     ReviewItem,
     Turn,
     content_id,
+    transcript,
     utc_now,
 )
 
@@ -150,7 +151,7 @@ async def run_episode(
                     )
                 else:
                     attempt, used = await roles.task.attempt(
-                        episode.prompt,
+                        task_request(episode.prompt, case.history),
                         len(episode.attempts) + 1,
                         previous=previous,
                         feedback=feedback,
@@ -162,10 +163,10 @@ async def run_episode(
                 previous = (episode.attempts[-2], episode.critiques[-1]) if episode.critiques else None
                 critique, used = await roles.critic.review(
                     category=case.category,
-                    request=episode.prompt,
+                    request=task_request(episode.prompt, case.history),
                     attempt=attempt,
                     previous=previous,
-                    **case.truth,
+                    **case.reference,
                 )
                 episode.critiques.append(critique)
                 if critique.passed:
@@ -192,12 +193,23 @@ def failure_reason(exc: Exception) -> str:
     return f"error: {type(exc).__name__}"
 
 
-def answer_fields(prompt: str, attempt: Attempt) -> dict:
-    """The record fields an accepted attempt provides: the conversation, reference answer, tool trace and the
-    state its actions left."""
+def task_request(prompt: str, history: list[Turn]) -> str:
+    """What the task agent and the judge read as a single-turn request: the prompt, after a seed case's
+    conversation so far (as `User: ...` / `Assistant: ...` paragraphs)."""
+    return transcript([*history, Turn(role="user", content=prompt)]) if history else prompt
+
+
+def earlier_turns(record: Example) -> list[Turn]:
+    """A single-turn record's conversation before its request: a seed case's history (none for the others)."""
+    return [] if record.scenario is not None else record.conversation[:-2]
+
+
+def answer_fields(prompt: str, attempt: Attempt, history: list[Turn] = ()) -> dict:
+    """The record fields an accepted attempt provides: the conversation (after a seed case's `history`), reference
+    answer, tool trace and the state its actions left."""
     return {
         "conversation": attempt.conversation
-        or [Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
+        or [*history, Turn(role="user", content=prompt), Turn(role="assistant", content=attempt.answer)],
         "reference_answer": attempt.answer,
         "reference_output": {k: v for k, v in attempt.finding.items() if k != "answer"},
         "tool_trace": attempt.tool_trace,
@@ -225,6 +237,7 @@ def case_fields(case: Case) -> dict:
         "expected_tool_calls": case.expected_tool_calls,
         "allowed_tool_calls": case.allowed_tool_calls,
         "tags": case.tags,
+        "truth": case.truth,
         "facts": case.facts,
         "scenario": case.scenario,
         "expected_actions": case.expected_actions,
@@ -242,7 +255,7 @@ def _example(
         persona=settings.persona,
         prompt=prompt,
         **case_fields(case),
-        **answer_fields(prompt, attempt),
+        **answer_fields(prompt, attempt, case.history),
         critique=critique,
         provenance=Provenance(
             models=settings.models,

@@ -21,6 +21,7 @@ from agents.simulated.model import SimSettings
 from config import InputError
 from rubrics.model import Rubric, load_rubric
 from simulation.domains import Domain, World, get_domain
+from simulation.episode import task_request
 from simulation.truth import Recheck, WorldChecker, attempt_of, user_ending
 from store.dataset import Dataset, Manifest
 from store.imports import read_records
@@ -57,7 +58,7 @@ def import_file(
     lines, sha256 = read_records(source)
     # an SME's sign-off is an attestation no world can re-check: a file cannot bring one in (the record's truth is
     # re-checked below as any other's; who reviewed it in the store it came from stays there)
-    lines = [(number, unreviewed(record)) for number, record in lines]
+    lines = [(number, unstated(unreviewed(record))) for number, record in lines]
     records = [record for _, record in lines]
     worlds = {(r.domain, r.provenance.domain_version, r.provenance.world_seed) for r in records}
     if len(worlds) > 1:
@@ -129,6 +130,14 @@ def import_file(
     return result
 
 
+def unstated(record: Example) -> Example:
+    """A record whose truth an SME stated, as a judged one: a file cannot bring in an SME's facts or expected calls
+    that no world can re-check, so the record comes in awaiting an SME's sign-off, its answer judged again."""
+    if record.truth != "sme":
+        return record
+    return record.model_copy(update={"truth": "judged", "facts": None, "expected_tool_calls": None})
+
+
 def unreviewed(record: Example) -> Example:
     """The record without `provenance.review`."""
     if record.provenance.review is None:
@@ -151,12 +160,12 @@ def _judge(
         attempt, _ = await user_ending(roles.user, case, attempt_of(record))
         critique, _ = await roles.critic.review(
             category=case.category,
-            request=record.prompt,
+            request=task_request(record.prompt, case.history),
             attempt=attempt,
-            **case.truth,
+            **case.reference,
         )
         if not critique.passed:
-            failed = [r for r in critique.criteria if not r.passed]
+            failed = [r for r in critique.criteria if not r.passed and r.counted]
             check.criteria += failed or [_below_threshold(critique)]
 
     async def all_of(checks: list[Recheck]) -> None:

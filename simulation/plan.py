@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -41,6 +42,7 @@ PLAN_FIELDS = (
     "judge_mode",
     "runtime",
     "base_version",
+    "paraphrase",
 )
 # settings that run code or send requests: always from the invocation, only their digests in the plan
 EXECUTED: dict[str, tuple[str, Callable[[RunConfig], Any]]] = {
@@ -54,12 +56,17 @@ EXECUTED: dict[str, tuple[str, Callable[[RunConfig], Any]]] = {
     ),
     "mcp": ("--mcp-server / --mcp-url", lambda c: {"server": c.mcp_server, "url": c.mcp_url}),
     "task_agent": ("--task-agent", lambda c: c.task_agent),
+    # the requests a seeded run sends: the cases file always comes from the command line, its content digested
+    "cases": ("--cases", lambda c: hashlib.sha256(Path(c.cases).read_bytes()).hexdigest() if c.cases else None),
 }
 
 
 def digest(value: Any) -> str:
     """sha256 of the canonical JSON of `value`."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+NONE = digest(None)  # the digest of a setting that is not given
 
 
 def new_plan(run_id: str, config: RunConfig, rubric_sha256: str) -> dict[str, Any]:
@@ -88,7 +95,8 @@ def resume(where: str, run_id: str, plan: dict[str, Any], requested: RunConfig, 
             )
     config = requested.model_copy(update=stored)
     expected = _executed_digests(where, plan, type(requested))
-    differ = [name for name, (_, read) in EXECUTED.items() if expected.get(name) != digest(read(config))]
+    # a setting a plan does not digest was not there when the run started (e.g. --cases, newer than the plan)
+    differ = [name for name, (_, read) in EXECUTED.items() if expected.get(name, NONE) != digest(read(config))]
     if differ:
         options = "; ".join(EXECUTED[name][0] for name in differ)
         raise InputError(

@@ -28,7 +28,7 @@ from rubrics.judge import JudgeVerdict
 from rubrics.model import load_rubric
 from simulation.conversation import converse
 from simulation.domains import get_domain
-from simulation.episode import answer_fields
+from simulation.episode import answer_fields, task_request
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.truth import WorldChecker, attempt_of, user_ending
 from store.dataset import Dataset
@@ -132,7 +132,8 @@ class Revalidation:
             review = self._review(record, [attempt], [], ["truth"], error="; ".join(claims.problems))
             return Outcome(record, "removed", ["truth"], Spend(), review=review)
         attempt, spend = await user_ending(self.roles.user, claims.case, attempt)
-        context = {"category": record.category, "request": record.prompt, **claims.case.truth}
+        request = task_request(record.prompt, claims.case.history)
+        context = {"category": record.category, "request": request, **claims.case.reference}
         self._prepared[record.id] = prepared = Prepared(claims.case, attempt, context, spend)
         return prepared
 
@@ -157,7 +158,7 @@ class Revalidation:
                 )
             else:
                 revised, used = await self.roles.task.attempt(
-                    record.prompt,
+                    task_request(record.prompt, case.history),
                     attempts[-1].round + 1,
                     previous=attempts[-1],
                     feedback=critiques[-1].feedback,
@@ -171,7 +172,8 @@ class Revalidation:
             attempts.append(revised)
             critiques.append(critique)
             if critique.passed:
-                repaired = record.model_copy(update={**answer_fields(record.prompt, revised), "critique": critique})
+                fields = answer_fields(record.prompt, revised, case.history)
+                repaired = record.model_copy(update={**fields, "critique": critique})
                 return Outcome(record, "repaired", failed, spend, example=repaired)
         review = self._review(record, attempts, critiques, critiques[-1].failed_criteria())
         return Outcome(record, "removed", failed, spend, review=review)

@@ -10,14 +10,17 @@ commits every accepted example exactly once, however often the run was killed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import secrets
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -32,11 +35,12 @@ from simulation.domains import Case, get_domain
 from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_id, run_episode
 from simulation.plan import MAX_COUNT, new_plan, resume
 from simulation.roles import make_roles, new_run_id, prepare_models
+from simulation.seeds import seed_cases
 from simulation.summary import RunSummary, summarise
 from store.dataset import Dataset
 from store.dedup import PromptIndex
-from store.journal import RunJournal, RunLease
-from store.records import Strict
+from store.journal import CheckpointWriter, RunJournal, RunLease
+from store.records import Example, Strict
 
 DEFAULT_WORLD_SEED = 1
 
@@ -63,6 +67,8 @@ class RunConfig(Strict):
     sim_throttle_rate: float = Field(0, ge=0, le=1)
     judge_mode: JudgeMode = "together"
     runtime: RuntimeName = "strands"
+    cases: Path | None = Field(None, description="a cases file of real requests (simulation/seeds.py)")
+    paraphrase: bool = False  # the user simulator rewords each seed request instead of sending it as written
     task_agent: str | None = None  # package.module:factory
     mcp_server: str | None = None  # "command args", over stdio
     mcp_url: str | None = None  # streamable HTTP
@@ -70,6 +76,10 @@ class RunConfig(Strict):
 
     @model_validator(mode="after")
     def _compatible(self) -> RunConfig:
+        if self.cases is not None and not Path(self.cases).is_file():
+            raise InputError(f"--cases {self.cases}: no such file")
+        if self.paraphrase and self.cases is None:
+            raise InputError("--paraphrase: rewords the requests of a cases file; give --cases FILE too")
         if self.mcp_server and self.mcp_url:
             raise InputError("--mcp-server / --mcp-url: give one or the other")
         if self.runtime == "crewai":
@@ -130,6 +140,13 @@ class Run:
         known = self.dataset.info()
         world_seed = known.world_seed if known else config.world_seed
         self.world = self.domain.build_world(DEFAULT_WORLD_SEED if world_seed is None else world_seed)
+        self.seeds: list[Case] | None = None  # a seeded run's cases, from the cases file the invocation names
+        if config.cases is not None:
+            self.seeds, self.seeds_sha256 = seed_cases(
+                config.cases, self.domain, self.world, paraphrase=config.paraphrase
+            )
+            if not self.resumed and "count" not in explicit:
+                config = self.config = config.model_copy(update={"count": min(len(self.seeds), MAX_COUNT)})
         self.resources = ExitStack()  # held open until the run ends: an MCP server
         try:
             self.roles = self._roles(config)
@@ -168,9 +185,9 @@ class Run:
         if config.base_version is None:  # a new run: it draws cases the dataset does not hold yet
             latest = self.dataset.latest()
             config = self.config = config.model_copy(update={"base_version": latest.version if latest else 0})
-        self.exclude = frozenset(
-            self.dataset.case_keys(self.dataset.manifest(config.base_version)) if config.base_version else ()
-        )
+        base = self.dataset.manifest(config.base_version) if config.base_version else None
+        drawable = set().union(*self.domain.case_keys(self.world).values(), (c.key for c in self.seeds or ()))
+        self.exclude = self.dataset.held_case_keys(base, drawable)  # index lookups, not the whole dataset
         models = config.models.models.as_record()
         if config.task_agent:
             models["task_agent"] = config.task_agent
@@ -189,17 +206,36 @@ class Run:
         self.journal.start(new_plan(self.run_id, config.model_copy(update={"seed": self.seed}), rubric_sha256))
         self.checkpoints = self.journal.load(Episode)
         drawn = self.cases(max(self.checkpoints, default=-1) + 1)
-        for case in drawn:
+        for case in drawn:  # a checkpoint's case is data: it must be the case the run draws, to the last fact
             episode = self.checkpoints.get(case.index)
-            if episode is not None and episode.case.key != case.key:
+            if episode is not None and episode.case != case:
                 raise InputError(f"run {self.run_id}: checkpoint of episode {case.index} does not match the run's plan")
         if self.checkpoints and max(self.checkpoints) >= config.count:
             raise InputError(f"run {self.run_id}: has checkpoints beyond its {config.count} episodes")
 
     def cases(self, count: int | None = None) -> Iterator[Case]:
-        """The run's cases, drawn one at a time as the run goes (a long run starts at once)."""
-        cases = self.domain.iter_cases(self.world, self.seed, self.exclude)
+        """The run's cases, drawn one at a time as the run goes (a long run starts at once); a seeded run's, in
+        the cases file's order, leaving out those the dataset holds."""
+        if self.seeds is not None:
+            fresh = (c for c in self.seeds if c.key not in self.exclude)
+            cases = (c.model_copy(update={"index": i}) for i, c in enumerate(fresh))
+        else:
+            cases = self.domain.iter_cases(self.world, self.seed, self.exclude)
         return islice(cases, self.config.count if count is None else count)
+
+    def seeded(self, examples: list[Example]) -> dict[str, Any]:
+        """A seeded run's lineage for its version: the cases file, and how many examples await an SME's sign-off."""
+        if self.config.cases is None:
+            return {}
+        return {
+            "cases": {
+                "file": Path(self.config.cases).name,
+                "sha256": self.seeds_sha256,
+                "paraphrase": self.config.paraphrase,
+                "truth": dict(Counter(e.truth for e in examples)),
+                "unreviewed": sum(e.needs_sign_off for e in examples),
+            }
+        }
 
     def close(self) -> None:
         """Stop what the run holds open (an MCP server) and give up its lease."""
@@ -210,8 +246,8 @@ class Run:
 
     def cases_left(self) -> dict[str, int]:
         """Per category, the distinct cases of the world that the dataset does not hold yet."""
-        held = frozenset(self.dataset.case_keys(self.dataset.latest()))
         keys = self.domain.case_keys(self.world)
+        held = self.dataset.held_case_keys(self.dataset.latest(), set().union(*keys.values()))
         return {category: len(keys.get(category, set()) - held) for category in sorted(self.domain.categories)}
 
     @property
@@ -221,7 +257,7 @@ class Run:
 
     def prompt_index(self) -> PromptIndex:
         """The prompts a new request must not repeat: the dataset's, and those this run already screened in."""
-        index = PromptIndex.from_prompts(self.dataset.index(self.dataset.latest()))
+        index = self.dataset.prompt_index(self.dataset.latest())  # read lazily from the dataset's index
         for episode in self.checkpoints.values():
             if episode.prompt is not None and episode.reasons[:1] not in (["duplicate"], ["near_duplicate"]):
                 index.add(example_id(self.settings, episode.prompt), episode.prompt)
@@ -256,8 +292,10 @@ class Run:
         loop = asyncio.get_running_loop()
         live: set[asyncio.Task] = set()
 
+        writer = CheckpointWriter(self.journal)  # written behind the episodes, in batches; flushed below
+
         async def checkpoint(episode: Episode) -> None:
-            await asyncio.to_thread(self.journal.save, episode.case.index, episode)
+            await writer.save(episode.case.index, episode)
 
         async def one(episode: Episode, ready: asyncio.Event) -> None:
             try:
@@ -295,9 +333,13 @@ class Run:
                 task.add_done_callback(live.discard)
             await asyncio.gather(*list(live))
             self.world_exhausted = drawn < self.config.count and not (self.draining or self.budget_reached)
+            self.world_exhausted &= self.seeds is None  # a seeded run plays its file's requests, however many
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+            try:
+                await writer.flush()  # every checkpoint written before anything is committed (or the run stops)
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
 
     def execute(self, on_result: Callable[[Episode], None] = lambda r: None) -> RunSummary:
         """Run the episodes not finished yet, commit the accepted ones not committed yet as a new version,
@@ -309,6 +351,11 @@ class Run:
             finished[result.case.index] = result
             on_result(result)
 
+        # What exists now (the world, the agents, imported code) lives as long as the run: frozen, the garbage
+        # collector stops walking it at every full collection (hundreds of ms each, stalling every episode)
+        freezing = gc.get_freeze_count() == 0  # not when someone else froze objects: their unfreeze is theirs
+        if freezing:
+            gc.freeze()
         try:
             try:
                 asyncio.run(self.episodes(collect))
@@ -321,6 +368,8 @@ class Run:
                 self.resources.close()
             return self._commit(finished, started)
         finally:
+            if freezing:
+                gc.unfreeze()
             self.lease.release()
 
     def _commit(self, finished: dict[int, Episode], started: float) -> RunSummary:
@@ -342,6 +391,7 @@ class Run:
             "sim_latency_ms": self.config.sim_latency_ms,
             "judge_mode": self.config.judge_mode,
             "inference": {role: i.model_dump(exclude_none=True) for role, i in self.config.models.inference.items()},
+            **self.seeded(examples),
         }
         self.dataset.keep_rubric(self.rubric.version, self.rubric.snapshot())
         manifest, duplicates = (
@@ -376,11 +426,12 @@ class Run:
             committed_before=len(committed),
             interrupted=self.draining,
             world_exhausted=self.world_exhausted,
-            cases_left=self.cases_left(),
+            cases_left={} if self.seeds is not None else self.cases_left(),
+            output_dir=self.config.output_dir,
             budget_usd=self.config.models.budget_usd,
             stopped_by_budget=self.budget_reached and len(results) < self.config.count,
             model_stats=self.lineup.meters.stats(),
-            category_mix=self.domain.card.category_mix,
+            category_mix=None if self.seeds is not None else self.domain.card.category_mix,
             adversarial={c for c, kind in self.domain.categories.items() if kind == "adversarial"},
             action_names=self.domain.action_names,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -73,6 +74,8 @@ class RunSummary(Strict):
     judged: dict[str, int] = {}  # judged criterion scores: scored, unscored, inconsistent (flag vs score), restated
     wall_time_s: float
     review_file: str | None = None
+    output_dir: str = DEFAULT_OUTPUT
+    truth: dict[str, int] = {}  # accepted examples by where their truth came from, when not all the world's
 
 
 def summarise(
@@ -118,11 +121,12 @@ def summarise(
         tool_calls=sum(r.tool_calls for r in results),
         tool_call_f1=tool_call_f1(results, accepted, action_names),
         conversations=conversations(accepted),
+        truth=truth if set(truth := dict(Counter(e.example.truth for e in accepted if e.example))) - {"world"} else {},
         tokens=spend.tokens,
         cost_usd=round(spend.cost_usd, 6),
         cost_per_accepted_usd=round(spend.cost_usd / len(accepted), 6) if accepted else None,
         jury_agreement=jury_agreement(results),
-        **mix(results, accepted, category_mix or {}, adversarial),
+        **(mix(results, accepted, category_mix, adversarial) if category_mix is not None else {}),
         wall_time_s=round(wall_time_s, 2),
         **fields,
     )
@@ -162,7 +166,7 @@ def tool_call_f1(
 ) -> dict[str, F1Distribution]:
     """The F1 of the tools each first draft called (before the critic) and each accepted answer called (what
     the dataset stores), against the tools its case needs; action tools are left to the end-state check, as
-    the rubric's tool-call criterion leaves them."""
+    the rubric's tool-call criterion leaves them. Cases that do not state which tools they need are left out."""
 
     def distribution(pairs: list[tuple[Episode, Attempt]]) -> F1Distribution:
         scores = [
@@ -178,8 +182,9 @@ def tool_call_f1(
             bands[next(name for name, floor in F1_BANDS if score >= floor)] += 1
         return F1Distribution(attempts=len(scores), mean=round(sum(scores) / len(scores), 3), bands=bands)
 
-    firsts = [(e, e.attempts[0]) for e in results if e.attempts]
-    finals = [(e, e.attempts[-1]) for e in accepted]
+    known = [e for e in results if e.case.expected_tool_calls is not None]  # a seed case may not state its calls
+    firsts = [(e, e.attempts[0]) for e in known if e.attempts]
+    finals = [(e, e.attempts[-1]) for e in accepted if e.case.expected_tool_calls is not None]
     return {name: distribution(pairs) for name, pairs in (("first attempts", firsts), ("accepted", finals)) if pairs}
 
 
@@ -334,6 +339,7 @@ def render_summary(summary: RunSummary, log: str | None = None) -> None:
         ),
         *([("judged scores", _judged(summary))] if summary.judged else []),
         ("wall time", f"{summary.wall_time_s:.1f} s"),
+        *([("truth", _truth(summary))] if summary.truth else []),
         ("review queue", _queue(summary)),
         *([("framework log", log)] if log else []),
     ]
@@ -348,6 +354,19 @@ def _location(review_file: str, dataset: str) -> str:
     if folder in review_file:
         return review_file[: review_file.rindex(folder)] or "/"
     return "." if review_file.startswith(folder[1:]) else DEFAULT_OUTPUT
+
+
+def _truth(summary: RunSummary) -> str:
+    """Where the accepted examples' truth came from; the judged ones wait for an SME."""
+    counts = " · ".join(f"{source} {n}" for source, n in sorted(summary.truth.items()))
+    judged = summary.truth.get("judged", 0)
+    if not judged:
+        return counts
+    where = "" if summary.output_dir == DEFAULT_OUTPUT else f" --output-dir {shlex.quote(summary.output_dir)}"
+    return (
+        f"{counts}\n{judged} judged by the critic alone: golden only once an SME signs them off "
+        f"(python main.py review serve{where}; until then exports flag them)"
+    )
 
 
 def _queue(summary: RunSummary) -> str:

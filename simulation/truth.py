@@ -31,13 +31,15 @@ from agents.metering import Spend
 from rubrics.methods import Subject, run_check, vocabulary_of
 from rubrics.model import Rubric
 from simulation.domains.base import Case, Domain, World
-from store.records import Attempt, CriterionResult, Example, ToolCall, ToolTraceEntry, UserEnd
+from simulation.seeds import SEED_PREFIX, SEEDED
+from store.records import Attempt, CriterionResult, Example, ReviewItem, ToolCall, ToolTraceEntry, UserEnd
 
 if TYPE_CHECKING:
     from agents.user_simulator import UserSimulator
 
 MIN_IDENTIFIER_LENGTH = 3
-NOT_IDENTIFIERS = {"request_type", "variant", "alert_reason", "period", "goal"}  # brief keys that name no subject
+# brief keys that name no subject (a seed case's brief holds its whole request)
+NOT_IDENTIFIERS = {"request_type", "variant", "alert_reason", "period", "goal", "request"}
 
 
 @dataclass
@@ -69,6 +71,9 @@ class WorldChecker:
     def __init__(self, domain: Domain, world: World, rubric: Rubric):
         from strands import Agent
 
+        from agents.strands_runtime import quiet_tracing
+
+        quiet_tracing()  # the direct tool calls below build no span content that nobody records
         self.domain = domain
         self.world = world
         self.rubric = rubric
@@ -80,12 +85,32 @@ class WorldChecker:
         self.action_names = set(domain.action_names)
 
     def case(self, record: Example) -> tuple[Case | None, str | None]:
-        """The world's case for a record, or None and why there is none."""
+        """The world's case for a record, or None and why there is none. A record whose truth is not the world's
+        (a seed example) has no case in the world: its own facts stand for it, and its tool trace is still replayed."""
+        if record.truth != "world":
+            return stated_case(record), None
         key = self.domain.case_key_of(record)
         try:
             return self.domain.case_for_key(self.world, key), None
         except LookupError as exc:
             return None, f"case: {exc}"
+
+    def case_of(self, item: ReviewItem) -> Case:
+        """The case of a review-queue item: the world's; for a seed request, one whose truth nobody stated (the
+        item does not keep its facts). LookupError when the world has no such case."""
+        if item.case_key.startswith(SEED_PREFIX):
+            return Case(
+                index=0,
+                key=item.case_key,
+                category=item.category,
+                request_type=SEEDED,
+                difficulty=item.difficulty,
+                brief={"request_type": SEEDED, "request": item.prompt},
+                expected_tool_calls=None,
+                truth="judged",
+                facts=None,
+            )
+        return self.domain.case_for_key(self.world, item.case_key)
 
     def check(self, record: Example) -> Recheck:
         """Every claim of the record against the world, then the rubric's programmatic criteria."""
@@ -103,9 +128,10 @@ class WorldChecker:
             expected_end_state=case.expected_end_state,
             action_names=self.domain.action_names,
             owner_of=self.world.owner_of,
+            truth=case.truth,
         )
         for criterion in self.rubric.criteria_for(case.category):
-            if criterion.programmatic and not (checked := run_check(criterion, subject)).passed:
+            if criterion.programmatic and not (checked := run_check(criterion, subject)).passed and checked.counted:
                 result.criteria.append(checked)
         return result
 
@@ -241,6 +267,27 @@ def conversation_problems(record: Example) -> list[str]:
             f"({len(record.tool_trace)} calls, in order)"
         )
     return problems
+
+
+def stated_case(record: Example) -> Case:
+    """The case a seed example states itself: its request, facts and expected calls as stored (what an SME gave, or
+    nothing), its conversation before the request."""
+    from simulation.episode import earlier_turns
+
+    return Case(
+        index=0,
+        key=record.case_key or f"{SEED_PREFIX}{record.id}",
+        category=record.category,
+        request_type=record.request_type or SEEDED,
+        difficulty=record.difficulty,
+        brief={"request_type": record.request_type or SEEDED, "request": record.prompt},
+        expected_tool_calls=record.expected_tool_calls,
+        allowed_tool_calls=record.allowed_tool_calls,
+        tags=record.tags,
+        truth=record.truth,
+        facts=record.facts,
+        history=earlier_turns(record),
+    )
 
 
 def attempt_of(record: Example) -> Attempt:

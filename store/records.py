@@ -8,12 +8,21 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-RECORD_SCHEMA_VERSION = 4
+RECORD_SCHEMA_VERSION = 5
 # 2: case_key, request_type, tags, allowed_tool_calls. 3: multi-turn conversations (scenario, each assistant turn's
 # tool trace) and actions (expected_actions, end_state, expected_end_state). 4: provenance.review, the SME decision
-# a reviewed version applied (written only when there is one). Older records are read as they are.
+# a reviewed version applied (written only when there is one). 5: truth, where a record's truth came from (world,
+# sme or judged), and facts / expected_tool_calls that may be unknown (None) when it is not the world's. Older
+# records are read as they are (their truth is the world's).
+
+TruthSource = Literal["world", "sme", "judged"]
+TRUTH_SOURCES: dict[str, str] = {
+    "world": "computed by the domain's labeller from the simulated world",
+    "sme": "stated by a subject-matter expert (a seed case's facts, or a reviewed example)",
+    "judged": "judged by the critic alone: no world or SME stated it; an SME must sign it off",
+}
 
 
 class Strict(BaseModel):
@@ -115,6 +124,12 @@ class CriterionResult(Strict):
     rationale: str
     details: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def counted(self) -> bool:
+        """False for a check the case's truth cannot score (nobody stated the facts, the tool calls or the end
+        state it needs): unscored, left out of the decision, never a pass."""
+        return not self.details.get("no_truth")
+
 
 class Comparison(Strict):
     """The relative evaluation: this attempt against the previous one."""
@@ -150,7 +165,8 @@ class Critique(Strict):
 
     def failed_criteria(self) -> list[str]:
         """Ids of the criteria this attempt failed (`below_threshold` when only the total fell short)."""
-        return [r.id for r in self.criteria if not r.passed] or ([] if self.passed else ["below_threshold"])
+        failed = [r.id for r in self.criteria if not r.passed and r.counted]
+        return failed or ([] if self.passed else ["below_threshold"])
 
 
 class SmeReview(Strict):
@@ -220,13 +236,18 @@ class Example(Strict):
     prompt: str
     reference_answer: str = Field(min_length=1)
     reference_output: dict[str, Any]
-    expected_tool_calls: list[ToolCall] = Field(description="the calls an expert needs before knowing the answer")
+    expected_tool_calls: list[ToolCall] | None = Field(
+        description="the calls an expert needs before knowing the answer; None when nobody stated them"
+    )
     allowed_tool_calls: list[ToolCall] = Field(
         default_factory=list, description="calls an expert may make as well (not required, not penalised)"
     )
     tags: list[str] = Field(default_factory=list, description="what makes the case hard: near_threshold, pep, ...")
     tool_trace: list[ToolTraceEntry]
-    facts: Facts
+    truth: TruthSource = Field(
+        "world", description="where the truth (facts, expected tool calls) came from; written unless the world's"
+    )
+    facts: Facts | None = Field(description="None when no world or SME stated them (truth judged, or SME-reviewed)")
     scenario: Scenario | None = Field(None, description="a multi-turn case's user: goal and private facts")
     expected_actions: list[ToolCall] = Field(
         default_factory=list, description="the actions (with their checked arguments) the case should end with"
@@ -235,6 +256,28 @@ class Example(Strict):
     end_state: dict[str, Any] = Field(default_factory=dict, description="the state the approved answer left")
     critique: Critique
     provenance: Provenance
+
+    @model_serializer(mode="wrap")
+    def _world_truth_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A record whose truth is the world's is written without `truth`, byte for byte as before schema 5 (a record
+        without it reads as the world's)."""
+        data = handler(self)
+        if self.truth == "world":
+            data.pop("truth", None)
+        return data
+
+    @model_validator(mode="after")
+    def _world_truth_is_whole(self) -> Example:
+        if self.truth == "world" and (self.facts is None or self.expected_tool_calls is None):
+            raise ValueError("a record whose truth is the world's states its facts and expected tool calls")
+        if self.truth == "judged" and self.facts is not None:
+            raise ValueError("a judged record has no facts (nobody stated them)")
+        return self
+
+    @property
+    def needs_sign_off(self) -> bool:
+        """Judged by the critic alone: not golden until an SME signs it off."""
+        return self.truth == "judged"
 
 
 def utc_now() -> str:

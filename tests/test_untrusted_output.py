@@ -32,7 +32,7 @@ def started(cli, tmp_path) -> Path:
 def test_the_plan_keeps_data_and_digests_only(started):
     plan = json.loads(plan_file(started).read_text())
     assert set(plan) == {"schema_version", "run_id", "data", "rubric_sha256", "executed"}
-    assert set(plan["executed"]) == {"models", "endpoints", "mcp", "task_agent"}
+    assert set(plan["executed"]) == {"models", "endpoints", "mcp", "task_agent", "cases"}
     assert all(len(value) == 64 for value in plan["executed"].values())
     assert plan["data"] == {
         "domain": "kyc",
@@ -44,6 +44,7 @@ def test_the_plan_keeps_data_and_digests_only(started):
         "judge_mode": "together",
         "runtime": "strands",
         "base_version": 0,
+        "paraphrase": False,
     }
 
 

@@ -15,7 +15,7 @@ import re
 import string
 
 from agents.simulated.model import ModelCall, Reply
-from agents.user_simulator import CONTINUE_HEADING
+from agents.user_simulator import CONTINUE_HEADING, PARAPHRASE_HEADING
 from store.records import read_transcript
 
 _JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
@@ -51,12 +51,17 @@ def fill(template: str, brief: dict) -> str | None:
 
 
 _CONVERSATION = re.compile(r"<conversation>\n(.*?)\n</conversation>", re.S)
+_REQUEST = re.compile(r"<request>\n(.*?)\n</request>", re.S)
 ASKS_PRIVATE = {"date_of_birth": ("date of birth", "born", "which one", "which customer", "which of")}
 CLOSED_WORDS = ("closed the alert", "alert is closed", "alert closed")
 
 
 class SimulatedUserPolicy:
     def reply(self, call: ModelCall) -> Reply:
+        if call.prompt.startswith(PARAPHRASE_HEADING):
+            message = self.paraphrase(_REQUEST.search(call.prompt).group(1), parse_examples(call.system_prompt), call)
+            tool = call.structured_output_tool
+            return Reply(tool_calls=[(tool, {"message": message})]) if tool else Reply(text=message)
         brief = json.loads(_JSON_BLOCK.search(call.prompt).group(1))
         sections = parse_examples(call.system_prompt)
         if call.prompt.startswith(CONTINUE_HEADING):
@@ -91,6 +96,21 @@ class SimulatedUserPolicy:
                 message = f"{first.lower()} {rest}"
             message = f"{rng.choice(sections['openers'])} {message}"
         if sections.get("closers") and rng.random() < 0.4:
+            message = f"{message} {rng.choice(sections['closers'])}"
+        return message
+
+    @staticmethod
+    def paraphrase(request: str, sections: dict[str, list[str]], call: ModelCall) -> str:
+        """A real request in the persona's words: the request itself (every word of it, so no identifier is lost),
+        opened with one of the persona's openers and sometimes closed with a closer."""
+        rng = call.rng("paraphrase")
+        message = request.strip()
+        if sections.get("openers"):
+            first, _, rest = message.partition(" ")
+            if first.lower() in STARTERS:
+                message = f"{first.lower()} {rest}"
+            message = f"{rng.choice(sections['openers'])} {message}"
+        if sections.get("closers") and rng.random() < 0.5:
             message = f"{message} {rng.choice(sections['closers'])}"
         return message
 

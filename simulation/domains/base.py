@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from agents.outputs import ModelOutput
 from config import InputError, load_yaml_model
-from store.records import Example, Facts, Scenario, Strict, ToolCall
+from store.records import Example, Facts, Scenario, Strict, ToolCall, TruthSource, Turn
 
 
 class World(Protocol):
@@ -91,7 +91,9 @@ class Case(Strict):
     `key` identifies the case in its world (`category:subject`): a dataset holds each case once.
     `expected_tool_calls` are the calls an expert needs *before* knowing the answer (the same tool names for
     every case of a request type); `allowed_tool_calls` may be made too (e.g. looking up a counterparty after
-    a screening hit) and cost no precision. `tags` say what makes the case hard (`near_threshold`, `pep`, ...)."""
+    a screening hit) and cost no precision. `tags` say what makes the case hard (`near_threshold`, `pep`, ...).
+    `truth` says where the facts and expected tool calls come from: a domain's cases are the world's; a seed
+    case (simulation/seeds.py) has an SME's, or none (`judged`: facts and expected tool calls None)."""
 
     index: int
     key: str
@@ -99,18 +101,23 @@ class Case(Strict):
     request_type: str
     difficulty: Literal["standard", "adversarial"]
     brief: dict[str, Any]
-    expected_tool_calls: list[ToolCall]
+    expected_tool_calls: list[ToolCall] | None
     allowed_tool_calls: list[ToolCall] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    facts: Facts
+    truth: TruthSource = "world"
+    facts: Facts | None
     scenario: Scenario | None = None
     expected_actions: list[ToolCall] = Field(default_factory=list)
     expected_end_state: dict[str, Any] = Field(default_factory=dict)
+    history: list[Turn] = Field(
+        default_factory=list, description="a seed case's conversation before its request (user, assistant, ...)"
+    )
 
     @property
-    def truth(self) -> dict[str, Any]:
+    def reference(self) -> dict[str, Any]:
         """What an attempt at this case is judged against, as `Critic.review` and `Critic.subject` take it."""
         return {
+            "truth": self.truth,
             "facts": self.facts,
             "expected_tool_calls": self.expected_tool_calls,
             "allowed_tool_calls": self.allowed_tool_calls,
@@ -315,6 +322,9 @@ class Domain(ABC):
         return f"{record.category}:{subject}"
 
     action_names: ClassVar[frozenset[str]] = frozenset()
+    # True when the tools only read the in-memory world (no I/O, nothing that blocks): the strands runtime then runs
+    # them on its event loop instead of a worker thread per call, which is cheaper under many concurrent episodes
+    inline_tools: ClassVar[bool] = False
 
     def action_desk(self, world: World) -> ActionDesk:
         """A fresh desk with this domain's action tools (none by default) bound to `world`."""
