@@ -148,11 +148,8 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
             + " does not match what the records show; re-examine them before concluding"
         )
         return _result(criterion, passed, rationale, verdict=verdict, typology=typology)
-    cited = list(dict.fromkeys(finding.get("evidence_ids") or []))
+    cited, invented, ungrounded = cited_ids(subject)
     key = facts.evidence_ids
-    seen = "\n".join(t.output for t in subject.attempt.tool_trace)
-    invented = [i for i in cited if not subject.id_exists(i)]
-    ungrounded = [i for i in cited if i not in invented and i not in seen]
     missing = [i for i in key if i not in cited]
     # whose records: the case's subject, and whoever owns a piece of its key evidence (a linked account)
     owners = {facts.subject_id, *map(subject.owner_of, key)} - {None}
@@ -160,11 +157,7 @@ def check_facts(criterion: Criterion, subject: Subject) -> CriterionResult:
     precision = len(set(cited) & set(key)) / len(cited) if cited and key else 1.0
     records = records_by_id(t.output for t in subject.attempt.tool_trace)
     unstated = [i for i in key if i in cited and not named_in_text(subject.attempt.answer, i, records.get(i))]
-    problems = []
-    if invented:
-        problems.append(f"cited ids that do not exist: {', '.join(invented)}")
-    if ungrounded:
-        problems.append(f"cited ids no tool returned in this investigation: {', '.join(ungrounded)}")
+    problems = id_problems(invented, ungrounded)
     if foreign:
         problems.append(f"cited records of another subject than {facts.subject_id}: {', '.join(foreign[:5])}")
     if missing:
@@ -493,12 +486,16 @@ def missing_truth(criterion: Criterion, subject: Subject) -> str | None:
     return None
 
 
-def check_cited_ids(criterion: Criterion, subject: Subject) -> list[str]:
-    """What is wrong with the cited ids that needs no facts: ids that do not exist, or that no tool returned."""
+def cited_ids(subject: Subject) -> tuple[list[str], list[str], list[str]]:
+    """The ids the finding cites, those that do not exist, and those no tool returned (what needs no facts)."""
     cited = list(dict.fromkeys(subject.attempt.finding.get("evidence_ids") or []))
     seen = "\n".join(t.output for t in subject.attempt.tool_trace)
     invented = [i for i in cited if not subject.id_exists(i)]
     ungrounded = [i for i in cited if i not in invented and i not in seen]
+    return cited, invented, ungrounded
+
+
+def id_problems(invented: list[str], ungrounded: list[str]) -> list[str]:
     problems = [f"cited ids that do not exist: {', '.join(invented)}"] if invented else []
     if ungrounded:
         problems.append(f"cited ids no tool returned in this investigation: {', '.join(ungrounded)}")
@@ -513,16 +510,7 @@ def run_check(criterion: Criterion, subject: Subject) -> CriterionResult:
     if (
         criterion.method == "facts"
         and criterion.check != "verdict"
-        and (problems := check_cited_ids(criterion, subject))
+        and (problems := id_problems(*cited_ids(subject)[1:]))
     ):
         return _result(criterion, False, "; ".join(problems))
-    return CriterionResult(
-        id=criterion.id,
-        method=criterion.method,
-        weight=criterion.weight,
-        required=criterion.required,
-        score=0.0,
-        passed=False,
-        rationale=f"unscored: {missing}",
-        details={"unscored": True, "no_truth": True},
-    )
+    return _result(criterion, False, f"unscored: {missing}", unscored=True, no_truth=True)
