@@ -236,7 +236,6 @@ def generate(ctx: click.Context, **options) -> None:
     Exits 1, after the summary, when the run holds no accepted example at all. The agent frameworks' log
     lines (throttling, retries) go to <output>/<dataset>/runs/<run>/run.log, not the console; with an
     s3:// output, to <tmp>/goldsmith/<dataset>/runs/<run>/run.log."""
-    from collections import Counter
 
     from click.core import ParameterSource
 
@@ -249,7 +248,7 @@ def generate(ctx: click.Context, **options) -> None:
     given = {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     explicit = {"models" if name in MODEL_FLAGS or name == "config_file" else name for name in given}
     run = Run(RunConfig(models=_model_settings(options), **options), explicit)
-    done = Counter(e.status for e in run.checkpoints.values() if e.finished)  # so the bar counts what the table does
+    done = run.finished_before  # so the bar counts what the table does
     start = (
         f"resuming run {run.run_id} ({done.total()} of {run.config.count} done)" if run.resumed else f"run {run.run_id}"
     )

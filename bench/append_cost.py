@@ -51,8 +51,8 @@ def main() -> None:
     print(f"dataset of 20,000 records: append of 50 wrote {big_bytes:>9,} bytes (dataset is {size:,} bytes)")
     print(f"bytes written, big/small: {big_bytes / small_bytes:.2f}  (O(batch) writes: close to 1)")
     print(
-        f"append time, big/small:   {big_time / small_time:.1f}  (the dedup check reads the batches' id index "
-        "files, [id, prompt] per record, not the records)"
+        f"append time, big/small:   {big_time / small_time:.1f}  (the id check looks the new ids up in the "
+        "dataset's record index, store/index.py)"
     )
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import json
 import secrets
 import signal
+import tempfile
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
@@ -36,9 +39,10 @@ from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_
 from simulation.plan import MAX_COUNT, new_plan, resume
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.seeds import seed_cases
-from simulation.summary import RunSummary, summarise
+from simulation.summary import RunSummary, Tally
 from store.dataset import Dataset
 from store.dedup import PromptIndex
+from store.files import TEMP_PREFIX
 from store.journal import CheckpointWriter, RunJournal, RunLease
 from store.records import Example, Strict
 
@@ -212,6 +216,25 @@ class Run:
                 raise InputError(f"run {self.run_id}: checkpoint of episode {case.index} does not match the run's plan")
         if self.checkpoints and max(self.checkpoints) >= config.count:
             raise InputError(f"run {self.run_id}: has checkpoints beyond its {config.count} episodes")
+        # what the run keeps of a finished episode is what its commit needs: the checkpoints hold the rest
+        self.outcomes = Outcomes(
+            self.settings,
+            Tally(
+                category_mix=None if self.seeds is not None else self.domain.card.category_mix,
+                adversarial={c for c, kind in self.domain.categories.items() if kind == "adversarial"},
+                action_names=self.domain.action_names,
+            ),
+        )
+        self.resumed_episodes = len(self.checkpoints)
+        self.screened_before = [  # requests earlier attempts screened in, for this run's prompt index
+            (example_id(self.settings, e.prompt), e.prompt)
+            for e in self.checkpoints.values()
+            if e.prompt is not None and e.reasons[:1] not in (["duplicate"], ["near_duplicate"])
+        ]
+        for index in sorted(self.checkpoints):
+            if self.checkpoints[index].finished:
+                self.outcomes.add(self.checkpoints.pop(index))
+        self.finished_before = Counter(self.outcomes.tally.statuses)  # by status
 
     def cases(self, count: int | None = None) -> Iterator[Case]:
         """The run's cases, drawn one at a time as the run goes (a long run starts at once); a seeded run's, in
@@ -223,17 +246,23 @@ class Run:
             cases = self.domain.iter_cases(self.world, self.seed, self.exclude)
         return islice(cases, self.config.count if count is None else count)
 
-    def seeded(self, examples: list[Example]) -> dict[str, Any]:
-        """A seeded run's lineage for its version: the cases file, and how many examples await an SME's sign-off."""
+    def seeded(self, examples: Iterable[Example]) -> dict[str, Any]:
+        """A seeded run's lineage for its version: the cases file, and how many examples await an SME's sign-off
+        (`examples` are read only for a seeded run, once)."""
         if self.config.cases is None:
             return {}
+        truth: Counter[str] = Counter()
+        unreviewed = 0
+        for example in examples:
+            truth[example.truth] += 1
+            unreviewed += example.needs_sign_off
         return {
             "cases": {
                 "file": Path(self.config.cases).name,
                 "sha256": self.seeds_sha256,
                 "paraphrase": self.config.paraphrase,
-                "truth": dict(Counter(e.truth for e in examples)),
-                "unreviewed": sum(e.needs_sign_off for e in examples),
+                "truth": dict(truth),
+                "unreviewed": unreviewed,
             }
         }
 
@@ -258,9 +287,8 @@ class Run:
     def prompt_index(self) -> PromptIndex:
         """The prompts a new request must not repeat: the dataset's, and those this run already screened in."""
         index = self.dataset.prompt_index(self.dataset.latest())  # read lazily from the dataset's index
-        for episode in self.checkpoints.values():
-            if episode.prompt is not None and episode.reasons[:1] not in (["duplicate"], ["near_duplicate"]):
-                index.add(example_id(self.settings, episode.prompt), episode.prompt)
+        for key, prompt in self.screened_before:
+            index.add(key, prompt)
         return index
 
     def screen(self, index: PromptIndex, screened: dict[int, asyncio.Event]) -> Screen:
@@ -317,12 +345,13 @@ class Run:
         try:
             for case in self.cases():
                 drawn += 1
-                episode = self.checkpoints.get(case.index) or Episode(case=case)
                 ready = screened.setdefault(case.index, asyncio.Event())
-                if episode.finished or episode.prompt is not None:
+                if case.index in self.outcomes:  # finished before this process started
                     ready.set()
-                if episode.finished:
                     continue
+                episode = self.checkpoints.pop(case.index, None) or Episode(case=case)
+                if episode.prompt is not None:
+                    ready.set()
                 await gate.acquire()
                 if self.draining or self.budget_reached:
                     gate.release()
@@ -345,10 +374,9 @@ class Run:
         """Run the episodes not finished yet, commit the accepted ones not committed yet as a new version,
         file the review queue, save the summary."""
         started = time.monotonic()
-        finished = {i: e for i, e in self.checkpoints.items() if e.finished}
 
         def collect(result: Episode) -> None:
-            finished[result.case.index] = result
+            self.outcomes.add(result)  # what the commit needs; the episode itself is not kept
             on_result(result)
 
         # What exists now (the world, the agents, imported code) lives as long as the run: frozen, the garbage
@@ -361,27 +389,35 @@ class Run:
                 asyncio.run(self.episodes(collect))
             except asyncio.CancelledError:
                 raise RunFailed(
-                    f"stopped: {len(finished)} of {self.config.count} episodes finished, nothing committed; "
+                    f"stopped: {len(self.outcomes)} of {self.config.count} episodes finished, nothing committed; "
                     f"resume with --run-id {self.run_id}"
                 ) from None
             finally:
                 self.resources.close()
-            return self._commit(finished, started)
+            return self._commit(started)
         finally:
             if freezing:
                 gc.unfreeze()
+            self.outcomes.close()
             self.lease.release()
 
-    def _commit(self, finished: dict[int, Episode], started: float) -> RunSummary:
+    def _commit(self, started: float) -> RunSummary:
         """Commit the accepted examples not committed yet, file the review queue, save the summary."""
         if not self.lease.held():
             raise RunFailed(
                 f"run {self.run_id} was taken over by another process while this one ran (its lease expired); "
                 "nothing was committed by this process"
             )
-        results = [finished[i] for i in sorted(finished)]
+        outcomes = self.outcomes
         committed = self.dataset.committed_by(self.run_id)
-        examples = [r.example for r in results if r.example is not None and r.example.id not in committed]
+
+        def examples() -> Iterator[bytes]:
+            """The accepted examples' JSON lines not committed yet, in case order."""
+            for line in outcomes.examples.items():
+                if not committed or json.loads(line)["id"] not in committed:
+                    yield line
+
+        pending = len(outcomes.examples) if not committed else sum(1 for _ in examples())
         generation = {
             "count": self.config.count,
             "seed": self.seed,
@@ -391,25 +427,23 @@ class Run:
             "sim_latency_ms": self.config.sim_latency_ms,
             "judge_mode": self.config.judge_mode,
             "inference": {role: i.model_dump(exclude_none=True) for role, i in self.config.models.inference.items()},
-            **self.seeded(examples),
+            **self.seeded(Example.model_validate_json(line) for line in examples()),
         }
         self.dataset.keep_rubric(self.rubric.version, self.rubric.snapshot())
         manifest, duplicates = (
             self.dataset.append(
-                examples,
+                examples(),
                 run_id=self.run_id,
                 rubric={"id": self.rubric.id, "version": self.rubric.version},
                 models=self.settings.models,
                 generation=generation,
             )
-            if examples
+            if pending
             else (None, [])
         )
-        review = self.dataset.write_review(
-            self.run_id, [r.review_item(self.settings) for r in results if r.status != "accepted"]
-        )
-        summary = summarise(
-            results,
+        review = self.dataset.write_review(self.run_id, outcomes.review.items())
+        tally = outcomes.tally
+        summary = tally.summary(
             added=manifest.added if manifest else 0,
             duplicates=len(duplicates),
             wall_time_s=time.monotonic() - started,
@@ -422,18 +456,82 @@ class Run:
             models=self.settings.models,
             review_file=review,
             planned=self.config.count,
-            resumed=len(self.checkpoints),
+            resumed=self.resumed_episodes,
             committed_before=len(committed),
             interrupted=self.draining,
             world_exhausted=self.world_exhausted,
             cases_left={} if self.seeds is not None else self.cases_left(),
             output_dir=self.config.output_dir,
             budget_usd=self.config.models.budget_usd,
-            stopped_by_budget=self.budget_reached and len(results) < self.config.count,
+            stopped_by_budget=self.budget_reached and tally.episodes < self.config.count,
             model_stats=self.lineup.meters.stats(),
-            category_mix=None if self.seeds is not None else self.domain.card.category_mix,
-            adversarial={c for c, kind in self.domain.categories.items() if kind == "adversarial"},
-            action_names=self.domain.action_names,
         )
         self.dataset.write_run(self.run_id, summary.model_dump(mode="json"))
         return summary
+
+
+class Spool:
+    """Byte strings put by key (an episode's index) into a local temp file, read back in key order: what a run
+    keeps of its episodes until the commit, in flat memory however many there are."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix=TEMP_PREFIX)  # noqa: SIM115 (closed by `close`)
+        self.keys = array("q")
+        self.offsets = array("q")
+        self.sizes = array("q")
+        self.end = 0
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def put(self, key: int, data: bytes) -> None:
+        self.file.seek(self.end)
+        self.file.write(data)
+        self.keys.append(key)
+        self.offsets.append(self.end)
+        self.sizes.append(len(data))
+        self.end += len(data)
+
+    def items(self) -> Iterator[bytes]:
+        """Every string put, in key order."""
+        self.file.flush()
+        for i in sorted(range(len(self.keys)), key=self.keys.__getitem__):
+            self.file.seek(self.offsets[i])
+            yield self.file.read(self.sizes[i])
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Outcomes:
+    """What a run keeps of each finished episode for its commit, once the episode is dropped: the accepted
+    example's JSON line, the review item's (an episode that produced no example), and the summary's tally."""
+
+    def __init__(self, settings: EpisodeSettings, tally: Tally):
+        self.settings = settings
+        self.tally = tally
+        self.examples = Spool()
+        self.review = Spool()
+        self.finished: set[int] = set()  # episode indices
+
+    def __len__(self) -> int:
+        return len(self.finished)
+
+    def __contains__(self, index: int) -> bool:
+        return index in self.finished
+
+    def add(self, episode: Episode) -> None:
+        """Take what the commit needs from a finished episode."""
+        index = episode.case.index
+        if index in self.finished:  # an episode finishes once; a second report of it changes nothing
+            return
+        self.finished.add(index)
+        self.tally.add(episode)
+        if episode.example is not None:
+            self.examples.put(index, episode.example.model_dump_json().encode())
+        if episode.status != "accepted":
+            self.review.put(index, episode.review_item(self.settings).model_dump_json().encode())
+
+    def close(self) -> None:
+        self.examples.close()
+        self.review.close()

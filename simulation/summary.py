@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from agents.metering import ModelStats, Spend
+from agents.metering import ModelStats
 from rubrics.methods import tool_call_scores
 from simulation.console import DEFAULT_OUTPUT, queue_command
 from simulation.episode import Episode
-from store.records import Attempt, Strict, TokenUsage
+from store.records import Strict, TokenUsage
 
 if TYPE_CHECKING:
     from agents.batch import BatchStats
@@ -79,7 +80,7 @@ class RunSummary(Strict):
 
 
 def summarise(
-    results: list[Episode],
+    results: Iterable[Episode],
     *,
     added: int,
     duplicates: int,
@@ -89,130 +90,238 @@ def summarise(
     action_names: frozenset[str] = frozenset(),
     **fields: object,
 ) -> RunSummary:
-    reasons: Counter[str] = Counter()
+    """The summary of finished episodes: a `Tally` of them."""
+    tally = Tally(category_mix=category_mix, adversarial=adversarial, action_names=action_names)
     for result in results:
-        if result.status != "accepted":
-            reasons.update(result.reasons)
-    rounds = Counter(str(r.rounds) for r in results if r.rounds)
-    accepted = [r for r in results if r.status == "accepted"]
-    spend = Spend()
-    for result in results:
-        spend += result.spend
-    judged: Counter[str] = Counter()
-    for result in results:
-        for critique in result.critiques:
-            for r in critique.criteria:
-                if r.method == "judge":
-                    judged["unscored" if r.details.get("unscored") else "scored"] += 1
-                    judged["inconsistent"] += bool(r.details.get("judge_inconsistent"))
-                    judged["restated"] += bool(r.details.get("restated"))
-    return RunSummary(
-        judged={k: judged.get(k, 0) for k in ("scored", "unscored", "inconsistent", "restated")},
-        episodes=len(results),
-        accepted=len(accepted),
-        rejected=sum(r.status == "rejected" for r in results),
-        failed=sum(r.status == "failed" for r in results),
-        duplicates=duplicates,
-        added=added,
-        top_reasons=dict(reasons.most_common(5)),
-        rounds_histogram=dict(sorted(rounds.items())),
-        accepted_by_category=dict(sorted(Counter(r.case.category for r in accepted).items())),
-        adversarial_accepted=sum(r.case.difficulty == "adversarial" for r in accepted),
-        tool_calls=sum(r.tool_calls for r in results),
-        tool_call_f1=tool_call_f1(results, accepted, action_names),
-        conversations=conversations(accepted),
-        truth=truth if set(truth := dict(Counter(e.example.truth for e in accepted if e.example))) - {"world"} else {},
-        tokens=spend.tokens,
-        cost_usd=round(spend.cost_usd, 6),
-        cost_per_accepted_usd=round(spend.cost_usd / len(accepted), 6) if accepted else None,
-        jury_agreement=jury_agreement(results),
-        **(mix(results, accepted, category_mix, adversarial) if category_mix is not None else {}),
-        wall_time_s=round(wall_time_s, 2),
-        **fields,
-    )
-
-
-def mix(
-    results: list[Episode], accepted: list[Episode], configured: dict[str, float], adversarial: set[str]
-) -> dict[str, Any]:
-    """Each category's share of the run as configured, drawn and accepted; the same for adversarial cases."""
-
-    def share(episodes: list[Episode], categories: set[str]) -> float:
-        return round(sum(e.case.category in categories for e in episodes) / len(episodes), 3) if episodes else 0.0
-
-    total = sum(configured.values()) or 1.0
-    categories = sorted(set(configured) | {r.case.category for r in results})
-    shares = {
-        c: CategoryShare(
-            configured=round(configured.get(c, 0) / total, 3), drawn=share(results, {c}), accepted=share(accepted, {c})
-        )
-        for c in categories
-    }
-    return {
-        "category_mix": shares,
-        "adversarial_share": CategoryShare(
-            configured=round(sum(w for c, w in configured.items() if c in adversarial) / total, 3),
-            drawn=share(results, adversarial),
-            accepted=share(accepted, adversarial),
-        ),
-    }
+        tally.add(result)
+    return tally.summary(added=added, duplicates=duplicates, wall_time_s=wall_time_s, **fields)
 
 
 F1_BANDS = (("1.0", 1.0), ("0.8-1.0", 0.8), ("0.5-0.8", 0.5), ("<0.5", 0.0))
 
-
-def tool_call_f1(
-    results: list[Episode], accepted: list[Episode], actions: frozenset[str] = frozenset()
-) -> dict[str, F1Distribution]:
-    """The F1 of the tools each first draft called (before the critic) and each accepted answer called (what
-    the dataset stores), against the tools its case needs; action tools are left to the end-state check, as
-    the rubric's tool-call criterion leaves them. Cases that do not state which tools they need are left out."""
-
-    def distribution(pairs: list[tuple[Episode, Attempt]]) -> F1Distribution:
-        scores = [
-            tool_call_scores(
-                [c.name for c in e.case.expected_tool_calls],
-                [t.name for t in a.tool_trace if t.name not in actions],
-                [c.name for c in e.case.allowed_tool_calls],
-            )[2]
-            for e, a in pairs
-        ]
-        bands = dict.fromkeys((name for name, _ in F1_BANDS), 0)
-        for score in scores:
-            bands[next(name for name, floor in F1_BANDS if score >= floor)] += 1
-        return F1Distribution(attempts=len(scores), mean=round(sum(scores) / len(scores), 3), bands=bands)
-
-    known = [e for e in results if e.case.expected_tool_calls is not None]  # a seed case may not state its calls
-    firsts = [(e, e.attempts[0]) for e in known if e.attempts]
-    finals = [(e, e.attempts[-1]) for e in accepted if e.case.expected_tool_calls is not None]
-    return {name: distribution(pairs) for name, pairs in (("first attempts", firsts), ("accepted", finals)) if pairs}
+Order = tuple[int, int, int]  # (case index, episodes added before, position in the episode): where a key first showed
 
 
-def conversations(accepted: list[Episode]) -> dict[str, dict[str, int]]:
-    """The accepted multi-turn examples: how many turns, how the user ended them, how many ended with actions."""
-    talks = [e.example for e in accepted if e.example is not None and e.example.scenario is not None]
-    if not talks:
-        return {}
-    ended = Counter(a.ended.reason for e in accepted if (a := e.attempts[-1]).conversation and a.ended)
-    return {
-        "turns": dict(sorted(Counter(str(len(x.conversation)) for x in talks).items())),
-        "ended": dict(ended.most_common()),
-        "actions": {
-            "multi-turn": len(talks),
-            "with actions": sum(bool(x.expected_actions) for x in talks),
-            "end state as expected": sum(x.end_state == x.expected_end_state for x in talks),
-        },
-    }
+class ExactSum:
+    """A sum of floats kept exactly, so the total does not depend on the order they were added in."""
+
+    def __init__(self) -> None:
+        self.total = Fraction(0)
+        self.count = 0
+
+    def add(self, value: float) -> None:
+        self.total += Fraction(value)
+        self.count += 1
+
+    @property
+    def value(self) -> float:
+        return float(self.total)
+
+    def mean(self) -> float:
+        return float(self.total / self.count)
 
 
-def jury_agreement(results: list[Episode]) -> dict[str, float]:
-    """Mean agreement of the judge jury per criterion, over every critique round of the run."""
-    shares: dict[str, list[float]] = {}
-    for result in results:
-        for critique in result.critiques or []:
+class FirstSeen:
+    """Counts per key that remember where each key first showed, so ties come out in case order however the
+    episodes arrived (what `Counter.most_common` gives over episodes in case order)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.first: dict[str, Order] = {}
+
+    def add(self, key: str, order: Order) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if key not in self.first or order < self.first[key]:
+            self.first[key] = order
+
+    def counter(self) -> Counter[str]:
+        return Counter({key: self.counts[key] for key in sorted(self.counts, key=self.first.__getitem__)})
+
+
+class F1Tally:
+    """Tool-call F1 scores of a set of attempts: their exact sum and how many fall in each band."""
+
+    def __init__(self) -> None:
+        self.scores = ExactSum()
+        self.bands = dict.fromkeys((name for name, _ in F1_BANDS), 0)
+
+    def add(self, score: float) -> None:
+        self.scores.add(score)
+        self.bands[next(name for name, floor in F1_BANDS if score >= floor)] += 1
+
+    def distribution(self) -> F1Distribution:
+        return F1Distribution(attempts=self.scores.count, mean=round(self.scores.mean(), 3), bands=dict(self.bands))
+
+
+class Tally:
+    """A run summary's figures, taken one finished episode at a time (`add`) without keeping the episode.
+
+    The episodes may come in any order (as they finish): `summary()` is what they make in case order.
+    `category_mix` (the domain's configured weights; None for a seeded run) and `adversarial` (its adversarial
+    categories) give the category mix; `action_names` are the tools the tool-call F1 leaves to the end state."""
+
+    def __init__(
+        self,
+        *,
+        category_mix: dict[str, float] | None = None,
+        adversarial: set[str] = frozenset(),
+        action_names: frozenset[str] = frozenset(),
+    ) -> None:
+        self.category_mix = category_mix
+        self.adversarial = adversarial
+        self.action_names = action_names
+        self.episodes = 0
+        self.statuses: Counter[str] = Counter()
+        self.reasons = FirstSeen()
+        self.rounds: Counter[str] = Counter()
+        self.drawn: Counter[str] = Counter()  # episodes per category
+        self.accepted_by_category: Counter[str] = Counter()
+        self.adversarial_accepted = 0
+        self.tool_calls = 0
+        self.f1 = {"first attempts": F1Tally(), "accepted": F1Tally()}
+        self.truth = FirstSeen()
+        self.talks: Counter[str] = Counter()  # multi-turn accepted: "multi-turn", "with actions", "end state ..."
+        self.turns: Counter[str] = Counter()
+        self.ended = FirstSeen()
+        self.tokens = TokenUsage()
+        self.cost = ExactSum()
+        self.judged: Counter[str] = Counter()
+        self.agreement: dict[str, ExactSum] = {}
+
+    def add(self, episode: Episode) -> None:
+        """Count one finished episode."""
+        order = (episode.case.index, self.episodes, 0)
+        self.episodes += 1
+        self.statuses[episode.status] += 1
+        accepted = episode.status == "accepted"
+        if not accepted:
+            for position, reason in enumerate(episode.reasons):
+                self.reasons.add(reason, order[:2] + (position,))
+        if episode.rounds:
+            self.rounds[str(episode.rounds)] += 1
+        self.drawn[episode.case.category] += 1
+        self.tool_calls += episode.tool_calls
+        self.tokens = self.tokens + episode.spend.tokens
+        self.cost.add(episode.spend.cost_usd)
+        self._critiques(episode)
+        self._f1(episode, accepted)
+        if accepted:
+            self._accepted(episode, order)
+
+    def _critiques(self, episode: Episode) -> None:
+        """Judged criterion scores, and the jury's agreement per criterion, over every critique round."""
+        for critique in episode.critiques:
+            for r in critique.criteria:
+                if r.method == "judge":
+                    self.judged["unscored" if r.details.get("unscored") else "scored"] += 1
+                    self.judged["inconsistent"] += bool(r.details.get("judge_inconsistent"))
+                    self.judged["restated"] += bool(r.details.get("restated"))
             for criterion, share in (critique.jury.agreement if critique.jury else {}).items():
-                shares.setdefault(criterion, []).append(share)
-    return {criterion: round(sum(v) / len(v), 3) for criterion, v in sorted(shares.items())}
+                self.agreement.setdefault(criterion, ExactSum()).add(share)
+
+    def _f1(self, episode: Episode, accepted: bool) -> None:
+        """The F1 of the tools the first draft called (before the critic) and the accepted answer called (what
+        the dataset stores), against the tools the case needs; action tools are left to the end-state check, as
+        the rubric's tool-call criterion leaves them. A case that does not state which tools it needs (a seed
+        case may not) is left out."""
+        case = episode.case
+        if case.expected_tool_calls is None:
+            return
+        attempts = [("first attempts", episode.attempts[0])] if episode.attempts else []
+        attempts += [("accepted", episode.attempts[-1])] if accepted else []
+        for name, attempt in attempts:
+            score = tool_call_scores(
+                [c.name for c in case.expected_tool_calls],
+                [t.name for t in attempt.tool_trace if t.name not in self.action_names],
+                [c.name for c in case.allowed_tool_calls],
+            )[2]
+            self.f1[name].add(score)
+
+    def _accepted(self, episode: Episode, order: Order) -> None:
+        """What only accepted episodes count: categories, where truth came from, conversations."""
+        self.accepted_by_category[episode.case.category] += 1
+        self.adversarial_accepted += episode.case.difficulty == "adversarial"
+        example = episode.example
+        if example:
+            self.truth.add(example.truth, order)
+        last = episode.attempts[-1]
+        if last.conversation and last.ended:
+            self.ended.add(last.ended.reason, order)
+        if example is not None and example.scenario is not None:
+            self.talks["multi-turn"] += 1
+            self.talks["with actions"] += bool(example.expected_actions)
+            self.talks["end state as expected"] += example.end_state == example.expected_end_state
+            self.turns[str(len(example.conversation))] += 1
+
+    def conversations(self) -> dict[str, dict[str, int]]:
+        """The accepted multi-turn examples: how many turns, how the user ended them, how many ended with
+        actions."""
+        if not self.talks["multi-turn"]:
+            return {}
+        return {
+            "turns": dict(sorted(self.turns.items())),
+            "ended": dict(self.ended.counter().most_common()),
+            "actions": {k: self.talks[k] for k in ("multi-turn", "with actions", "end state as expected")},
+        }
+
+    def mix(self) -> dict[str, Any]:
+        """Each category's share of the run as configured, drawn and accepted; the same for adversarial cases."""
+        if self.category_mix is None:
+            return {}
+        configured = self.category_mix
+        accepted = self.statuses["accepted"]
+
+        def share(counts: Counter[str], total: int, categories: set[str]) -> float:
+            return round(sum(counts[c] for c in categories) / total, 3) if total else 0.0
+
+        def shares(categories: set[str]) -> tuple[float, float]:
+            return share(self.drawn, self.episodes, categories), share(self.accepted_by_category, accepted, categories)
+
+        total = sum(configured.values()) or 1.0
+        mix = {}
+        for c in sorted(set(configured) | set(self.drawn)):
+            drawn, taken = shares({c})
+            mix[c] = CategoryShare(configured=round(configured.get(c, 0) / total, 3), drawn=drawn, accepted=taken)
+        drawn, taken = shares(self.adversarial)
+        adversarial = round(sum(w for c, w in configured.items() if c in self.adversarial) / total, 3)
+        return {
+            "category_mix": mix,
+            "adversarial_share": CategoryShare(configured=adversarial, drawn=drawn, accepted=taken),
+        }
+
+    def jury_agreement(self) -> dict[str, float]:
+        """Mean agreement of the judge jury per criterion, over every critique round of the run."""
+        return {criterion: round(s.mean(), 3) for criterion, s in sorted(self.agreement.items())}
+
+    def summary(self, *, added: int, duplicates: int, wall_time_s: float, **fields: object) -> RunSummary:
+        """The run summary of the episodes added so far; `fields` are the run's own (id, dataset, models...)."""
+        accepted = self.statuses["accepted"]
+        truth = dict(self.truth.counter())
+        cost = self.cost.value
+        return RunSummary(
+            judged={k: self.judged.get(k, 0) for k in ("scored", "unscored", "inconsistent", "restated")},
+            episodes=self.episodes,
+            accepted=accepted,
+            rejected=self.statuses["rejected"],
+            failed=self.statuses["failed"],
+            duplicates=duplicates,
+            added=added,
+            top_reasons=dict(self.reasons.counter().most_common(5)),
+            rounds_histogram=dict(sorted(self.rounds.items())),
+            accepted_by_category=dict(sorted(self.accepted_by_category.items())),
+            adversarial_accepted=self.adversarial_accepted,
+            tool_calls=self.tool_calls,
+            tool_call_f1={name: f1.distribution() for name, f1 in self.f1.items() if f1.scores.count},
+            conversations=self.conversations(),
+            truth=truth if set(truth) - {"world"} else {},
+            tokens=self.tokens,
+            cost_usd=round(cost, 6),
+            cost_per_accepted_usd=round(cost / accepted, 6) if accepted else None,
+            jury_agreement=self.jury_agreement(),
+            **self.mix(),
+            wall_time_s=round(wall_time_s, 2),
+            **fields,
+        )
 
 
 @contextmanager

@@ -32,24 +32,30 @@ import json
 import platform
 import sqlite3
 import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from importlib import metadata
+from itertools import chain, islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from config import InputError
 from store.dedup import PromptIndex
+from store.files import TEMP_PREFIX
 from store.index import RecordIndex
 from store.records import Example, ReviewItem, Strict, utc_now
 from store.storage import Storage, open_storage
+from store.streams import write_stream
 
 MANIFEST_SCHEMA_VERSION = 2  # 1: `batches` lists every batch of the version; 2: `batch` is the version's own
 BINDING_SCHEMA_VERSION = 1
 Operation = Literal["append", "revalidate", "import", "review"]
 REPLACING: frozenset[str] = frozenset({"revalidate", "review"})  # operations whose one batch is the whole content
+Record = Example | bytes  # an example, or its JSON line as `Example.model_dump_json` writes it (encoded)
+_ID_CHUNK = 500  # lines whose ids an append looks up in the index at once
 
 
 class DatasetInfo(Strict):
@@ -408,7 +414,7 @@ class Dataset:
     # ---- writing ------------------------------------------------------------------------------
     def append(
         self,
-        examples: Iterable[Example],
+        examples: Iterable[Record],
         *,
         run_id: str,
         rubric: dict[str, str],
@@ -417,26 +423,41 @@ class Dataset:
         operation: Literal["append", "import"] = "append",
     ) -> tuple[Manifest | None, list[str]]:
         """Commit the examples not already in the dataset as a new version; InputError, writing nothing, when
-        the latest version is damaged (its batches are checked, see `check`).
+        the latest version is damaged (its batches are checked, see `check`). `examples` may be any iterable of
+        examples or their JSON lines, read once: they go to a local temp file, never all in memory.
 
         Returns (the new manifest, or None when nothing was new; the ids skipped as duplicates)."""
         info = self._bound()
-        examples = list(examples)
         lineage = {"run_id": run_id, "rubric": rubric, "models": models, "generation": generation}
-        while True:
-            parent = self.latest()
-            self.check(parent)  # O(batch): see `check`
-            known = self.known_ids(parent, (e.id for e in examples))
-            fresh: list[Example] = []
-            duplicates: list[str] = []
+        with tempfile.TemporaryFile(prefix=TEMP_PREFIX) as incoming:
             for example in examples:
-                (duplicates if example.id in known else fresh).append(example)
-                known.add(example.id)
-            if not fresh:
-                return None, [e.id for e in duplicates]
-            manifest = self._write_version(info, parent, fresh, operation=operation, **lineage)
-            if manifest is not None:
-                return manifest, [e.id for e in duplicates]
+                incoming.write(record_line(example) + b"\n")
+            while True:
+                parent = self.latest()
+                self.check(parent)  # O(batch): see `check`
+                duplicates: list[str] = []
+                with self._batch(self._fresh(parent, incoming, duplicates)) as batch:
+                    if not batch.records:
+                        return None, duplicates
+                    manifest = self._publish(info, parent, batch, operation=operation, **lineage)
+                if manifest is not None:
+                    return manifest, duplicates
+
+    def _fresh(self, parent: Manifest | None, incoming: IO[bytes], duplicates: list[str]) -> Iterator[bytes]:
+        """The lines of `incoming` whose id neither `parent` nor an earlier line holds, in order; the ids of the
+        others go to `duplicates`. The index is asked a chunk of lines at a time."""
+        incoming.seek(0)
+        seen: set[str] = set()
+        lines = iter(incoming)
+        while chunk := [line.rstrip(b"\n") for line in islice(lines, _ID_CHUNK)]:
+            ids = [json.loads(line)["id"] for line in chunk]
+            known = self.known_ids(parent, ids)
+            for line, example_id in zip(chunk, ids, strict=True):
+                if example_id in known or example_id in seen:
+                    duplicates.append(example_id)
+                else:
+                    yield line
+                seen.add(example_id)
 
     def replace(
         self,
@@ -463,7 +484,7 @@ class Dataset:
         manifest = self._write_version(
             info,
             based_on,
-            list(examples),
+            examples,
             operation=operation,
             removed=removed,
             run_id=run_id,
@@ -485,7 +506,7 @@ class Dataset:
         self,
         info: DatasetInfo,
         parent: Manifest | None,
-        examples: list[Example],
+        examples: Iterable[Record],
         *,
         operation: Operation,
         removed: int = 0,
@@ -498,27 +519,45 @@ class Dataset:
 
         An append or import builds on the parent's batches and counts; a re-validation or review replaces the
         content."""
-        lines = []
-        for example in examples:
-            line = example.model_dump_json()
-            Example.model_validate_json(line)  # what is written must read back as a valid record
-            lines.append(line + "\n")
-        data = "".join(lines).encode()
-        digest = hashlib.sha256(data).hexdigest()
-        batch = BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=len(examples))
-        key = self.key("batches", batch.file)
-        if not self.storage.create(key, data):  # content-addressed: if present, identical, unless it was damaged
-            existing = self.storage.read(key)
-            if existing is None or hashlib.sha256(existing).hexdigest() != digest:
-                self.storage.write(key, data)
-        self._verified.add((batch.file, batch.sha256))
-        self.storage.write(self.index_key(batch), batch_index(data))
+        lineage = {"run_id": run_id, "rubric": rubric, "models": models, "generation": generation}
+        with self._batch(examples) as batch:
+            return self._publish(info, parent, batch, operation=operation, removed=removed, **lineage)
+
+    @contextlib.contextmanager
+    def _batch(self, examples: Iterable[Record]) -> Iterator[Batch]:
+        """The examples as a batch in a local temp file, each line checked as it is written."""
+        with tempfile.TemporaryFile(prefix=TEMP_PREFIX) as spool:
+            batch = Batch(spool)
+            for example in examples:
+                batch.add(example)
+            yield batch
+
+    def _publish(
+        self,
+        info: DatasetInfo,
+        parent: Manifest | None,
+        batch: Batch,
+        *,
+        operation: Operation,
+        removed: int = 0,
+        run_id: str,
+        rubric: dict[str, str],
+        models: dict[str, str | list[str]],
+        generation: dict[str, Any],
+    ) -> Manifest | None:
+        """Store a batch (streamed, under its content's name) and its index file, and claim the next version
+        with it; None if another writer claimed that version first."""
+        ref = batch.ref()
+        # content-addressed: a file already there under this name is these bytes (or damaged); written again whole
+        write_stream(self.storage, self.key("batches", ref.file), batch.lines())
+        self._verified.add((ref.file, ref.sha256))
+        write_stream(self.storage, self.index_key(ref), (index_line(line) for line in batch.lines()))
         replacing = operation in REPLACING
         base = None if replacing else parent
         categories = Counter(base.categories if base else {})
-        categories.update(e.category for e in examples)
+        categories.update(batch.categories)
         difficulties = Counter(base.difficulties if base else {})
-        difficulties.update(e.difficulty for e in examples)
+        difficulties.update(batch.difficulties)
         version = (parent.version if parent else 0) + 1
         manifest = Manifest(
             dataset=self.name,
@@ -534,20 +573,20 @@ class Dataset:
             models=models,
             generation=generation,
             environment=environment(),
-            batch=batch,
-            added=0 if replacing else len(examples),
+            batch=ref,
+            added=0 if replacing else batch.records,
             removed=removed,
-            records=(base.records if base else 0) + len(examples),
+            records=(base.records if base else 0) + batch.records,
             categories=dict(sorted(categories.items())),
             difficulties=dict(sorted(difficulties.items())),
-            sha256=chain_digest(parent.sha256 if parent else None, batch.sha256),
+            sha256=chain_digest(parent.sha256 if parent else None, ref.sha256),
         )
         if not self.storage.create(self.manifest_key(version), manifest.dump()):
             return None
         self._manifests[version] = manifest
         self._listed = sorted({*self._listed, version})
         with contextlib.suppress(sqlite3.Error):  # derived: a later command catches up from the batch
-            self.record_index.sync(manifest, data)
+            self.record_index.sync(manifest, batch.lines())
         return manifest
 
     def keep_rubric(self, version: str, content: dict[str, Any]) -> None:
@@ -559,12 +598,15 @@ class Dataset:
         data = self.storage.read(self.key("rubrics", f"{version}.json"))
         return None if data is None else json.loads(data)
 
-    def write_review(self, run_id: str, items: list[ReviewItem]) -> str | None:
-        """File a run's review queue; returns where it went."""
-        if not items:
+    def write_review(self, run_id: str, items: Iterable[ReviewItem | bytes]) -> str | None:
+        """File a run's review queue (items, or their JSON lines), streamed; returns where it went, None when
+        there was nothing to file."""
+        lines = (item if isinstance(item, bytes) else item.model_dump_json().encode() for item in items)
+        first = next(lines, None)
+        if first is None:
             return None
         key = self.key("review", f"{run_id}.jsonl")
-        self.storage.write(key, "".join(item.model_dump_json() + "\n" for item in items).encode())
+        write_stream(self.storage, key, (line + b"\n" for line in chain([first], lines)))
         return self.storage.url(key)
 
     def write_run(self, run_id: str, summary: dict[str, Any]) -> str:
@@ -575,8 +617,49 @@ class Dataset:
 
 def batch_index(batch: bytes) -> bytes:
     """A batch's index file: `[id, prompt]` per record, in order."""
-    rows = (json.loads(line) for line in batch.splitlines())
-    return "".join(json.dumps([row["id"], row["prompt"]], ensure_ascii=False) + "\n" for row in rows).encode()
+    return b"".join(index_line(line) for line in batch.splitlines())
+
+
+def index_line(line: bytes) -> bytes:
+    """One record's line of its batch's index file."""
+    row = json.loads(line)
+    return (json.dumps([row["id"], row["prompt"]], ensure_ascii=False) + "\n").encode()
+
+
+def record_line(record: Record) -> bytes:
+    """A record's JSON line (without the newline), as a batch stores it."""
+    return record if isinstance(record, bytes) else record.model_dump_json().encode()
+
+
+class Batch:
+    """A batch being written: its lines in a local temp file, each checked to read back as a valid record, and
+    their sha256, count and categories, taken as they are added."""
+
+    def __init__(self, spool: IO[bytes]):
+        self.spool = spool
+        self.sha256 = hashlib.sha256()
+        self.records = 0
+        self.categories: Counter[str] = Counter()
+        self.difficulties: Counter[str] = Counter()
+
+    def add(self, record: Record) -> None:
+        line = record_line(record)
+        example = Example.model_validate_json(line)  # what is written must read back as a valid record
+        self.spool.write(line + b"\n")
+        self.sha256.update(line + b"\n")
+        self.records += 1
+        self.categories[example.category] += 1
+        self.difficulties[example.difficulty] += 1
+
+    def ref(self) -> BatchRef:
+        digest = self.sha256.hexdigest()
+        return BatchRef(file=f"{digest[:24]}.jsonl", sha256=digest, records=self.records)
+
+    def lines(self) -> Iterator[bytes]:
+        """The batch's lines as stored, each with its newline."""
+        self.spool.flush()
+        self.spool.seek(0)
+        yield from self.spool
 
 
 def environment() -> dict[str, Any]:

@@ -120,9 +120,10 @@ class RecordIndex:
         self.db.close()
 
     # ---- keeping it current -------------------------------------------------------------------
-    def sync(self, manifest: Manifest | None, batch: bytes | None = None) -> None:
+    def sync(self, manifest: Manifest | None, batch: Iterable[bytes] | None = None) -> None:
         """Index every version up to `manifest` that is not indexed yet (reading only their own batches; `batch`
-        is `manifest`'s own batch when the caller has it); drop rows a repair made stale."""
+        is `manifest`'s own batch, its lines each with its newline, when the caller has it: it is read once and
+        checked against the manifest's sha256 as it goes); drop rows a repair made stale."""
         if manifest is None or self._synced.get(manifest.version) == manifest.sha256:
             return
         db = self.db
@@ -148,8 +149,10 @@ class RecordIndex:
             raise
         self._synced[manifest.version] = manifest.sha256
 
-    def _add(self, manifest: Manifest, data: bytes | None) -> None:
-        """Index one version from its own batch, after checking its link to the indexed parent."""
+    def _add(self, manifest: Manifest, lines: Iterable[bytes] | None) -> None:
+        """Index one version from its own batch, after checking its link to the indexed parent. `lines` (the
+        batch as the writer has it) are hashed as they are indexed; if they are not the batch the manifest names,
+        their rows are dropped and the stored batch is read instead."""
         db = self.db
         own = manifest.own_batch
         parent = None
@@ -160,19 +163,31 @@ class RecordIndex:
                     f"{self.dataset.name}@v{manifest.version}: its parent v{manifest.parent} is missing"
                 )
         self.dataset.check_link(manifest)
-        if data is None or hashlib.sha256(data).hexdigest() != own.sha256:
-            data = self.dataset.batch_bytes(own, manifest.version)
+        given = lines is not None
+        if lines is None:
+            lines = self.dataset.batch_bytes(own, manifest.version).splitlines(keepends=True)
         replacing = manifest.replaces or parent is None
         base = manifest.version if replacing else parent[1]
         db.execute(
             "INSERT INTO versions VALUES(?, ?, ?, ?, ?, ?, ?)",
             (manifest.version, manifest.sha256, base, manifest.operation, manifest.run_id, own.sha256, own.records),
         )
+        digest = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes]:
+            for line in lines:
+                digest.update(line)
+                yield line.rstrip(b"\r\n")
+
         db.executemany(
             "INSERT INTO records(version, line, id, case_key, digest, normalised, salt, signature)"
             " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-            _rows(manifest.version, data),
+            _rows(manifest.version, hashed()),
         )
+        if given and digest.hexdigest() != own.sha256:
+            db.execute("DELETE FROM records WHERE version = ?", (manifest.version,))
+            db.execute("DELETE FROM versions WHERE version = ?", (manifest.version,))
+            self._add(manifest, None)
 
     # ---- reading ---------------------------------------------------------------------------------
     def span(self, manifest: Manifest) -> tuple[int, int]:
@@ -276,8 +291,9 @@ class StoredVersion:
         return [(i, int(r), bytes(s)) for i, r, s in self.db.execute(query, (salt, self.low, self.high))]
 
 
-def _rows(version: int, data: bytes) -> Iterator[tuple]:
-    for number, line in enumerate(data.splitlines(), 1):
+def _rows(version: int, lines: Iterable[bytes]) -> Iterator[tuple]:
+    """The index rows of a batch's lines (without their newlines)."""
+    for number, line in enumerate(lines, 1):
         row = json.loads(line)
         printed = fingerprint(row["prompt"])
         yield (

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
-from store.files import TEMP_PREFIX, make_directory, os_error_line
+from store.files import TEMP_PREFIX, WriteFailed, make_directory, os_error_line
 from store.storage import LocalStorage, S3Storage, Storage
 
 
@@ -32,13 +32,11 @@ def write_stream(storage: Storage, key: str, chunks: Iterable[bytes]) -> None:
 
 
 def _write_local(path: Path, chunks: Iterable[bytes]) -> None:
-    from config import InputError
-
     try:
         make_directory(path.parent)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
     except OSError as exc:
-        raise InputError(os_error_line(exc, path.parent)) from None
+        raise WriteFailed(os_error_line(exc, path.parent)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), 0o644)
@@ -51,5 +49,5 @@ def _write_local(path: Path, chunks: Iterable[bytes]) -> None:
         with suppress(OSError):
             os.unlink(name)
         if isinstance(exc, OSError):
-            raise InputError(os_error_line(exc, path)) from None
+            raise WriteFailed(os_error_line(exc, path.parent)) from None  # as storage.write names it
         raise

@@ -85,3 +85,33 @@ def test_bad_version_refs(ref):
     with pytest.raises(InputError, match="version must look like"):
         parse_ref(ref)
     assert parse_ref("d@v12") == ("d", 12) and parse_ref("d") == ("d", None)
+
+
+def test_append_streams_a_one_shot_iterable_of_examples_and_lines_and_rebases_it(dataset, monkeypatch):
+    append(dataset, "a")
+    real_latest = Dataset.latest
+    raced = []
+
+    def latest_then_someone_else_commits(self):
+        manifest = real_latest(self)
+        if not raced:
+            raced.append(True)
+            append(Dataset(self.storage, self.name), "b")  # the other writer takes v2 (and holds "b") now
+        return manifest
+
+    monkeypatch.setattr(Dataset, "latest", latest_then_someone_else_commits)
+    given = iter([make_example("b"), make_example("c").model_dump_json().encode(), make_example("a")])
+    manifest, duplicates = dataset.append(given, run_id="run", rubric={}, models={}, generation={})
+    assert (manifest.version, manifest.parent, manifest.added, duplicates) == (3, 2, 1, ["b", "a"])
+    assert [e.id for e in dataset.records(manifest)] == ["a", "b", "c"]
+    assert dataset.known_ids(manifest, ["a", "b", "c", "d"]) == {"a", "b", "c"}  # the index took the batch in
+    data = dataset.batch_bytes(manifest.own_batch)
+    assert data == make_example("c").model_dump_json().encode() + b"\n"
+    assert dataset.storage.read(dataset.index_key(manifest.own_batch)) == b'["c", "q c "]\n'
+
+
+def test_append_refuses_a_line_that_is_not_a_record_and_writes_nothing(dataset):
+    append(dataset, "a")
+    with pytest.raises(ValueError):
+        dataset.append([make_example("b"), b'{"id": "x"}'], run_id="run", rubric={}, models={}, generation={})
+    assert dataset.versions() == [1]
