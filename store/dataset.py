@@ -503,25 +503,13 @@ class Dataset:
         return info
 
     def _write_version(
-        self,
-        info: DatasetInfo,
-        parent: Manifest | None,
-        examples: Iterable[Record],
-        *,
-        operation: Operation,
-        removed: int = 0,
-        run_id: str,
-        rubric: dict[str, str],
-        models: dict[str, str | list[str]],
-        generation: dict[str, Any],
+        self, info: DatasetInfo, parent: Manifest | None, examples: Iterable[Record], **version: Any
     ) -> Manifest | None:
-        """Write the batch and claim the next version; None if another writer claimed it first.
-
-        An append or import builds on the parent's batches and counts; a re-validation or review replaces the
-        content."""
-        lineage = {"run_id": run_id, "rubric": rubric, "models": models, "generation": generation}
+        """Write the batch and claim the next version (`version`: `_publish`'s keywords); None if another writer
+        claimed it first. An append or import builds on the parent's batches and counts; a re-validation or review
+        replaces the content."""
         with self._batch(examples) as batch:
-            return self._publish(info, parent, batch, operation=operation, removed=removed, **lineage)
+            return self._publish(info, parent, batch, **version)
 
     @contextlib.contextmanager
     def _batch(self, examples: Iterable[Record]) -> Iterator[Batch]:

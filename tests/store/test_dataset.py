@@ -55,8 +55,8 @@ def test_ids_already_in_the_dataset_are_never_appended_twice(dataset):
     assert dataset.versions() == [1, 2]
 
 
-def test_a_writer_that_loses_the_race_for_a_version_rebases_on_the_winner(dataset, monkeypatch):
-    append(dataset, "a")
+def another_writer_takes_the_next_version(monkeypatch) -> None:
+    """The first time a writer reads the latest version, another writer commits example "b" right after."""
     real_latest = Dataset.latest
     raced = []
 
@@ -64,10 +64,15 @@ def test_a_writer_that_loses_the_race_for_a_version_rebases_on_the_winner(datase
         manifest = real_latest(self)
         if not raced:
             raced.append(True)
-            append(Dataset(self.storage, self.name), "b")  # the other writer takes v2 now
+            append(Dataset(self.storage, self.name), "b")  # the other writer takes the next version now
         return manifest
 
     monkeypatch.setattr(Dataset, "latest", latest_then_someone_else_commits)
+
+
+def test_a_writer_that_loses_the_race_for_a_version_rebases_on_the_winner(dataset, monkeypatch):
+    append(dataset, "a")
+    another_writer_takes_the_next_version(monkeypatch)
     manifest, _ = append(dataset, "c")
     assert manifest.version == 3 and manifest.parent == 2
     assert [e.id for e in dataset.records(manifest)] == ["a", "b", "c"]
@@ -89,17 +94,7 @@ def test_bad_version_refs(ref):
 
 def test_append_streams_a_one_shot_iterable_of_examples_and_lines_and_rebases_it(dataset, monkeypatch):
     append(dataset, "a")
-    real_latest = Dataset.latest
-    raced = []
-
-    def latest_then_someone_else_commits(self):
-        manifest = real_latest(self)
-        if not raced:
-            raced.append(True)
-            append(Dataset(self.storage, self.name), "b")  # the other writer takes v2 (and holds "b") now
-        return manifest
-
-    monkeypatch.setattr(Dataset, "latest", latest_then_someone_else_commits)
+    another_writer_takes_the_next_version(monkeypatch)
     given = iter([make_example("b"), make_example("c").model_dump_json().encode(), make_example("a")])
     manifest, duplicates = dataset.append(given, run_id="run", rubric={}, models={}, generation={})
     assert (manifest.version, manifest.parent, manifest.added, duplicates) == (3, 2, 1, ["b", "a"])
