@@ -174,6 +174,23 @@ def cli() -> None:
 @click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Episodes in flight at once."
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes playing the episodes, each with its own event loop (--concurrency is split between them); "
+    "rate limits and the budget hold across all. With --executor ray: Ray actors.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this machine. ray: Ray actors across a cluster (needs goldsmith[ray]); the dataset stays the "
+    "single commit point.",
+)
+@click.option("--ray-address", metavar="ADDR", help="The Ray cluster to join  [default: a local Ray instance].")
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file  [default: rubrics/<domain>.yaml]")
 @model_options
 @click.option(

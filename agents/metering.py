@@ -70,6 +70,22 @@ class ModelStats(Strict):
     priced: bool = True
     structured_output: dict[str, int] = {}  # openai: models: which mechanism answered (agents/structured.py)
 
+    def plus(self, other: ModelStats) -> ModelStats:
+        """These stats and `other`'s (a worker's), added up."""
+        mechanisms = dict(self.structured_output)
+        for name, count in other.structured_output.items():
+            mechanisms[name] = mechanisms.get(name, 0) + count
+        return ModelStats(
+            calls=self.calls + other.calls,
+            client_retries=self.client_retries + other.client_retries,
+            transient_errors=self.transient_errors + other.transient_errors,
+            rate_limit_wait_s=self.rate_limit_wait_s + other.rate_limit_wait_s,
+            tokens=self.tokens + other.tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            priced=self.priced,
+            structured_output=mechanisms,
+        )
+
 
 class ModelMeter:
     """Rate limiting, retry policy and accounting for one model spec."""

@@ -21,29 +21,34 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from agents.critic import JudgeMode
 from agents.mcp_tools import McpTools
+from agents.providers import Lineup
 from agents.runtime import RuntimeName
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
-from rubrics.model import load_rubric
+from rubrics.model import Rubric, load_rubric
+from simulation.coordinator import Coordinator
 from simulation.domains import Case, get_domain
-from simulation.episode import Episode, EpisodeSettings, Roles, Screen, example_id, run_episode
+from simulation.domains.base import Domain, World
+from simulation.episode import Episode, EpisodeSettings, Roles, example_id
 from simulation.plan import MAX_COUNT, new_plan, resume
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.seeds import seed_cases
 from simulation.summary import RunSummary, Tally
+from simulation.workers import Executor, Local, Processes, WorkerSpec
 from store.dataset import Dataset
 from store.dedup import PromptIndex
 from store.files import TEMP_PREFIX
-from store.journal import CheckpointWriter, RunJournal, RunLease
+from store.journal import RunJournal, RunLease
 from store.records import Example, Strict
 
 DEFAULT_WORLD_SEED = 1
@@ -77,6 +82,9 @@ class RunConfig(Strict):
     mcp_server: str | None = None  # "command args", over stdio
     mcp_url: str | None = None  # streamable HTTP
     run_id: str | None = None
+    workers: int = Field(1, ge=1, description="processes playing episodes; 1: the run's own")
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # a Ray cluster to join; None: start a local Ray instance
 
     @model_validator(mode="after")
     def _compatible(self) -> RunConfig:
@@ -84,6 +92,8 @@ class RunConfig(Strict):
             raise InputError(f"--cases {self.cases}: no such file")
         if self.paraphrase and self.cases is None:
             raise InputError("--paraphrase: rewords the requests of a cases file; give --cases FILE too")
+        if self.ray_address and self.executor != "ray":
+            raise InputError("--ray-address: the cluster of --executor ray; give --executor ray too")
         if self.mcp_server and self.mcp_url:
             raise InputError("--mcp-server / --mcp-url: give one or the other")
         if self.runtime == "crewai":
@@ -102,6 +112,37 @@ class RunConfig(Strict):
         return self
 
 
+def sim_settings(config: RunConfig, seed: int) -> SimSettings:
+    """The simulated models' knobs for a run with seed `seed`."""
+    return SimSettings(
+        seed=seed,
+        defect_rate=config.sim_defect_rate,
+        latency_ms=config.sim_latency_ms,
+        malformed_rate=config.sim_malformed_rate,
+        throttle_rate=config.sim_throttle_rate,
+    )
+
+
+def build_roles(
+    config: RunConfig, domain: Domain, world: World, rubric: Rubric, lineup: Lineup, resources: ExitStack
+) -> Roles:
+    """The three roles, the task agent with the MCP server's tools (held open by `resources`) or replaced by the
+    user's own."""
+    tools = None
+    if config.mcp_server or config.mcp_url:
+        tools = resources.enter_context(McpTools(config.mcp_server, config.mcp_url))
+    return make_roles(domain, world, rubric, lineup, config.judge_mode, tools=tools, task_agent=config.task_agent)
+
+
+def prompt_index(dataset: Dataset, screened: list[tuple[str, str]]) -> PromptIndex:
+    """The prompts a new request must not repeat: the dataset's latest version's (read lazily from its index), and
+    the `(key, prompt)` requests the run screened in before it was resumed."""
+    index = dataset.prompt_index(dataset.latest())
+    for key, prompt in screened:
+        index.add(key, prompt)
+    return index
+
+
 class Run:
     """A prepared run: inputs validated, dataset bound, agents wired; no model has been called yet.
 
@@ -109,6 +150,7 @@ class Run:
 
     def __init__(self, config: RunConfig, explicit: set[str] = frozenset()):
         self.run_id = config.run_id or new_run_id()
+        self.domain_source = config.domain  # for worker processes: a pack's directory is imported from there too
         # the invocation's --domain may be a pack directory; from here on the run knows the pack by its name only,
         # so a plan (data in the output location) never names a path to import code from
         config = config.model_copy(update={"domain": get_domain(config.domain, paths=True).name})
@@ -132,13 +174,7 @@ class Run:
                 "resumed run judges with the rubric it started with (give that --rubric, or start a new run)"
             )
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
-        sim = SimSettings(
-            seed=self.seed,
-            defect_rate=config.sim_defect_rate,
-            latency_ms=config.sim_latency_ms,
-            malformed_rate=config.sim_malformed_rate,
-            throttle_rate=config.sim_throttle_rate,
-        )
+        sim = sim_settings(config, self.seed)
         self.dataset.storage.check_writable(self.dataset.name)  # a read-only store fails now, before any paid call
         self.lineup = prepare_models(config.models, self.domain, sim, config.runtime)
         known = self.dataset.info()
@@ -153,28 +189,14 @@ class Run:
                 config = self.config = config.model_copy(update={"count": min(len(self.seeds), MAX_COUNT)})
         self.resources = ExitStack()  # held open until the run ends: an MCP server
         try:
-            self.roles = self._roles(config)
+            self.roles = build_roles(config, self.domain, self.world, self.rubric, self.lineup, self.resources)
             self._start(config, rubric_sha256)
         except BaseException:
             self.close()
             raise
+        self.playing_since: float | None = None  # when the first episode could start (workers ready)
         self.draining = False  # Ctrl-C once: no new episodes, finish those in flight, commit
         self.world_exhausted = False  # the draw ended before `count`: no distinct case left for this dataset
-
-    def _roles(self, config: RunConfig) -> Roles:
-        """The three roles, the task agent with the MCP server's tools or replaced by the user's own."""
-        tools = None
-        if config.mcp_server or config.mcp_url:
-            tools = self.resources.enter_context(McpTools(config.mcp_server, config.mcp_url))
-        return make_roles(
-            self.domain,
-            self.world,
-            self.rubric,
-            self.lineup,
-            config.judge_mode,
-            tools=tools,
-            task_agent=config.task_agent,
-        )
 
     def _start(self, config: RunConfig, rubric_sha256: str) -> None:
         """Bind the dataset (the first write), save the run's plan, load its checkpoints."""
@@ -285,29 +307,21 @@ class Run:
         return budget is not None and self.lineup.meters.cost_usd() >= budget
 
     def prompt_index(self) -> PromptIndex:
-        """The prompts a new request must not repeat: the dataset's, and those this run already screened in."""
-        index = self.dataset.prompt_index(self.dataset.latest())  # read lazily from the dataset's index
-        for key, prompt in self.screened_before:
-            index.add(key, prompt)
-        return index
+        return prompt_index(self.dataset, self.screened_before)
 
-    def screen(self, index: PromptIndex, screened: dict[int, asyncio.Event]) -> Screen:
-        """Turn away a request that repeats one already indexed. Requests are screened in case order
-        (each waits for the one before it), so which of two similar requests wins does not depend on
-        scheduling: the same seed gives the same dataset at any concurrency."""
+    def executor(self) -> Executor:
+        """Where the episodes are played: this process, `workers` processes, or Ray actors; all share one
+        coordinator (screening in case order, rate limits) and add their usage to this run's meters."""
+        limiters = {spec: meter.limiter for spec, meter in self.lineup.meters.items()}
+        coordinator = Coordinator(self.prompt_index(), partial(example_id, self.settings), limiters)
+        if self.config.executor == "local" and self.config.workers == 1:
+            return Local(self.roles, self.settings, self.journal, coordinator)
+        spec = WorkerSpec(self.config, self.domain_source, self.settings, self.rubric)
+        if self.config.executor == "ray":
+            from simulation.ray_executor import RayActors
 
-        async def check(episode: Episode, prompt: str) -> str | None:
-            number = episode.case.index
-            if number:
-                await screened[number - 1].wait()
-                screened.pop(number - 1)  # only this episode waits for that one
-            match = index.match(prompt)
-            if match is None:
-                index.add(example_id(self.settings, prompt), prompt)
-            screened[number].set()
-            return match.kind if match else None
-
-        return check
+            return RayActors(spec, self.config.workers, coordinator, self.lineup.meters, self.screened_before)
+        return Processes(spec, self.config.workers, coordinator, self.lineup.meters)
 
     async def episodes(self, on_result: Callable[[Episode], None]) -> None:
         """Play the run's unfinished episodes, drawing each case as a slot frees up (at most `concurrency` in
@@ -315,21 +329,14 @@ class Run:
         run is draining (Ctrl-C, SIGTERM) or the budget is reached; those in flight finish. A second Ctrl-C
         cancels them (their checkpoints stay)."""
         gate = asyncio.Semaphore(self.config.concurrency)
-        screened: dict[int, asyncio.Event] = {}  # set once an episode's request is screened, or can't be
-        screen = self.screen(self.prompt_index(), screened)
         loop = asyncio.get_running_loop()
         live: set[asyncio.Task] = set()
 
-        writer = CheckpointWriter(self.journal)  # written behind the episodes, in batches; flushed below
-
-        async def checkpoint(episode: Episode) -> None:
-            await writer.save(episode.case.index, episode)
-
-        async def one(episode: Episode, ready: asyncio.Event) -> None:
+        async def one(episode: Episode) -> None:
             try:
-                result = await run_episode(episode, self.roles, self.settings, checkpoint=checkpoint, screen=screen)
+                result = await executor.play(episode)
             finally:
-                ready.set()  # failed before screening: don't hold up the next
+                executor.release(episode.case.index)  # failed before screening: don't hold up the next
                 gate.release()
             on_result(result)
 
@@ -343,32 +350,29 @@ class Run:
             loop.add_signal_handler(signum, interrupt)
         drawn = 0
         try:
-            for case in self.cases():
-                drawn += 1
-                ready = screened.setdefault(case.index, asyncio.Event())
-                if case.index in self.outcomes:  # finished before this process started
-                    ready.set()
-                    continue
-                episode = self.checkpoints.pop(case.index, None) or Episode(case=case)
-                if episode.prompt is not None:
-                    ready.set()
-                await gate.acquire()
-                if self.draining or self.budget_reached:
-                    gate.release()
-                    ready.set()
-                    break
-                task = asyncio.create_task(one(episode, ready))
-                live.add(task)
-                task.add_done_callback(live.discard)
-            await asyncio.gather(*list(live))
+            async with self.executor() as executor:  # on leaving: every checkpoint written
+                self.playing_since = time.monotonic()  # workers started: what follows is throughput
+                for case in self.cases():
+                    drawn += 1
+                    if case.index in self.outcomes:  # finished before this process started
+                        executor.release(case.index)
+                        continue
+                    episode = self.checkpoints.pop(case.index, None) or Episode(case=case)
+                    if episode.prompt is not None:
+                        executor.release(case.index)
+                    await gate.acquire()
+                    if self.draining or self.budget_reached:
+                        gate.release()
+                        break
+                    task = asyncio.create_task(one(episode))
+                    live.add(task)
+                    task.add_done_callback(live.discard)
+                await asyncio.gather(*list(live))
             self.world_exhausted = drawn < self.config.count and not (self.draining or self.budget_reached)
             self.world_exhausted &= self.seeds is None  # a seeded run plays its file's requests, however many
         finally:
-            try:
-                await writer.flush()  # every checkpoint written before anything is committed (or the run stops)
-            finally:
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(signum)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
     def execute(self, on_result: Callable[[Episode], None] = lambda r: None) -> RunSummary:
         """Run the episodes not finished yet, commit the accepted ones not committed yet as a new version,
