@@ -96,7 +96,7 @@ class Local:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.writer.flush()  # every checkpoint written before anything is committed (or the run stops)
+        await self.writer.close()  # every checkpoint written before anything is committed (or the run stops)
 
     def release(self, number: int) -> None:
         self.coordinator.release(number)
@@ -137,7 +137,7 @@ class EpisodeWorker:
     async def close(self) -> None:
         """Write every checkpoint saved so far; stop what the roles hold open (an MCP server)."""
         try:
-            await self.writer.flush()
+            await self.writer.close()
         finally:
             self.resources.close()
 

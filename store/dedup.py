@@ -31,16 +31,17 @@ Prompts of fewer than `MIN_FUZZY_WORDS` words only match exactly: one word is a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    import numpy as np
     from datasketch import MinHash
 
 NEAR_DUPLICATE_THRESHOLD = 0.5
@@ -210,91 +211,115 @@ class Match:
     similarity: float
 
 
+class MemoryPrompts:
+    """Prompts indexed during a run, kept compactly (hashes, and each signature as 512 bytes), answering what a
+    `StoredPrompts` answers: about 1 KB a prompt, so a run's memory hardly grows with its episodes."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, int] = {}  # key -> normalised-prompt hash
+        self.first: dict[int, str] = {}  # normalised-prompt hash -> first key
+        self.salted: dict[int, array[int]] = {}  # entity-signature hash -> rows
+        self.row_keys: list[str] = []
+        self.row_orders = array("q")
+        self.signatures = bytearray()  # rows' MinHash values, little-endian uint32, NUM_PERM each
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def normalised_of(self, key: str) -> int | None:
+        return self.keys.get(key)
+
+    def first_with(self, normalised: int) -> str | None:
+        return self.first.get(normalised)
+
+    def with_salt(self, salt: int) -> list[tuple[str, int, bytes]]:
+        size = 4 * NUM_PERM
+        return [
+            (self.row_keys[row], self.row_orders[row], bytes(self.signatures[row * size : (row + 1) * size]))
+            for row in self.salted.get(salt, ())
+        ]
+
+    def add(self, key: str, printed: Fingerprint, *, first: bool) -> None:
+        """Index `key` (new); `first`: no prompt with its normalised text is indexed yet."""
+        order = _MEMORY_ORDER + len(self.keys)
+        self.keys[key] = printed.normalised
+        if not first:
+            return
+        self.first[printed.normalised] = key
+        if printed.signature is not None:
+            self.salted.setdefault(printed.salt, array("q")).append(len(self.row_keys))
+            self.row_keys.append(key)
+            self.row_orders.append(order)
+            self.signatures += printed.signature
+
+
 class PromptIndex:
     """Prompts already in a dataset (or accepted in a run), by key, answering "is this prompt already here?".
 
     `add` every accepted prompt, `match` each new one before accepting it. Keys are unique; a prompt
-    whose normalised text is already indexed keeps the first key.
+    whose normalised text is already indexed keeps the first key. Two halves answer alike: `base`, a dataset's
+    prompts read lazily from its index, and the prompts added here, in memory; base prompts come first.
     """
 
-    def __init__(
-        self, threshold: float = NEAR_DUPLICATE_THRESHOLD, num_perm: int = NUM_PERM, base: StoredPrompts | None = None
-    ) -> None:
-        from datasketch import MinHash, MinHashLSH
-
+    def __init__(self, threshold: float = NEAR_DUPLICATE_THRESHOLD, base: StoredPrompts | None = None) -> None:
         self.base = base  # persisted prompts consulted lazily (a dataset's); they come before those added here
         self.threshold = threshold
-        self.num_perm = num_perm
-        self._empty = MinHash(num_perm=num_perm)
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
-        self._exact: dict[str, str] = {}  # normalised prompt -> first key
-        self._keys: dict[str, str] = {}  # key -> normalised prompt
-        self._signatures: dict[str, np.ndarray] = {}  # key -> MinHash values, for fuzzy-matchable prompts
-        self._order: dict[str, int] = {}  # key -> insertion order, to break ties
+        self.memory = MemoryPrompts()
 
     @classmethod
-    def from_prompts(
-        cls, items: Iterable[tuple[str, str]], threshold: float = NEAR_DUPLICATE_THRESHOLD, num_perm: int = NUM_PERM
-    ) -> PromptIndex:
+    def from_prompts(cls, items: Iterable[tuple[str, str]], threshold: float = NEAR_DUPLICATE_THRESHOLD) -> PromptIndex:
         """An index of `(key, prompt)` pairs, e.g. a dataset's records."""
-        index = cls(threshold=threshold, num_perm=num_perm)
-        with index._lsh.insertion_session() as session:
-            for key, prompt in items:
-                minhash = index._remember(key, prompt)
-                if minhash is not None:
-                    session.insert(key, minhash, check_duplication=False)
+        index = cls(threshold=threshold)
+        for key, prompt in items:
+            index.add(key, prompt)
         return index
 
+    def _halves(self) -> list[StoredPrompts]:
+        return [self.base, self.memory] if self.base is not None else [self.memory]
+
     def __len__(self) -> int:
-        return len(self._keys) + (len(self.base) if self.base is not None else 0)
+        return sum(len(half) for half in self._halves())
 
     def __contains__(self, key: object) -> bool:
-        if key in self._keys:
-            return True
-        return isinstance(key, str) and self.base is not None and self.base.normalised_of(key) is not None
+        return isinstance(key, str) and any(half.normalised_of(key) is not None for half in self._halves())
 
     def add(self, key: str, prompt: str) -> None:
         """Index `prompt` under `key`. Re-adding a key with the same prompt is a no-op; with another, an error."""
-        minhash = self._remember(key, prompt)
-        if minhash is not None:
-            self._lsh.insert(key, minhash, check_duplication=False)
+        printed = fingerprint(prompt)
+        for half in self._halves():
+            known = half.normalised_of(key)
+            if known is not None:
+                if known != printed.normalised:
+                    raise ValueError(f"key {key!r} is already indexed with another prompt")
+                return
+        first = not any(half.first_with(printed.normalised) for half in self._halves())
+        self.memory.add(key, printed, first=first)
 
     def match(self, prompt: str) -> Match | None:
         """The indexed prompt this one duplicates (same normalised text) or nearly duplicates, if any."""
-        normalised = normalise_prompt(prompt)
-        key = self.base.first_with(text_hash(normalised)) if self.base is not None else None
-        key = key or self._exact.get(normalised)
-        if key is not None:
-            return Match("duplicate", key, 1.0)
-        words = _TOKEN.findall(normalised)
-        if len(words) < MIN_FUZZY_WORDS or not (self._signatures or self.base is not None):
+        printed = fingerprint(prompt)
+        for half in self._halves():
+            if (key := half.first_with(printed.normalised)) is not None:
+                return Match("duplicate", key, 1.0)
+        if printed.signature is None:
             return None
-        minhash = self._minhash(prompt, words)
-        best: tuple[float, int, str] | None = None
-        for candidate in self._lsh.query(minhash):
-            estimate = int((self._signatures[candidate] == minhash.hashvalues).sum()) / self.num_perm
-            rank = (estimate, -(self._order[candidate] + _MEMORY_ORDER), candidate)
-            if estimate >= self.threshold and (best is None or rank > best):
-                best = rank
-        if self.base is not None:
-            stored = self._stored_best(text_hash(_salt(prompt, words)), minhash.hashvalues)
-            best = stored if best is None or (stored is not None and stored > best) else best
+        ranked = [self._best(half, printed) for half in self._halves()]
+        best = max((rank for rank in ranked if rank is not None), default=None)
         return Match("near_duplicate", best[2], best[0]) if best else None
 
-    def _stored_best(self, salt: int, values: np.ndarray) -> tuple[float, int, str] | None:
-        """The best stored near duplicate, ranked like the in-memory ones. Only prompts with the same entity
-        signature share a shingle, so only they are read; a candidate must also share an LSH band, as it would
-        in the in-memory index, so both halves flag exactly the same pairs."""
+    def _best(self, half: StoredPrompts, printed: Fingerprint) -> tuple[float, int, str] | None:
+        """The best near duplicate in `half`, as (estimate, -order, key). Only prompts with the same entity
+        signature share a shingle, so only they are read; a candidate must also share an LSH band (`LSH_WEIGHTS`),
+        so a pair is flagged exactly when an LSH index would propose it and its estimate reaches the threshold."""
         import numpy as np
 
-        assert self.base is not None
-        rows = self.base.with_salt(salt)
+        rows = half.with_salt(printed.salt)
         if not rows:
             return None
-        signatures = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u4").reshape(len(rows), self.num_perm)
-        query = values.astype(np.uint32)
-        estimates = (signatures == query).sum(axis=1) / self.num_perm
-        bands, width = self._lsh.b, self._lsh.r
+        signatures = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u4").reshape(len(rows), NUM_PERM)
+        query = np.frombuffer(printed.signature or b"", dtype="<u4")
+        estimates = (signatures == query).sum(axis=1) / NUM_PERM
+        bands, width = _bands(self.threshold)
         same = signatures[:, : bands * width].reshape(len(rows), bands, width) == query[: bands * width].reshape(
             bands, width
         )
@@ -306,28 +331,11 @@ class PromptIndex:
                 best = rank
         return best
 
-    def _remember(self, key: str, prompt: str) -> MinHash | None:
-        """Record the key; the MinHash to insert into the LSH when the prompt is new and long enough to fuzzy-match."""
-        normalised = normalise_prompt(prompt)
-        known = self._keys.get(key)
-        stored = self.base.normalised_of(key) if self.base is not None and known is None else None
-        if known is not None or stored is not None:
-            if (known is not None and known != normalised) or (stored is not None and stored != text_hash(normalised)):
-                raise ValueError(f"key {key!r} is already indexed with another prompt")
-            return None
-        self._keys[key] = normalised
-        self._order[key] = len(self._order)
-        if normalised in self._exact or (self.base is not None and self.base.first_with(text_hash(normalised))):
-            return None
-        self._exact[normalised] = key
-        words = _TOKEN.findall(normalised)
-        if len(words) < MIN_FUZZY_WORDS:
-            return None
-        minhash = self._minhash(prompt, words)
-        self._signatures[key] = minhash.hashvalues
-        return minhash
 
-    def _minhash(self, prompt: str, words: list[str]) -> MinHash:
-        minhash = self._empty.copy()
-        minhash.update_batch([shingle.encode() for shingle in _shingles(prompt, words)])
-        return minhash
+@functools.cache
+def _bands(threshold: float) -> tuple[int, int]:
+    """(bands, rows per band) of datasketch's LSH for `threshold` at `NUM_PERM` with `LSH_WEIGHTS`."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=LSH_WEIGHTS)
+    return lsh.b, lsh.r

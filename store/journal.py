@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -94,10 +95,15 @@ class CheckpointWriter:
     twice before its turn is written once, at its newest stage). A crash therefore loses at most the stages saved
     since the last batch: the resumed run plays those again. Nothing is committed from memory alone: `flush` (the
     runner's, before it commits) waits until every checkpoint is written, and raises a write's error; a failed
-    write also fails the next `save`. Use within one event loop."""
+    write also fails the next `save`. Use within one event loop; `close` when done.
+
+    The writes go to one thread of the writer's own, not the event loop's pool: checkpoint bytes made on the loop and
+    written on a thread that changes with every batch leave memory behind in the C allocator's per-thread arenas
+    (measured: about 20 KB an episode, for good; with one thread, none)."""
 
     def __init__(self, journal: RunJournal):
         self.journal = journal
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="checkpoints")
         self.pending: dict[int, bytes] = {}
         self.writer: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
@@ -119,11 +125,18 @@ class CheckpointWriter:
         if self.error is not None:
             raise self.error
 
+    async def close(self) -> None:
+        """`flush`, then stop the writer's thread."""
+        try:
+            await self.flush()
+        finally:
+            self.thread.shutdown()
+
     async def _drain(self) -> None:
         while self.pending and self.error is None:
             batch, self.pending = self.pending, {}
             try:
-                await asyncio.to_thread(self._write, batch)
+                await asyncio.get_running_loop().run_in_executor(self.thread, self._write, batch)
             except Exception as error:  # kept for the next save and the flush
                 self.error = error
 

@@ -133,11 +133,12 @@ def test_unknown_openai_model_is_exit_2(cli, tmp_path, serve):
     assert result.output.strip() == "openai:nope: unknown model on this server"
 
 
-def test_budget_stops_the_run_cleanly_and_keeps_what_finished(cli, tmp_path, serve):
+@pytest.mark.parametrize("workers", ["1", "2"])  # with worker processes, their usage reaches the run's budget
+def test_budget_stops_the_run_cleanly_and_keeps_what_finished(cli, tmp_path, serve, workers):
     url, _ = serve("converse")
     result = cli(
         "generate", "--count", "30", "--seed", "1", "--concurrency", "2", "--budget-usd", "0.01",
-        "--model", f"bedrock:{SONNET}", "--endpoint-url", url,
+        "--model", f"bedrock:{SONNET}", "--endpoint-url", url, "--workers", workers,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     records, summary = stored(tmp_path)
