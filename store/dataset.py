@@ -55,7 +55,7 @@ BINDING_SCHEMA_VERSION = 1
 Operation = Literal["append", "revalidate", "import", "review"]
 REPLACING: frozenset[str] = frozenset({"revalidate", "review"})  # operations whose one batch is the whole content
 Record = Example | bytes  # an example, or its JSON line as `Example.model_dump_json` writes it (encoded)
-_ID_CHUNK = 500  # lines whose ids an append looks up in the index at once
+_ID_CHUNK = 64  # lines whose ids an append looks up in the index at once (their lines are held meanwhile)
 
 
 class DatasetInfo(Strict):

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from config import InputError
 from store.dataset import Dataset
+from store.storage import LocalStorage
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -90,24 +91,26 @@ class RunJournal:
 
 class CheckpointWriter:
     """Writes the checkpoints of a run's episodes behind them, in batches, so that no episode waits for the disk:
-    `save` takes the state as it is (serialised at once) and returns; one writer task hands what is pending to a
-    worker thread, a batch at a time, and whatever is saved meanwhile goes in the next batch (an episode saved
+    `save` takes the state as it is (serialised at once) and returns; one writer task writes what is pending, a batch
+    at a time, and whatever is saved meanwhile goes in the next batch (an episode saved
     twice before its turn is written once, at its newest stage). A crash therefore loses at most the stages saved
     since the last batch: the resumed run plays those again. Nothing is committed from memory alone: `flush` (the
     runner's, before it commits) waits until every checkpoint is written, and raises a write's error; a failed
     write also fails the next `save`. Use within one event loop; `close` when done.
 
-    The writes go to one thread of the writer's own, not the event loop's pool: checkpoint bytes made on the loop and
-    written on a thread that changes with every batch leave memory behind in the C allocator's per-thread arenas
-    (measured: about 20 KB an episode, for good; with one thread, none)."""
+    Where the writes are made: on a local disk, on the event loop itself, a batch at a time (a write with its fsync
+    takes about 0.5 ms); written from a thread instead, the C allocator's heap grew by 12 to 25 KB an episode for as
+    long as the loop ran (bench/memory.py; measured, cause not found), and throughput was the same. On S3 a write is
+    a network round trip: those go to one thread of the writer's own."""
 
     def __init__(self, journal: RunJournal):
         self.journal = journal
-        self.thread = ThreadPoolExecutor(1, thread_name_prefix="checkpoints")
+        local = isinstance(journal.dataset.storage, LocalStorage)
+        self.thread = None if local else ThreadPoolExecutor(1, thread_name_prefix="checkpoints")
         self.pending: dict[int, bytes] = {}
         self.writer: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
-        self.batches = 0  # hand-offs to the worker thread so far
+        self.batches = 0  # batches written so far
         self.written = 0  # checkpoints written so far
 
     async def save(self, index: int, state: BaseModel) -> None:
@@ -130,13 +133,17 @@ class CheckpointWriter:
         try:
             await self.flush()
         finally:
-            self.thread.shutdown()
+            if self.thread is not None:
+                self.thread.shutdown()
 
     async def _drain(self) -> None:
         while self.pending and self.error is None:
             batch, self.pending = self.pending, {}
             try:
-                await asyncio.get_running_loop().run_in_executor(self.thread, self._write, batch)
+                if self.thread is None:
+                    self._write(batch)
+                else:
+                    await asyncio.get_running_loop().run_in_executor(self.thread, self._write, batch)
             except Exception as error:  # kept for the next save and the flush
                 self.error = error
 
