@@ -36,7 +36,6 @@ import hashlib
 import itertools
 import re
 import unicodedata
-from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -48,7 +47,7 @@ NEAR_DUPLICATE_THRESHOLD = 0.5
 """Estimated Jaccard of salted word + bigram shingles at or above which a prompt is a near-duplicate."""
 
 _MEMORY_ORDER = 1 << 62
-"""Added to the order of prompts added in memory: they come after every stored prompt."""
+"""Added to the order of prompts added during a run: they come after every stored prompt."""
 
 NUM_PERM = 128
 """MinHash permutations: the estimate's standard deviation is sqrt(J(1-J)/NUM_PERM), at most 0.044."""
@@ -182,7 +181,7 @@ def fingerprint(prompt: str) -> Fingerprint:
 
 class StoredPrompts(Protocol):
     """A read-only, persisted set of indexed prompts (a dataset version's, see store/index.py) that a
-    `PromptIndex` consults lazily instead of loading it. Orders are below those of prompts added in memory."""
+    `PromptIndex` consults lazily instead of loading it. Orders are below those of prompts added during a run."""
 
     def __len__(self) -> int: ...
 
@@ -211,46 +210,49 @@ class Match:
     similarity: float
 
 
-class MemoryPrompts:
-    """Prompts indexed during a run, kept compactly (hashes, and each signature as 512 bytes), answering what a
-    `StoredPrompts` answers: about 1 KB a prompt, so a run's memory hardly grows with its episodes."""
+class RunPrompts:
+    """Prompts indexed during a run, answering what a `StoredPrompts` answers, in a private temporary SQLite
+    database on disk (deleted when closed): its page cache is bounded, so a run's memory does not grow with the
+    prompts it screens in, however many."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, int] = {}  # key -> normalised-prompt hash
-        self.first: dict[int, str] = {}  # normalised-prompt hash -> first key
-        self.salted: dict[int, array[int]] = {}  # entity-signature hash -> rows
-        self.row_keys: list[str] = []
-        self.row_orders = array("q")
-        self.signatures = bytearray()  # rows' MinHash values, little-endian uint32, NUM_PERM each
+        import sqlite3
+
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temp file
+        self.db.executescript(
+            "CREATE TABLE prompts (key TEXT PRIMARY KEY, ord INTEGER, normalised INTEGER, salt INTEGER, "
+            "signature BLOB);"
+            "CREATE INDEX by_normalised ON prompts (normalised, ord);"
+            "CREATE INDEX by_salt ON prompts (salt, ord) WHERE signature IS NOT NULL;"
+        )
+        self.size = 0
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self.size
+
+    def __getstate__(self) -> dict[str, object]:
+        raise TypeError("a run's prompt index lives in its process (a Ray coordinator builds its own)")
 
     def normalised_of(self, key: str) -> int | None:
-        return self.keys.get(key)
+        found = self.db.execute("SELECT normalised FROM prompts WHERE key = ?", (key,)).fetchone()
+        return None if found is None else int(found[0])
 
     def first_with(self, normalised: int) -> str | None:
-        return self.first.get(normalised)
+        query = "SELECT key FROM prompts WHERE normalised = ? ORDER BY ord LIMIT 1"
+        found = self.db.execute(query, (normalised,)).fetchone()
+        return None if found is None else str(found[0])
 
     def with_salt(self, salt: int) -> list[tuple[str, int, bytes]]:
-        size = 4 * NUM_PERM
-        return [
-            (self.row_keys[row], self.row_orders[row], bytes(self.signatures[row * size : (row + 1) * size]))
-            for row in self.salted.get(salt, ())
-        ]
+        query = "SELECT key, ord, signature FROM prompts WHERE salt = ? AND signature IS NOT NULL ORDER BY ord"
+        return [(k, int(o), bytes(sig)) for k, o, sig in self.db.execute(query, (salt,))]
 
     def add(self, key: str, printed: Fingerprint, *, first: bool) -> None:
-        """Index `key` (new); `first`: no prompt with its normalised text is indexed yet."""
-        order = _MEMORY_ORDER + len(self.keys)
-        self.keys[key] = printed.normalised
-        if not first:
-            return
-        self.first[printed.normalised] = key
-        if printed.signature is not None:
-            self.salted.setdefault(printed.salt, array("q")).append(len(self.row_keys))
-            self.row_keys.append(key)
-            self.row_orders.append(order)
-            self.signatures += printed.signature
+        """Index `key` (new); `first`: no prompt with its normalised text is indexed yet (only a first one is
+        matched fuzzily: the others repeat it)."""
+        signature = printed.signature if first else None
+        row = (key, _MEMORY_ORDER + self.size, printed.normalised, printed.salt, signature)
+        self.db.execute("INSERT INTO prompts VALUES (?, ?, ?, ?, ?)", row)
+        self.size += 1
 
 
 class PromptIndex:
@@ -258,13 +260,13 @@ class PromptIndex:
 
     `add` every accepted prompt, `match` each new one before accepting it. Keys are unique; a prompt
     whose normalised text is already indexed keeps the first key. Two halves answer alike: `base`, a dataset's
-    prompts read lazily from its index, and the prompts added here, in memory; base prompts come first.
+    prompts read lazily from its index, and the prompts added here (`RunPrompts`); base prompts come first.
     """
 
     def __init__(self, threshold: float = NEAR_DUPLICATE_THRESHOLD, base: StoredPrompts | None = None) -> None:
         self.base = base  # persisted prompts consulted lazily (a dataset's); they come before those added here
         self.threshold = threshold
-        self.memory = MemoryPrompts()
+        self.memory = RunPrompts()
 
     @classmethod
     def from_prompts(cls, items: Iterable[tuple[str, str]], threshold: float = NEAR_DUPLICATE_THRESHOLD) -> PromptIndex:
