@@ -70,7 +70,7 @@ class ModelStats(Strict):
     priced: bool = True
     structured_output: dict[str, int] = {}  # openai: models: which mechanism answered (agents/structured.py)
 
-    def plus(self, other: ModelStats) -> ModelStats:
+    def __add__(self, other: ModelStats) -> ModelStats:
         """These stats and `other`'s (a worker's), added up."""
         mechanisms = dict(self.structured_output)
         for name, count in other.structured_output.items():
@@ -161,3 +161,21 @@ class Meters(dict[str, ModelMeter]):
 
     def stats(self) -> dict[str, ModelStats]:
         return {spec: m.snapshot() for spec, m in self.items()}
+
+    def take(self) -> dict[str, ModelStats]:
+        """Each model's stats since they were last taken, for the models that were used (a worker's report to its
+        run); the meters start again from zero."""
+        usage = {}
+        for spec, meter in self.items():
+            with meter._lock:
+                stats, meter.stats = meter.stats, ModelStats(priced=meter.stats.priced)
+            if stats != ModelStats(priced=stats.priced):
+                usage[spec] = stats
+        return usage
+
+    def add(self, usage: dict[str, ModelStats]) -> None:
+        """Add a worker's report (`take`) to these meters: the budget, the progress line and the summary read them."""
+        for spec, stats in usage.items():
+            meter = self[spec]
+            with meter._lock:
+                meter.stats += stats

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from config import InputError, RunFailed
 from simulation.coordinator import Coordinator
-from simulation.workers import EpisodeWorker, WorkerSpec, add_usage
+from simulation.workers import EpisodeWorker, WorkerSpec
 
 if TYPE_CHECKING:
     from agents.metering import Meters, ModelStats
+    from agents.ratelimit import RateLimiter
     from simulation.episode import Episode
 
 
@@ -91,14 +92,14 @@ class RayActors:
         self,
         spec: WorkerSpec,
         workers: int,
-        coordinator: Coordinator,
+        limiters: dict[str, RateLimiter],
         meters: Meters,
         screened: list[tuple[str, str]],
     ):
         self.spec = spec
         self.workers = workers
         self.meters = meters
-        self.limits = {s: (lim.rpm, lim.tpm) for s, lim in coordinator.limiters.items() if lim.active}
+        self.limits = {s: (lim.rpm, lim.tpm) for s, lim in limiters.items() if lim.active}  # rebuilt in the actor
         self.screened = screened
         self.started = False
 
@@ -135,7 +136,7 @@ class RayActors:
             raise RunFailed(f"episode {episode.case.index} failed on Ray: {exc}") from None
         finally:
             self.in_flight[slot] -= 1
-        add_usage(self.meters, usage)
+        self.meters.add(usage)
         return result
 
     def release(self, number: int) -> None:

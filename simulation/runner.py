@@ -306,21 +306,19 @@ class Run:
         budget = self.config.models.budget_usd
         return budget is not None and self.lineup.meters.cost_usd() >= budget
 
-    def prompt_index(self) -> PromptIndex:
-        return prompt_index(self.dataset, self.screened_before)
-
     def executor(self) -> Executor:
         """Where the episodes are played: this process, `workers` processes, or Ray actors; all share one
         coordinator (screening in case order, rate limits) and add their usage to this run's meters."""
         limiters = {spec: meter.limiter for spec, meter in self.lineup.meters.items()}
-        coordinator = Coordinator(self.prompt_index(), partial(example_id, self.settings), limiters)
-        if self.config.executor == "local" and self.config.workers == 1:
-            return Local(self.roles, self.settings, self.journal, coordinator)
         spec = WorkerSpec(self.config, self.domain_source, self.settings, self.rubric)
-        if self.config.executor == "ray":
+        if self.config.executor == "ray":  # its coordinator is an actor, which reads the prompt index itself
             from simulation.ray_executor import RayActors
 
-            return RayActors(spec, self.config.workers, coordinator, self.lineup.meters, self.screened_before)
+            return RayActors(spec, self.config.workers, limiters, self.lineup.meters, self.screened_before)
+        index = prompt_index(self.dataset, self.screened_before)
+        coordinator = Coordinator(index, partial(example_id, self.settings), limiters)
+        if self.config.workers == 1:
+            return Local(self.roles, self.settings, self.journal, coordinator)
         return Processes(spec, self.config.workers, coordinator, self.lineup.meters)
 
     async def episodes(self, on_result: Callable[[Episode], None]) -> None:

@@ -132,7 +132,7 @@ class EpisodeWorker:
     async def play(self, episode: Episode) -> tuple[Episode, dict[str, ModelStats]]:
         """Play `episode` to its outcome; with the model usage this worker reported since its last report."""
         result = await self.play_episode(episode)
-        return result, take_usage(self.lineup.meters)
+        return result, self.lineup.meters.take()
 
     async def close(self) -> None:
         """Write every checkpoint saved so far; stop what the roles hold open (an MCP server)."""
@@ -154,27 +154,6 @@ class RemoteLimiter:
 
     async def acquire(self, tokens: int = 0) -> None:
         await self.remote.acquire(self.spec, tokens)
-
-
-def take_usage(meters: Meters) -> dict[str, ModelStats]:
-    """Each meter's stats since they were last taken (the meters start again from zero)."""
-    from agents.metering import ModelStats
-
-    usage = {}
-    for spec, meter in meters.items():
-        with meter._lock:
-            stats, meter.stats = meter.stats, ModelStats(priced=meter.stats.priced)
-        if stats.calls or stats.cost_usd or stats.transient_errors or stats.client_retries:
-            usage[spec] = stats
-    return usage
-
-
-def add_usage(meters: Meters, usage: dict[str, ModelStats]) -> None:
-    """Add a worker's reported usage to the run's meters (what the budget, the progress line and the summary read)."""
-    for spec, stats in usage.items():
-        meter = meters[spec]
-        with meter._lock:
-            meter.stats = meter.stats.plus(stats)
 
 
 # ---- worker processes ------------------------------------------------------------------------------------------
@@ -295,7 +274,7 @@ class Processes:
                 kind = message[0]
                 if kind == "done":
                     _, number, episode, usage = message
-                    add_usage(self.meters, usage)
+                    self.meters.add(usage)
                     if (future := connection.pending.get(number)) is not None and not future.done():
                         future.set_result(episode)
                 elif kind == "error":
