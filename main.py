@@ -61,6 +61,36 @@ def _model_settings(options: dict):
     return with_overrides(load_settings(options.pop("config_file")), **flags)
 
 
+def executor_options(items: str):
+    """--workers, --executor, --ray-address: where a command's `items` are done."""
+    options = [
+        click.option(
+            "--workers",
+            default=1,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help=f"Processes doing the {items}, each with its own event loop (--concurrency is split between them); "
+            "rate limits (and a run's budget) hold across all. With --executor ray: Ray actors.",
+        ),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="local: this machine. ray: Ray actors across a cluster (needs goldsmith[ray]); the dataset or OUT "
+            "stays with this process.",
+        ),
+        click.option("--ray-address", metavar="ADDR", help="The Ray cluster to join  [default: a local Ray instance]."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 run_id_option = click.option("--run-id", help="Run id  [default: timestamp + random suffix]")
 
 
@@ -174,23 +204,7 @@ def cli() -> None:
 @click.option(
     "--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="Episodes in flight at once."
 )
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Processes playing the episodes, each with its own event loop (--concurrency is split between them); "
-    "rate limits and the budget hold across all. With --executor ray: Ray actors.",
-)
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="local: this machine. ray: Ray actors across a cluster (needs goldsmith[ray]); the dataset stays the "
-    "single commit point.",
-)
-@click.option("--ray-address", metavar="ADDR", help="The Ray cluster to join  [default: a local Ray instance].")
+@executor_options("episodes")
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file  [default: rubrics/<domain>.yaml]")
 @model_options
 @click.option(
@@ -319,6 +333,7 @@ def generate(ctx: click.Context, **options) -> None:
     default=True,
     help="With --judge-batch: report what the batch did not judge instead of judging it on demand.",
 )
+@executor_options("examples")
 @model_options
 @judge_mode_option
 @output_dir_option
@@ -460,6 +475,7 @@ def evaluate() -> None:
     default=True,
     help="With --judge-batch: report what the batch did not judge (a failed golden) instead of judging it on demand.",
 )
+@executor_options("goldens")
 @output_dir_option
 @model_options
 def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options) -> None:

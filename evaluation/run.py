@@ -5,6 +5,9 @@ dataset's is refused), its truth rebuilt from that world rather than read from t
 `OUT/results.jsonl` as they come; started again on the same OUT, an evaluation skips every (golden, candidate)
 already there, so a crash loses nothing and scores nothing twice. `OUT/evaluation.json` says what OUT holds: a
 second evaluation of another dataset, version, rubric or judge into it is refused.
+
+The goldens are scored in this process, or by worker processes (`--workers N`) or Ray actors (`--executor ray`),
+each rebuilding the candidates from the evaluation's `EvaluateJob`; OUT is written by this process only.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agents.batch import BatchAnswers, BatchStats
-from agents.metering import ModelMeter, ModelStats, Spend
+from agents.metering import Meters, ModelMeter, ModelStats, Spend
+from agents.providers import Lineup, build_lineup
+from agents.ratelimit import RateLimiter
 from agents.settings import ModelSettings, RoleModels
 from agents.simulated.model import SimSettings
 from config import InputError
@@ -28,14 +34,17 @@ from evaluation.candidates import Baseline, CandidateSpec, model_attempt, parse_
 from evaluation.results import Answer, EvalResult, ResultsFile, read_results
 from evaluation.scores import error_text, failed_result, score
 from rubrics.model import Rubric, load_rubric
+from simulation.coordinator import Limits
 from simulation.domains import get_domain
+from simulation.domains.base import Case, World
 from simulation.roles import make_roles, prepare_models
+from simulation.workers import Executor, ExecutorOptions, InProcess, Remote, pool, remote_limits
 from store.dataset import Dataset, parse_ref
 from store.files import atomic_write
-from store.records import Attempt, Example, Strict, content_id
+from store.records import Attempt, Example, content_id
 
 
-class EvaluateConfig(Strict):
+class EvaluateConfig(ExecutorOptions):
     dataset: str = Field(description="NAME or NAME@vN")
     agents: list[str] = Field(min_length=1)
     out: Path
@@ -49,6 +58,134 @@ class EvaluateConfig(Strict):
     runtime: str = "strands"
     judge_batch: bool = Field(False, description="judge as Bedrock batch inference jobs, after every answer")
     fallback: bool = Field(True, description="judge on demand what the batch did not")
+
+    @model_validator(mode="after")
+    def _batch_here(self) -> EvaluateConfig:
+        if self.judge_batch and self.pooled:
+            raise InputError("--judge-batch: answers and batch jobs run here; --workers / --executor ray have no part")
+        return self
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    """What a worker needs to score an evaluation's (golden, candidate) pairs, from the evaluation itself."""
+
+    config: EvaluateConfig
+    domain: str  # the dataset's domain, by name
+    world_seed: int
+    rubric: Rubric
+    judge: str
+    baselines: dict[str, Baseline]  # by candidate spec
+
+    def coordinator(self, limiters: dict[str, RateLimiter]) -> Limits:
+        return Limits(limiters)
+
+    def worker(self, remote: Remote) -> Scorer:
+        return Scorer(self, remote)
+
+    def lineup_settings(self, candidate: CandidateSpec) -> tuple[ModelSettings, SimSettings]:
+        """The models of a candidate's roles: the user simulator, the candidate as task model, the judge."""
+        models = self.config.models.models
+        task = models.task if candidate.kind == "mcp" else candidate.model
+        roles_models = RoleModels(user=models.user, task=task, critic=[self.judge])
+        settings = self.config.models.model_copy(update={"models": roles_models})
+        return settings, SimSettings(seed=self.config.seed, defect_rate=candidate.defect_rate)
+
+    def lineup(self, candidate: CandidateSpec, domain: Any, remote: Remote | None = None) -> Lineup:
+        """A candidate's models. In a worker (`remote`), they take their rate limits from the job, which checked
+        them; in the job's own process, each real model is checked with one cheap call first."""
+        settings, sim = self.lineup_settings(candidate)
+        runtime = self.config.runtime
+        if remote is None:
+            return prepare_models(settings, domain, sim, runtime)  # type: ignore[arg-type]
+        policy = domain.simulated_task_policy(sim.defect_rate)
+        lineup = build_lineup(settings, sim=sim, task_policy=policy, runtime=runtime)  # type: ignore[arg-type]
+        remote_limits(lineup.meters, remote)
+        return lineup
+
+
+class Scorer:
+    """Scores (golden, candidate) pairs: each candidate's roles built on first use (an MCP candidate's server open
+    until `close`), each in its own lineup so a candidate's calls and cost are its own. `remote`: a worker's."""
+
+    def __init__(self, job: EvaluateJob, remote: Remote | None = None, world: World | None = None):
+        self.job = job
+        self.remote = remote
+        self.domain = get_domain(job.domain)
+        self.world = world or self.domain.build_world(job.world_seed)
+        self.roles_of: dict[str, Any] = {}
+        self.task_meters: dict[str, ModelMeter] = {}  # each candidate's task model, by its model spec
+        self.resources = contextlib.ExitStack()
+        self.answered: dict[tuple[str, str], Answer] = {}  # with judge_batch: the answers, before their judging
+        self.batch: BatchAnswers | None = None
+
+    def roles(self, candidate: CandidateSpec) -> Any:
+        """The user simulator, the candidate as task agent and the critic (the judge)."""
+        if (roles := self.roles_of.get(candidate.spec)) is None:
+            tools = None
+            if candidate.kind == "mcp":
+                from agents.mcp_tools import McpTools
+
+                tools = self.resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
+            lineup = self.job.lineup(candidate, self.domain, self.remote)
+            self.task_meters[lineup.task.spec] = lineup.task.meter
+            roles = make_roles(self.domain, self.world, self.job.rubric, lineup, "together", tools=tools,
+                               task_agent=candidate.factory)  # fmt: skip
+            roles.critic.batch = self.batch
+            self.roles_of[candidate.spec] = roles
+        return roles
+
+    async def attempt(self, golden: Example, case: Case, candidate: CandidateSpec) -> tuple[Attempt, Spend]:
+        """The candidate's answer to the golden (a baseline's made-up one, or a model's own) and what it cost."""
+        from simulation.truth import user_ending
+
+        roles = self.roles(candidate)
+        if (baseline := self.job.baselines.get(candidate.spec)) is not None:
+            attempt, spend = baseline.attempt(golden, case), Spend()
+            if candidate.baseline == "reference" or attempt.conversation:
+                attempt, spend = await user_ending(roles.user, case, attempt)
+            return attempt, spend
+        return await model_attempt(roles, golden, case)
+
+    async def evaluate(self, golden: Example, case: Case, candidate: CandidateSpec) -> EvalResult:
+        self.roles(candidate)  # an MCP server that cannot be used stops the evaluation: it is no golden's failure
+        started = time.perf_counter()
+        spend = Spend()
+        kept = self.answered.get((golden.id, candidate.spec))
+        if kept is not None and kept.attempt is None:  # answered (with an error) before the batch
+            spend = Spend(kept.tokens, kept.cost_usd)
+            return failed_result(golden, case, candidate.spec, self.job.judge, kept.latency_s, kept.error or "", spend)
+        try:
+            if kept is not None:  # answered before the batch judged it
+                attempt, spend, latency = kept.attempt, Spend(kept.tokens, kept.cost_usd), kept.latency_s
+            else:
+                attempt, spend = await self.attempt(golden, case, candidate)
+                latency = time.perf_counter() - started
+        except Exception as exc:  # one candidate failing one golden is a failed golden, not a failed evaluation
+            exc = getattr(exc, "original_exception", None) or exc
+            return failed_result(
+                golden, case, candidate.spec, self.job.judge, time.perf_counter() - started, exc, spend
+            )
+        return await score(
+            golden, case, attempt, self.roles(candidate).critic, candidate.spec, self.job.judge, latency, spend
+        )
+
+    def judge_with(self, batch: BatchAnswers) -> None:
+        """Hand the batch's verdicts to every candidate's critic."""
+        self.batch = batch
+        for roles in self.roles_of.values():
+            roles.critic.batch = batch
+
+    async def run(self, item: tuple[Example, Case, CandidateSpec]) -> EvalResult:
+        golden, case, candidate = item
+        return await self.evaluate(golden, case, candidate)
+
+    def usage(self) -> dict[str, ModelStats]:
+        """The candidates' task models' usage since the last report."""
+        return Meters(self.task_meters).take()
+
+    async def close(self) -> None:
+        self.resources.close()
 
 
 class Evaluation:
@@ -76,9 +213,13 @@ class Evaluation:
         self.unstated = sum(g.facts is None or g.expected_tool_calls is None for g in goldens)
         self.candidates = [parse_spec(spec) for spec in dict.fromkeys(config.agents)]
         self.judge = config.judge or config.models.models.critic[0]
-        self.world = self.domain.build_world(self.manifest.world_seed)
+        baselines = {
+            c.spec: Baseline(c, self.domain.finding_model, self.goldens) for c in self.candidates if c.baseline
+        }
+        self.job = EvaluateJob(config, self.domain.name, self.manifest.world_seed, self.rubric, self.judge, baselines)
         from simulation.truth import WorldChecker
 
+        self.world = self.domain.build_world(self.manifest.world_seed)
         self.checker = WorldChecker(self.domain, self.world, self.rubric)
         self.meta = {
             "dataset": name,
@@ -147,11 +288,12 @@ class Evaluation:
         kept = read_results(self.answers_path, Answer)
         self.answered = {a.key: a for a in kept if a.key not in self.done}
         answers = ResultsFile(self.answers_path)
+        scorer = Scorer(self.job, world=self.world)  # the answers' only: no judging yet
 
-        async def answer(golden: Example, case: Any, candidate: CandidateSpec, roles: Any, baseline: Any) -> None:
+        async def answer(golden: Example, case: Case, candidate: CandidateSpec) -> None:
             started, spend = time.perf_counter(), Spend()
             try:
-                attempt, spend = await self._attempt(golden, case, candidate, roles, baseline)
+                attempt, spend = await scorer.attempt(golden, case, candidate)
                 error = None
             except Exception as exc:  # scored as a failed golden, as on demand
                 attempt, error = None, error_text(getattr(exc, "original_exception", None) or exc)
@@ -166,6 +308,7 @@ class Evaluation:
             asyncio.run(self._each_pending(self.done | set(self.answered), answer))
         finally:
             answers.close()
+            asyncio.run(scorer.close())
 
     def judge_in_batch(self, on_progress: Callable[[int, int], None] = lambda done, total: None) -> BatchStats:
         """The kept answers' judge requests as Bedrock batch jobs (or the jobs this OUT submitted before), their
@@ -174,7 +317,9 @@ class Evaluation:
         from rubrics.judge import JudgeVerdict
         from store.storage import LocalStorage
 
-        critic = self._roles(self.candidates[0]).critic
+        scorer = Scorer(self.job, world=self.world)
+        critic = scorer.roles(self.candidates[0]).critic
+        asyncio.run(scorer.close())
         requests = []
         goldens = {g.id: g for g in self.goldens}
         for answer in self.answered.values():
@@ -199,6 +344,21 @@ class Evaluation:
         """Calls, tokens and how structured output was obtained, per candidate task model."""
         return {spec: meter.snapshot() for spec, meter in self.task_meters.items()}
 
+    def executor(self) -> Executor:
+        """Where the goldens are scored: a scorer in this process, or worker processes or Ray actors sharing the
+        rate limits (each real model checked here first)."""
+        if not self.config.pooled:
+            scorer = Scorer(self.job, world=self.world)
+            scorer.answered = self.answered
+            if self.batch is not None:
+                scorer.judge_with(self.batch)
+            self.task_meters = scorer.task_meters
+            return InProcess(scorer)
+        lineups = [self.job.lineup(c, self.domain) for c in self.candidates]
+        meters = Meters({spec: meter for lineup in reversed(lineups) for spec, meter in lineup.meters.items()})
+        self.task_meters = {lineup.task.spec: meters[lineup.task.spec] for lineup in lineups}
+        return pool(self.config, self.job, {spec: m.limiter for spec, m in meters.items()}, meters)
+
     def execute(self, on_result: Callable[[EvalResult], None] = lambda _: None) -> list[EvalResult]:
         """Score every pending (golden, candidate), appending each result as it comes; every result of OUT."""
         results = ResultsFile(self.results_path)
@@ -209,45 +369,27 @@ class Evaluation:
         return [r for r in read_results(self.results_path) if r.candidate in self.meta["candidates"]]
 
     async def _run(self, results: ResultsFile, on_result: Callable[[EvalResult], None]) -> None:
-        async def scored(golden: Example, case: Any, candidate: CandidateSpec, roles: Any, baseline: Any) -> None:
-            result = await self._evaluate(golden, case, candidate, roles, baseline)
+        async def scored(golden: Example, case: Case, candidate: CandidateSpec) -> None:
+            result = await executor.run((golden, case, candidate))
             results.append(result)
             self.done.add(result.key)
             on_result(result)
 
-        await self._each_pending(set(self.done), scored)
+        async with self.executor() as executor:
+            await self._each_pending(set(self.done), scored)
 
     async def _each_pending(self, skip: set[tuple[str, str]], work: Callable[..., Awaitable[None]]) -> None:
-        """`work(golden, case, candidate, roles, baseline)` for every (golden, candidate) not in `skip`, candidate
-        by candidate (an MCP candidate's server open while its goldens run), at most `concurrency` at once."""
+        """`work(golden, case, candidate)` for every (golden, candidate) not in `skip`, candidate by candidate, at
+        most `concurrency` at once."""
         cases = {g.id: self._case(g) for g in self.goldens}
-        for candidate in self.candidates:
-            todo = [g for g in self.goldens if (g.id, candidate.spec) not in skip]
-            if todo:
-                with contextlib.ExitStack() as resources:
-                    roles = self._roles(candidate, self._tools(candidate, resources))
-                    await self._each_golden(candidate, roles, todo, cases, work)
-
-    async def _each_golden(
-        self, candidate: CandidateSpec, roles: Any, todo: list[Example], cases: dict[str, Any], work: Callable
-    ) -> None:
-        baseline = Baseline(candidate, self.domain.finding_model, self.goldens) if candidate.baseline else None
         gate = asyncio.Semaphore(self.config.concurrency)
 
-        async def one(golden: Example) -> None:
+        async def one(golden: Example, candidate: CandidateSpec) -> None:
             async with gate:
-                await work(golden, cases[golden.id], candidate, roles, baseline)
+                await work(golden, cases[golden.id], candidate)
 
-        await asyncio.gather(*(one(g) for g in todo))
-
-    @staticmethod
-    def _tools(candidate: CandidateSpec, resources: contextlib.ExitStack) -> list[Any] | None:
-        """An MCP candidate's tools, open until `resources` closes; None for the others."""
-        if candidate.kind != "mcp":
-            return None
-        from agents.mcp_tools import McpTools
-
-        return resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
+        pending = [(g, c) for c in self.candidates for g in self.goldens if (g.id, c.spec) not in skip]
+        await asyncio.gather(*(one(g, c) for g, c in pending))
 
     def _case(self, golden: Example):
         """The golden's case, rebuilt from the world (its truth is the world's, never the record's)."""
@@ -255,48 +397,3 @@ class Evaluation:
         if case is None:
             raise InputError(f"{self.store.name}@v{self.manifest.version}: golden {golden.id}: {missing}")
         return case
-
-    def _roles(self, candidate: CandidateSpec, tools: list[Any] | None = None):
-        """The user simulator, the candidate as task agent and the critic (the judge), each in its own lineup so
-        a candidate's calls and cost are its own."""
-        models = self.config.models.models
-        task = models.task if candidate.kind == "mcp" else candidate.model
-        roles_models = RoleModels(user=models.user, task=task, critic=[self.judge])
-        settings = self.config.models.model_copy(update={"models": roles_models})
-        sim = SimSettings(seed=self.config.seed, defect_rate=candidate.defect_rate)
-        lineup = prepare_models(settings, self.domain, sim, self.config.runtime)  # type: ignore[arg-type]
-        self.task_meters[task] = lineup.task.meter
-        roles = make_roles(
-            self.domain, self.world, self.rubric, lineup, "together", tools=tools, task_agent=candidate.factory
-        )
-        roles.critic.batch = self.batch
-        return roles
-
-    async def _attempt(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> tuple[Attempt, Spend]:
-        """The candidate's answer to the golden (a baseline's made-up one, or a model's own) and what it cost."""
-        from simulation.truth import user_ending
-
-        if baseline is not None:
-            attempt, spend = baseline.attempt(golden, case), Spend()
-            if candidate.baseline == "reference" or attempt.conversation:
-                attempt, spend = await user_ending(roles.user, case, attempt)
-            return attempt, spend
-        return await model_attempt(roles, golden, case)
-
-    async def _evaluate(self, golden: Example, case, candidate: CandidateSpec, roles, baseline) -> EvalResult:
-        started = time.perf_counter()
-        spend = Spend()
-        kept = self.answered.get((golden.id, candidate.spec))
-        if kept is not None and kept.attempt is None:  # answered (with an error) before the batch
-            spend = Spend(kept.tokens, kept.cost_usd)
-            return failed_result(golden, case, candidate.spec, self.judge, kept.latency_s, kept.error or "", spend)
-        try:
-            if kept is not None:  # answered before the batch judged it
-                attempt, spend, latency = kept.attempt, Spend(kept.tokens, kept.cost_usd), kept.latency_s
-            else:
-                attempt, spend = await self._attempt(golden, case, candidate, roles, baseline)
-                latency = time.perf_counter() - started
-        except Exception as exc:  # one candidate failing one golden is a failed golden, not a failed evaluation
-            exc = getattr(exc, "original_exception", None) or exc
-            return failed_result(golden, case, candidate.spec, self.judge, time.perf_counter() - started, exc, spend)
-        return await score(golden, case, attempt, roles.critic, candidate.spec, self.judge, latency, spend)

@@ -1,5 +1,6 @@
-"""What a run's episodes share wherever they are played (this process, worker processes, a Ray cluster): the
-screening of each new request against the prompts already in the dataset or the run, and each model's rate limits.
+"""What a job's workers share wherever they run (this process, worker processes, a Ray cluster): each model's rate
+limits (`Limits`, for every job) and, for a generation run's episodes, the screening of each new request against the
+prompts already in the dataset or the run (`Coordinator`).
 
 Requests are screened in case order (each waits until the one before it is screened, or will never be), so which
 of two similar requests wins does not depend on where or when episodes run: the same seed gives the same dataset
@@ -16,14 +17,28 @@ from agents.ratelimit import RateLimiter
 from store.dedup import PromptIndex
 
 
-class Coordinator:
-    """One per run. `key` names an accepted prompt in the index (the example id it will have); `limiters` are the
-    models' rate limiters by model spec."""
+class Limits:
+    """One per job: the models' rate limiters by model spec, for every worker's calls."""
+
+    def __init__(self, limiters: dict[str, RateLimiter]):
+        self.limiters = limiters
+
+    async def acquire(self, spec: str, tokens: int) -> None:
+        """Wait until model `spec`'s rate limits have room for one more call of `tokens` input tokens."""
+        await self.limiters[spec].acquire(tokens)
+
+    def waited(self) -> dict[str, float]:
+        """Seconds calls waited on each model's rate limits."""
+        return {spec: limiter.waited_s for spec, limiter in self.limiters.items()}
+
+
+class Coordinator(Limits):
+    """One per generation run. `key` names an accepted prompt in the index (the example id it will have)."""
 
     def __init__(self, index: PromptIndex, key: Callable[[str], str], limiters: dict[str, RateLimiter]):
+        super().__init__(limiters)
         self.index = index
         self.key = key
-        self.limiters = limiters
         self.answers: dict[int, str | None] = {}  # episode -> its screening's answer, until it is released
         self.through = -1  # every episode up to this one is screened or released
         self.done: set[int] = set()  # episodes above `through` that are screened or released
@@ -57,11 +72,3 @@ class Coordinator:
             self.done.remove(self.through)
         if (waiter := self.waiting.pop(self.through + 1, None)) is not None:
             waiter.set()
-
-    async def acquire(self, spec: str, tokens: int) -> None:
-        """Wait until model `spec`'s rate limits have room for one more call of `tokens` input tokens."""
-        await self.limiters[spec].acquire(tokens)
-
-    def waited(self) -> dict[str, float]:
-        """Seconds calls waited on each model's rate limits."""
-        return {spec: limiter.waited_s for spec, limiter in self.limiters.items()}

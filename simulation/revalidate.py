@@ -5,6 +5,9 @@ Examples that still pass are kept with their new critique. Failing ones leave th
 review queue, or with `repair` go back through the task agent's revise loop first. A multi-turn example is
 judged on its whole conversation and the state its actions left; its repair plays the conversation again from
 the same opening with the critic's feedback (simulation/conversation.py), as a revision in `generate` does.
+
+The examples are judged in this process, or by worker processes (`--workers N`) or Ray actors (`--executor ray`),
+each rebuilding the judging from the job (`RevalidateJob`); the commit is this process's.
 """
 
 from __future__ import annotations
@@ -16,26 +19,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agents.batch import BatchJudge, BatchStats, Journal, JudgeRequest
 from agents.critic import JudgeMode
-from agents.metering import Spend
+from agents.metering import ModelStats, Spend
+from agents.providers import Lineup, build_lineup
+from agents.ratelimit import RateLimiter
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.judge import JudgeVerdict
-from rubrics.model import load_rubric
+from rubrics.model import Rubric, load_rubric
 from simulation.conversation import converse
+from simulation.coordinator import Limits
 from simulation.domains import get_domain
+from simulation.domains.base import Domain
 from simulation.episode import answer_fields, task_request
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.truth import WorldChecker, attempt_of, user_ending
+from simulation.workers import Executor, ExecutorOptions, InProcess, Remote, pool, remote_limits
 from store.dataset import Dataset
 from store.records import Attempt, Critique, Example, ReviewItem, Strict, TokenUsage, utc_now
 
+NO_DEFECTS = SimSettings(seed=0, defect_rate=0.0)  # a simulated task model's repairs plant no defects
 
-class RevalidateConfig(Strict):
+
+class RevalidateConfig(ExecutorOptions):
     dataset: str
     rubric: Path
     output_dir: str = "output"
@@ -47,6 +57,12 @@ class RevalidateConfig(Strict):
     run_id: str | None = None
     judge_batch: bool = Field(False, description="judge as Bedrock batch inference jobs (the first round)")
     fallback: bool = Field(True, description="judge on demand what the batch did not")
+
+    @model_validator(mode="after")
+    def _batch_here(self) -> RevalidateConfig:
+        if self.judge_batch and self.pooled:
+            raise InputError("--judge-batch: the batch jobs do the judging; --workers / --executor ray have no part")
+        return self
 
 
 class CriterionChange(Strict):
@@ -95,30 +111,51 @@ class Outcome:
     error: str | None = None
 
 
-class Revalidation:
-    """A prepared re-validation of a dataset's latest version; no model has been called yet."""
+@dataclass(frozen=True)
+class RevalidateJob:
+    """What a worker needs to re-judge a re-validation's examples: its settings, validated by the job itself."""
 
-    def __init__(self, config: RevalidateConfig):
-        self.config = config
-        self.dataset = Dataset(config.output_dir, config.dataset)
-        info = self.dataset.info()
-        if info is None:
-            raise InputError(f"no dataset '{config.dataset}' in {config.output_dir}")
-        self.source = self.dataset.manifest()
-        domain = get_domain(info.domain)
-        self.rubric = load_rubric(config.rubric, domain=domain.name, categories=set(domain.categories))
-        self.dataset.storage.check_writable(self.dataset.name)  # a read-only store fails now, before any paid call
-        self.lineup = prepare_models(config.models, domain, SimSettings(seed=0, defect_rate=0.0))
-        world = domain.build_world(info.world_seed)
-        self.roles = make_roles(domain, world, self.rubric, self.lineup, config.judge_mode)
-        self.world_check = WorldChecker(domain, world, self.rubric)
-        self.run_id = config.run_id or new_run_id()
+    config: RevalidateConfig
+    domain: str  # the dataset's domain, by name
+    world_seed: int
+    rubric: Rubric
+    run_id: str
+
+    def coordinator(self, limiters: dict[str, RateLimiter]) -> Limits:
+        return Limits(limiters)
+
+    def worker(self, remote: Remote) -> Rejudge:
+        domain = get_domain(self.domain)
+        # no preflight: the job checked every real model
+        lineup = build_lineup(self.config.models, sim=NO_DEFECTS, task_policy=domain.simulated_task_policy(0.0))
+        remote_limits(lineup.meters, remote)
+        return Rejudge(self, domain, lineup)
+
+
+class Rejudge:
+    """Re-judges one example at a time against the rubric, the truth coming from its world (the worker of a
+    re-validation, in its own process or in another)."""
+
+    def __init__(self, job: RevalidateJob, domain: Domain, lineup: Lineup):
+        self.job = job
+        self.lineup = lineup
+        world = domain.build_world(job.world_seed)
+        self.roles = make_roles(domain, world, job.rubric, lineup, job.config.judge_mode)
+        self.world_check = WorldChecker(domain, world, job.rubric)
         self._prepared: dict[str, Prepared | Outcome] = {}
-        self._records: list[Example] | None = None
-        if config.judge_batch:
-            bad = [spec for spec in config.models.models.critic if not spec.startswith("bedrock:")]
-            if bad:
-                raise InputError(f"--judge-batch: batch inference is Bedrock's; the critic is {', '.join(bad)}")
+
+    async def run(self, record: Example) -> Outcome:
+        """The record's outcome; one that could not be judged (a model error) is "failed", reported by the job."""
+        try:
+            return await self.judge(record)
+        except Exception as exc:
+            return Outcome(record, "failed", [], Spend(), error=f"{type(exc).__name__}: {exc}")
+
+    def usage(self) -> dict[str, ModelStats]:
+        return self.lineup.meters.take()
+
+    async def close(self) -> None:
+        pass
 
     async def prepare(self, record: Example) -> Prepared | Outcome:
         """What judging a record starts from: its case rebuilt from the world and its attempt, the ending of a
@@ -151,7 +188,7 @@ class Revalidation:
         if critique.passed:
             return Outcome(record, "kept", failed, spend, example=record.model_copy(update={"critique": critique}))
         attempts, critiques = [attempt], [critique]
-        for _ in range(self.config.max_rounds if self.config.repair else 0):
+        for _ in range(self.job.config.max_rounds if self.job.config.repair else 0):
             if case.scenario is not None:  # the whole conversation again, the user simulator answering
                 revised, used = await converse(
                     case, record.prompt, self.roles, attempts[-1].round + 1, attempts[-1], critiques[-1].feedback
@@ -187,8 +224,8 @@ class Revalidation:
         error: str | None = None,
     ) -> ReviewItem:
         return ReviewItem(
-            dataset=self.dataset.name,
-            run_id=self.run_id,
+            dataset=self.job.config.dataset,
+            run_id=self.job.run_id,
             episode=record.provenance.episode,
             case_key=record.case_key or f"example:{record.id}",
             category=record.category,
@@ -202,25 +239,55 @@ class Revalidation:
             created_at=utc_now(),
         )
 
+
+class Revalidation:
+    """A prepared re-validation of a dataset's latest version; no model has been called yet."""
+
+    def __init__(self, config: RevalidateConfig):
+        self.config = config
+        self.dataset = Dataset(config.output_dir, config.dataset)
+        info = self.dataset.info()
+        if info is None:
+            raise InputError(f"no dataset '{config.dataset}' in {config.output_dir}")
+        self.source = self.dataset.manifest()
+        domain = get_domain(info.domain)
+        self.rubric = load_rubric(config.rubric, domain=domain.name, categories=set(domain.categories))
+        self.dataset.storage.check_writable(self.dataset.name)  # a read-only store fails now, before any paid call
+        self.lineup = prepare_models(config.models, domain, NO_DEFECTS)
+        self.run_id = config.run_id or new_run_id()
+        self.job = RevalidateJob(config, domain.name, info.world_seed, self.rubric, self.run_id)
+        self.rejudge = Rejudge(self.job, domain, self.lineup)
+        self.roles = self.rejudge.roles
+        self._records: list[Example] | None = None
+        if config.judge_batch:
+            bad = [spec for spec in config.models.models.critic if not spec.startswith("bedrock:")]
+            if bad:
+                raise InputError(f"--judge-batch: batch inference is Bedrock's; the critic is {', '.join(bad)}")
+
+    def executor(self) -> Executor:
+        """Where the examples are judged: this process, worker processes or Ray actors, sharing the rate limits."""
+        if not self.config.pooled:
+            return InProcess(self.rejudge)
+        limiters = {spec: meter.limiter for spec, meter in self.lineup.meters.items()}
+        return pool(self.config, self.job, limiters, self.lineup.meters)
+
     async def _all(self, records: list[Example], on_result: Callable[[Outcome], None]) -> list[Outcome]:
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def one(record: Example) -> Outcome:
             async with gate:
-                try:
-                    outcome = await self.judge(record)
-                except Exception as exc:  # reported below; nothing is committed
-                    outcome = Outcome(record, "failed", [], Spend(), error=f"{type(exc).__name__}: {exc}")
+                outcome = await executor.run(record)  # failed ones are reported below; nothing is committed
             on_result(outcome)
             return outcome
 
-        return list(await asyncio.gather(*(one(r) for r in records)))
+        async with self.executor() as executor:
+            return list(await asyncio.gather(*(one(r) for r in records)))
 
     async def _requests(self, records: list[Example]) -> list[JudgeRequest]:
         """Every first-round judge request of the records (for a batch), nothing judged yet."""
         requests: list[JudgeRequest] = []
         for record in records:
-            prepared = await self.prepare(record)
+            prepared = await self.rejudge.prepare(record)
             if isinstance(prepared, Prepared):
                 requests += self.roles.critic.requests(attempt=prepared.attempt, **prepared.context)
         return requests

@@ -21,10 +21,9 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -36,7 +35,6 @@ from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
 from config import InputError, RunFailed
 from rubrics.model import Rubric, load_rubric
-from simulation.coordinator import Coordinator
 from simulation.domains import Case, get_domain
 from simulation.domains.base import Domain, World
 from simulation.episode import Episode, EpisodeSettings, Roles, example_id
@@ -44,17 +42,17 @@ from simulation.plan import MAX_COUNT, new_plan, resume
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.seeds import seed_cases
 from simulation.summary import RunSummary, Tally
-from simulation.workers import Executor, Local, Processes, WorkerSpec
+from simulation.workers import EpisodeJob, Executor, ExecutorOptions, Local, pool
 from store.dataset import Dataset
 from store.dedup import PromptIndex
 from store.files import TEMP_PREFIX
 from store.journal import RunJournal, RunLease
-from store.records import Example, Strict
+from store.records import Example
 
 DEFAULT_WORLD_SEED = 1
 
 
-class RunConfig(Strict):
+class RunConfig(ExecutorOptions):
     """Everything a generation run needs; the CLI fills it, code and tests may build it directly."""
 
     domain: str = "kyc"
@@ -82,9 +80,6 @@ class RunConfig(Strict):
     mcp_server: str | None = None  # "command args", over stdio
     mcp_url: str | None = None  # streamable HTTP
     run_id: str | None = None
-    workers: int = Field(1, ge=1, description="processes playing episodes; 1: the run's own")
-    executor: Literal["local", "ray"] = "local"
-    ray_address: str | None = None  # a Ray cluster to join; None: start a local Ray instance
 
     @model_validator(mode="after")
     def _compatible(self) -> RunConfig:
@@ -92,8 +87,6 @@ class RunConfig(Strict):
             raise InputError(f"--cases {self.cases}: no such file")
         if self.paraphrase and self.cases is None:
             raise InputError("--paraphrase: rewords the requests of a cases file; give --cases FILE too")
-        if self.ray_address and self.executor != "ray":
-            raise InputError("--ray-address: the cluster of --executor ray; give --executor ray too")
         if self.mcp_server and self.mcp_url:
             raise InputError("--mcp-server / --mcp-url: give one or the other")
         if self.runtime == "crewai":
@@ -310,16 +303,10 @@ class Run:
         """Where the episodes are played: this process, `workers` processes, or Ray actors; all share one
         coordinator (screening in case order, rate limits) and add their usage to this run's meters."""
         limiters = {spec: meter.limiter for spec, meter in self.lineup.meters.items()}
-        spec = WorkerSpec(self.config, self.domain_source, self.settings, self.rubric)
-        if self.config.executor == "ray":  # its coordinator is an actor, which reads the prompt index itself
-            from simulation.ray_executor import RayActors
-
-            return RayActors(spec, self.config.workers, limiters, self.lineup.meters, self.screened_before)
-        index = prompt_index(self.dataset, self.screened_before)
-        coordinator = Coordinator(index, partial(example_id, self.settings), limiters)
-        if self.config.workers == 1:
-            return Local(self.roles, self.settings, self.journal, coordinator)
-        return Processes(spec, self.config.workers, coordinator, self.lineup.meters)
+        job = EpisodeJob(self.config, self.domain_source, self.settings, self.rubric, self.screened_before)
+        if self.config.pooled:
+            return pool(self.config, job, limiters, self.lineup.meters)
+        return Local(self.roles, self.settings, self.journal, job.coordinator(limiters))
 
     async def episodes(self, on_result: Callable[[Episode], None]) -> None:
         """Play the run's unfinished episodes, drawing each case as a slot frees up (at most `concurrency` in
@@ -332,7 +319,7 @@ class Run:
 
         async def one(episode: Episode) -> None:
             try:
-                result = await executor.play(episode)
+                result = await executor.run(episode)
             finally:
                 executor.release(episode.case.index)  # failed before screening: don't hold up the next
                 gate.release()

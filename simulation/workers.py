@@ -1,16 +1,17 @@
-"""Where a run's episodes are played: in the run's own process (`Local`), in worker processes on this machine
-(`Processes`, `generate --workers N`), or as Ray actors across a cluster (simulation/ray_executor.py).
+"""Where a job's work is done: in the job's own process, in worker processes on this machine (`Processes`,
+`--workers N`), or by Ray actors across a cluster (simulation/ray_executor.py). A job is a generation run's episodes,
+a re-validation's examples or an evaluation's (golden, candidate) pairs.
 
-A worker rebuilds the run's world, models and roles from the `WorkerSpec` the run hands it (what the run itself
-validated: never a file of the output directory), plays the episodes it is given, checkpoints them in the run's
-journal as the run's own process would, and reports each finished episode with the model usage it cost. What the
-episodes share stays with one `Coordinator` (simulation/coordinator.py): each request is screened there in case
-order, and each model call of a rate-limited model takes its permit there, one round trip per call. The run keeps
-the budget (usage is added to its meters as episodes finish), the lease and the commit.
+A worker is built from the job's `Job` (what the job itself validated, pickled: never a file of the output
+directory), does the items it is given (an episode checkpoints in the run's journal as in the run's own process) and
+reports each result with the model usage it cost. What the items share stays with one coordinator
+(simulation/coordinator.py): each model call of a rate-limited model takes its permit there, one round trip per
+call, and a generation run's requests are screened there in case order. The job keeps the budget (usage is added to
+its meters as results come), the lease and the commit.
 
-Worker processes talk to the run over a Unix socket in a private temp directory: length-prefixed pickles, as
-between the processes of one program (the socket is the run's own; nothing is read from the output directory).
-A worker process that dies has its episodes played again by the others, from the state the run sent.
+Worker processes talk to the job over a Unix socket in a private temp directory: length-prefixed pickles, as
+between the processes of one program (the socket is the job's own; nothing is read from the output directory).
+A worker process that dies has its items done again by the others, from what the job sent.
 """
 
 from __future__ import annotations
@@ -28,42 +29,146 @@ import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from config import RunFailed
+from pydantic import Field, model_validator
+
+from config import InputError, RunFailed
+from store.records import Strict
 
 if TYPE_CHECKING:
     from agents.metering import Meters, ModelStats
+    from agents.ratelimit import RateLimiter
     from rubrics.model import Rubric
-    from simulation.coordinator import Coordinator
+    from simulation.coordinator import Coordinator, Limits
     from simulation.episode import Episode, EpisodeSettings, Roles
     from simulation.runner import RunConfig
 
 
 class Executor(Protocol):
-    """Plays episodes for a run (`async with` it around the episodes)."""
+    """Does a job's items (`async with` it around them); `release` is for a generation run's episodes."""
 
     async def __aenter__(self) -> Executor: ...
     async def __aexit__(self, *exc: object) -> None: ...
-    async def play(self, episode: Episode) -> Episode: ...
+    async def run(self, item: Any) -> Any: ...
     def release(self, number: int) -> None: ...
 
 
 class Remote(Protocol):
-    """A worker's way to the run's coordinator."""
+    """A worker's way to the job's coordinator."""
 
     async def screen(self, number: int, prompt: str) -> str | None: ...
     async def acquire(self, spec: str, tokens: int) -> None: ...
 
 
+class Worker(Protocol):
+    """A job's roles rebuilt in a worker (process or Ray actor), doing the items it is given."""
+
+    async def run(self, item: Any) -> Any: ...
+    def usage(self) -> dict[str, ModelStats]: ...  # the model usage since the last report
+    async def close(self) -> None: ...
+
+
+class Job(Protocol):
+    """What a worker is built from (pickled to it) and the coordinator its workers share."""
+
+    def coordinator(self, limiters: dict[str, RateLimiter]) -> Limits: ...
+    def worker(self, remote: Remote) -> Worker: ...
+
+
+class ExecutorOptions(Strict):
+    """Where a job's items are done (`--workers`, `--executor`, `--ray-address`)."""
+
+    workers: int = Field(1, ge=1, description="worker processes (or Ray actors); 1: the job's own process")
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # a Ray cluster to join; None: start a local Ray instance
+
+    @model_validator(mode="after")
+    def _ray_address(self) -> ExecutorOptions:
+        if self.ray_address and self.executor != "ray":
+            raise InputError("--ray-address: the cluster of --executor ray; give --executor ray too")
+        return self
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the items go to workers outside the job's own process."""
+        return self.workers > 1 or self.executor == "ray"
+
+
+def pool(options: ExecutorOptions, job: Job, limiters: dict[str, RateLimiter], meters: Meters) -> Any:
+    """The workers `options` ask for (processes on this machine or Ray actors), built from `job`, sharing its
+    `limiters` and adding their usage to its `meters`."""
+    if options.executor == "ray":  # its coordinator is an actor, built there
+        from simulation.ray_executor import RayActors
+
+        return RayActors(job, options.workers, limiters, meters, options.ray_address)
+    return Processes(job, options.workers, job.coordinator(limiters), meters)
+
+
+class InProcess:
+    """A job's items done by the job's own worker, on its event loop (its usage is the job's already)."""
+
+    def __init__(self, worker: Worker):
+        self.worker = worker
+
+    async def __aenter__(self) -> InProcess:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    async def run(self, item: Any) -> Any:
+        return await self.worker.run(item)
+
+
+def remote_limits(meters: Meters, remote: Remote) -> None:
+    """Give each rate-limited model of a worker's `meters` the job's limiter: every call takes its permit there."""
+    for spec, meter in meters.items():
+        if meter.limiter.active:  # the job's limiter decides, for every worker at once
+            meter.limiter = RemoteLimiter(spec, remote)  # type: ignore[assignment]
+
+
+class RemoteLimiter:
+    """A model's rate limiter in a worker: each call takes its permit from the job's coordinator."""
+
+    active = True
+    waited_s = 0.0  # the coordinator's limiter counts the waiting
+
+    def __init__(self, spec: str, remote: Remote):
+        self.spec = spec
+        self.remote = remote
+
+    async def acquire(self, tokens: int = 0) -> None:
+        await self.remote.acquire(self.spec, tokens)
+
+
+# ---- a generation run's episodes -------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class WorkerSpec:
+class EpisodeJob:
     """What a worker needs to play a run's episodes: the run's validated settings, from the run itself."""
 
     config: RunConfig
     domain_source: str  # the --domain the run was given (a pack's name, or its directory)
     settings: EpisodeSettings
     rubric: Rubric
+    screened: list[tuple[str, str]]  # (key, prompt) of the requests earlier attempts of the run screened in
+
+    def coordinator(self, limiters: dict[str, RateLimiter]) -> Coordinator:
+        """The run's coordinator: the dataset's prompts (read lazily from its index) and the run's, and the limits."""
+        from functools import partial
+
+        from simulation.coordinator import Coordinator
+        from simulation.episode import example_id
+        from simulation.runner import prompt_index
+        from store.dataset import Dataset
+
+        index = prompt_index(Dataset(self.config.output_dir, self.settings.dataset), self.screened)
+        return Coordinator(index, partial(example_id, self.settings), limiters)
+
+    def worker(self, remote: Remote) -> EpisodeWorker:
+        return EpisodeWorker(self, remote)
 
 
 def play_locally(roles: Roles, settings: EpisodeSettings, writer: Any, screen: Any) -> Any:
@@ -90,7 +195,7 @@ class Local:
 
         self.writer = CheckpointWriter(journal)  # written behind the episodes, in batches; flushed on exit
         self.coordinator = coordinator
-        self.play = play_locally(roles, settings, self.writer, coordinator.screen)
+        self.run = play_locally(roles, settings, self.writer, coordinator.screen)
 
     async def __aenter__(self) -> Local:
         return self
@@ -103,36 +208,32 @@ class Local:
 
 
 class EpisodeWorker:
-    """A run's roles rebuilt from its spec, in a worker (process or Ray actor), playing the episodes it is given."""
+    """A run's roles rebuilt from its job, in a worker, playing the episodes it is given."""
 
-    def __init__(self, spec: WorkerSpec, remote: Remote):
+    def __init__(self, job: EpisodeJob, remote: Remote):
         from agents.providers import build_lineup
         from simulation.domains import get_domain
         from simulation.runner import build_roles, sim_settings
         from store.dataset import Dataset
         from store.journal import CheckpointWriter, RunJournal
 
-        config = spec.config
-        domain = get_domain(spec.domain_source, paths=True)
-        world = domain.build_world(spec.settings.world_seed)
-        sim = sim_settings(config, spec.settings.seed)
+        config = job.config
+        domain = get_domain(job.domain_source, paths=True)
+        world = domain.build_world(job.settings.world_seed)
+        sim = sim_settings(config, job.settings.seed)
         # no preflight: the run checked every real model before it started its workers
         self.lineup = build_lineup(
             config.models, sim=sim, task_policy=domain.simulated_task_policy(sim.defect_rate), runtime=config.runtime
         )
-        for spec_name, meter in self.lineup.meters.items():
-            if meter.limiter.active:  # the run's limiter decides, for every worker at once
-                meter.limiter = RemoteLimiter(spec_name, remote)  # type: ignore[assignment]
+        remote_limits(self.lineup.meters, remote)
         self.resources = ExitStack()
-        roles = build_roles(config, domain, world, spec.rubric, self.lineup, self.resources)
-        journal = RunJournal(Dataset(config.output_dir, spec.settings.dataset), spec.settings.run_id)
+        roles = build_roles(config, domain, world, job.rubric, self.lineup, self.resources)
+        journal = RunJournal(Dataset(config.output_dir, job.settings.dataset), job.settings.run_id)
         self.writer = CheckpointWriter(journal)
-        self.play_episode = play_locally(roles, spec.settings, self.writer, remote.screen)
+        self.run = play_locally(roles, job.settings, self.writer, remote.screen)
 
-    async def play(self, episode: Episode) -> tuple[Episode, dict[str, ModelStats]]:
-        """Play `episode` to its outcome; with the model usage this worker reported since its last report."""
-        result = await self.play_episode(episode)
-        return result, self.lineup.meters.take()
+    def usage(self) -> dict[str, ModelStats]:
+        return self.lineup.meters.take()
 
     async def close(self) -> None:
         """Write every checkpoint saved so far; stop what the roles hold open (an MCP server)."""
@@ -140,20 +241,6 @@ class EpisodeWorker:
             await self.writer.close()
         finally:
             self.resources.close()
-
-
-class RemoteLimiter:
-    """A model's rate limiter in a worker: each call takes its permit from the run's coordinator."""
-
-    active = True
-    waited_s = 0.0  # the coordinator's limiter counts the waiting
-
-    def __init__(self, spec: str, remote: Remote):
-        self.spec = spec
-        self.remote = remote
-
-    async def acquire(self, tokens: int = 0) -> None:
-        await self.remote.acquire(self.spec, tokens)
 
 
 # ---- worker processes ------------------------------------------------------------------------------------------
@@ -172,33 +259,34 @@ def _send(writer: asyncio.StreamWriter, message: Any) -> None:
 
 
 class WorkerLost(Exception):
-    """A worker process ended before it reported an episode it was given."""
+    """A worker process ended before it reported an item it was given."""
 
 
 class _Connection:
-    """The run's side of one worker process."""
+    """The job's side of one worker process."""
 
     def __init__(self, number: int, process: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.number = number
         self.process = process
         self.reader = reader
         self.writer = writer
-        self.pending: dict[int, asyncio.Future[Episode]] = {}  # episode -> its outcome
+        self.pending: dict[int, asyncio.Future[Any]] = {}  # item -> its result
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.alive = True
 
 
 class Processes:
-    """Episodes played by `workers` processes on this machine, each with its own event loop, `concurrency` split
-    between them (each episode goes to the worker with the fewest in flight)."""
+    """A job's items done by `workers` processes on this machine, each with its own event loop (each item goes to
+    the worker with the fewest in flight); their usage added to the job's `meters`."""
 
-    def __init__(self, spec: WorkerSpec, workers: int, coordinator: Coordinator, meters: Meters):
-        self.spec = spec
+    def __init__(self, job: Job, workers: int, coordinator: Limits, meters: Meters):
+        self.job = job
         self.workers = workers
         self.coordinator = coordinator
         self.meters = meters
         self.connections: list[_Connection] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.keys = itertools.count()
 
     async def __aenter__(self) -> Processes:
         self.folder = tempfile.TemporaryDirectory(prefix="goldsmith-workers-")
@@ -209,7 +297,7 @@ class Processes:
         processes = []
         for number in range(self.workers):
             process = context.Process(
-                target=worker_main, args=(address, self.spec, number), name=f"goldsmith-worker-{number}"
+                target=worker_main, args=(address, self.job, number), name=f"goldsmith-worker-{number}"
             )
             process.daemon = True
             process.start()
@@ -247,24 +335,25 @@ class Processes:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def play(self, episode: Episode) -> Episode:
-        number = episode.case.index
+    async def run(self, item: Any) -> Any:
+        key = next(self.keys)
         while True:
             alive = [c for c in self.connections if c.alive]
             if not alive:
-                raise RunFailed("every worker process has exited; resume the run with --run-id")
+                raise RunFailed("every worker process has exited; start again with the same --run-id")
             connection = min(alive, key=lambda c: len(c.pending))
-            future = connection.pending[number] = asyncio.get_running_loop().create_future()
-            _send(connection.writer, ("play", episode))
+            future = connection.pending[key] = asyncio.get_running_loop().create_future()
+            _send(connection.writer, ("run", key, item))
             try:
                 return await future
             except WorkerLost:
-                continue  # played again by another worker, from the state sent (its screening is remembered)
+                continue  # done again by another worker, from what was sent (an episode's screening is remembered)
             finally:
-                connection.pending.pop(number, None)
+                connection.pending.pop(key, None)
 
     def release(self, number: int) -> None:
-        self.coordinator.release(number)
+        """A generation run's episode `number` will screen no (more) requests."""
+        self.coordinator.release(number)  # type: ignore[attr-defined]
 
     async def _listen(self, connection: _Connection) -> None:
         """Serve one worker's requests and take its reports until it stops or dies."""
@@ -273,14 +362,16 @@ class Processes:
                 message = await _receive(connection.reader)
                 kind = message[0]
                 if kind == "done":
-                    _, number, episode, usage = message
+                    _, key, result, usage = message
                     self.meters.add(usage)
-                    if (future := connection.pending.get(number)) is not None and not future.done():
-                        future.set_result(episode)
+                    if (future := connection.pending.get(key)) is not None and not future.done():
+                        future.set_result(result)
                 elif kind == "error":
-                    _, number, text = message
-                    if (future := connection.pending.get(number)) is not None and not future.done():
-                        future.set_exception(RunFailed(f"episode {number} failed in a worker process: {text}"))
+                    _, key, error = message
+                    if isinstance(error, str):
+                        error = RunFailed(f"failed in worker process {connection.number}: {error}")
+                    if (future := connection.pending.get(key)) is not None and not future.done():
+                        future.set_exception(error)
                 elif kind == "stopped":
                     connection.stopped.set_result(None)
                     return
@@ -298,7 +389,7 @@ class Processes:
 
     async def _answer(self, connection: _Connection, message: tuple) -> None:
         kind, request, *args = message
-        answer = await (self.coordinator.screen if kind == "screen" else self.coordinator.acquire)(*args)
+        answer = await getattr(self.coordinator, kind)(*args)  # screen or acquire
         with contextlib.suppress(ConnectionError, RuntimeError):  # a worker gone meanwhile needs no answer
             _send(connection.writer, ("reply", request, answer))
 
@@ -327,7 +418,7 @@ class Processes:
 
 
 class _SocketRemote:
-    """A worker process's way to the run's coordinator: requests over its socket, answers matched by number."""
+    """A worker process's way to the job's coordinator: requests over its socket, answers matched by number."""
 
     def __init__(self, writer: asyncio.StreamWriter):
         self.writer = writer
@@ -350,47 +441,49 @@ class _SocketRemote:
         self.waiting.pop(number).set_result(value)
 
 
-def worker_main(address: str, spec: WorkerSpec, number: int) -> None:
-    """Worker process `number`: connect to the run, rebuild its roles, play what it is sent until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it tells its workers
-    asyncio.run(_work(address, spec, number))
+def worker_main(address: str, job: Job, number: int) -> None:
+    """Worker process `number`: connect to the job, build its worker, do what it is sent until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the job's to handle: it tells its workers
+    asyncio.run(_work(address, job, number))
 
 
-async def _work(address: str, spec: WorkerSpec, number: int) -> None:
+async def _work(address: str, job: Job, number: int) -> None:
     reader, writer = await asyncio.open_unix_connection(address)
     remote = _SocketRemote(writer)
     try:
-        worker = EpisodeWorker(spec, remote)
+        worker = job.worker(remote)
     except Exception as exc:
         _send(writer, ("fatal", "".join(traceback.format_exception_only(exc)).strip()))
         await writer.drain()
         return
     gc.freeze()  # the roles and world live as long as the worker (see Run.execute)
     _send(writer, ("hello", number))
-    playing: set[asyncio.Task[None]] = set()
+    running: set[asyncio.Task[None]] = set()
 
-    async def play(episode: Episode) -> None:
+    async def run(key: int, item: Any) -> None:
         try:
-            result, usage = await worker.play(episode)
-            _send(writer, ("done", episode.case.index, result, usage))
+            result = await worker.run(item)
+            _send(writer, ("done", key, result, worker.usage()))
+        except InputError as exc:  # bad input met in a worker (an MCP server that cannot be used) is the job's
+            _send(writer, ("error", key, exc))
         except Exception as exc:
-            _send(writer, ("error", episode.case.index, "".join(traceback.format_exception_only(exc)).strip()))
+            _send(writer, ("error", key, "".join(traceback.format_exception_only(exc)).strip()))
 
     async def stop() -> None:
-        await asyncio.gather(*playing)
+        await asyncio.gather(*running)
         await worker.close()
         _send(writer, ("stopped",))
 
     try:
-        while True:  # until the run closes the connection (after "stopped", or when it stops at once)
+        while True:  # until the job closes the connection (after "stopped", or when it stops at once)
             message = await _receive(reader)
-            if message[0] == "play":
-                task = asyncio.create_task(play(message[1]))
-                playing.add(task)
-                task.add_done_callback(playing.discard)
+            if message[0] == "run":
+                task = asyncio.create_task(run(message[1], message[2]))
+                running.add(task)
+                task.add_done_callback(running.discard)
             elif message[0] == "reply":
                 remote.answer(message[1], message[2])
             elif message[0] == "stop":  # finish what is in flight (still answering replies), then report
-                stopping = asyncio.create_task(stop())  # noqa: F841 (held until the run closes the connection)
-    except (asyncio.IncompleteReadError, ConnectionError):  # the run is gone: nothing to report to
+                stopping = asyncio.create_task(stop())  # noqa: F841 (held until the job closes the connection)
+    except (asyncio.IncompleteReadError, ConnectionError):  # the job is gone: nothing to report to
         await worker.close()

@@ -1,10 +1,11 @@
-"""Where episodes are played: worker processes (`--workers N`) and Ray actors (`--executor ray`) give the dataset the
-run's own process gives for the same seed, share one screening and one set of rate limits, and lose nothing when a
-worker is killed mid-run."""
+"""Where a job's work is done: worker processes (`--workers N`) and Ray actors (`--executor ray`) give the dataset
+(and the re-validation, and the evaluation) the job's own process gives for the same seed, share one screening and
+one set of rate limits, and lose nothing when a worker is killed mid-run."""
 
 import asyncio
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -142,6 +143,52 @@ def test_ray_address_without_ray_executor_is_an_input_error(cli):
     assert result.exit_code == 2 and "--ray-address" in result.output and "--executor ray" in result.output
 
 
+@pytest.fixture
+def tightened(tmp_path) -> Path:
+    """The kyc rubric with a criterion the stored suspicious answers fail: a re-validation removes or repairs them."""
+    from tests.test_revalidate import ROOT, TABLE_CRITERION
+
+    path = tmp_path / "kyc-tight.yaml"
+    path.write_text((ROOT / "rubrics" / "kyc.yaml").read_text() + TABLE_CRITERION)
+    return path
+
+
+def revalidated_and_evaluated(cli, tmp_path: Path, label: str, tightened: Path, *where: str) -> tuple[list, dict]:
+    """Re-validate (with repairs) a copy of the `base` dataset, and evaluate its first version with two candidates,
+    `where` the work is done: the new version's records and the results, without what differs between runs."""
+    output = tmp_path / label
+    shutil.copytree(tmp_path / "base", output)
+    result = cli("revalidate", "kyc", "--rubric", str(tightened), "--repair", *where, output_dir=output)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / f"eval-{label}"
+    args = ["evaluate", "kyc@v1", "--output-dir", str(output), "--out", str(out), "--agent", "sim:defect=0.5"]
+    result = cli(*args, "--agent", "baseline:majority", *where)
+    assert result.exit_code == 0, result.output
+    results = {}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        data = json.loads(line)
+        data.pop("latency_s")
+        results[data["golden_id"], data["candidate"]] = data
+    return records(output, "kyc"), results
+
+
+def test_revalidate_and_evaluate_on_worker_processes_give_what_one_process_gives(cli, tmp_path, tightened):
+    assert cli("generate", "--count", "16", "--seed", "5", output_dir=tmp_path / "base").exit_code == 0
+    here = revalidated_and_evaluated(cli, tmp_path, "here", tightened)
+    assert here == revalidated_and_evaluated(cli, tmp_path, "workers", tightened, "--workers", "2")
+    kept, results = here
+    assert len(kept) > 0 and len(results) == 2 * 16  # something re-judged, every golden scored by both
+    repaired = [r for r in kept if r["critique"]["rounds"] > 1]
+    assert repaired and {r["passed"] for r in results.values()} == {True, False}
+
+
+def test_judge_batch_with_workers_is_an_input_error(cli):
+    result = cli("revalidate", "kyc", "--rubric", "rubrics/kyc.yaml", "--judge-batch", "--workers", "2")
+    assert result.exit_code == 2 and "--judge-batch" in result.output and "--workers" in result.output
+    result = cli("evaluate", "kyc", "--agent", "sim", "--out", "x", "--judge-batch", "--executor", "ray")
+    assert result.exit_code == 2 and "--judge-batch" in result.output
+
+
 def ray_or_skip():
     """Ray, or a skip without the ray extra (unless GOLDSMITH_RAY=required, set by .ci/run: then a failure)."""
     if os.environ.get("GOLDSMITH_RAY") == "required":
@@ -159,7 +206,7 @@ def test_ray_executor_survives_a_killed_actor_and_gives_the_local_dataset(tmp_pa
 
     def kill_one(episode) -> None:
         if not killed:
-            (victim, *_) = processes("ray::EpisodeActor")
+            (victim, *_) = processes("ray::WorkerActor")
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
@@ -168,3 +215,12 @@ def test_ray_executor_survives_a_killed_actor_and_gives_the_local_dataset(tmp_pa
     assert records(tmp_path, "ray") == records(tmp_path, "local")
     result = cli("dataset", "verify", "ray", output_dir=tmp_path)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow  # ~40 s: two local Ray instances (one per command), two actors each
+def test_revalidate_and_evaluate_on_ray_give_what_one_process_gives(cli, tmp_path, tightened):
+    ray = ray_or_skip()
+    assert cli("generate", "--count", "16", "--seed", "5", output_dir=tmp_path / "base").exit_code == 0
+    here = revalidated_and_evaluated(cli, tmp_path, "here", tightened)
+    assert here == revalidated_and_evaluated(cli, tmp_path, "ray", tightened, "--executor", "ray", "--workers", "2")
+    assert not ray.is_initialized()
