@@ -611,7 +611,12 @@ def batch_index(batch: bytes) -> bytes:
 def index_line(line: bytes) -> bytes:
     """One record's line of its batch's index file."""
     row = json.loads(line)
-    return (json.dumps([row["id"], row["prompt"]], ensure_ascii=False) + "\n").encode()
+    return index_row(row["id"], row["prompt"])
+
+
+def index_row(record_id: str, prompt: str) -> bytes:
+    """The index file's line of a record with this id and prompt."""
+    return (json.dumps([record_id, prompt], ensure_ascii=False) + "\n").encode()
 
 
 def record_line(record: Record) -> bytes:
