@@ -66,11 +66,10 @@ def executor_options(items: str):
     options = [
         click.option(
             "--workers",
-            default=1,
-            show_default=True,
             type=click.IntRange(min=1),
             help=f"Processes doing the {items}, each with its own event loop (--concurrency is split between them); "
-            "rate limits (and a run's budget) hold across all. With --executor ray: Ray actors.",
+            "rate limits (and a run's budget) hold across all. With --executor ray: Ray actors.  [default: one per "
+            "32 in flight, at most the number of cores: 1 up to --concurrency 32]",
         ),
         click.option(
             "--executor",

@@ -52,7 +52,6 @@ class EvaluateConfig(ExecutorOptions):
     judge: str | None = Field(None, description="the critic's model spec  [default: simulated]")
     rubric: Path | None = Field(None, description="[default: the rubric the dataset version was judged with]")
     models: ModelSettings = Field(default_factory=ModelSettings)
-    concurrency: int = Field(4, ge=1)
     limit: int | None = Field(None, ge=1)
     seed: int = 0
     runtime: str = "strands"

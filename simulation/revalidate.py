@@ -51,7 +51,6 @@ class RevalidateConfig(ExecutorOptions):
     output_dir: str = "output"
     repair: bool = False
     max_rounds: int = Field(3, ge=1, description="revise rounds per failing example when repairing")
-    concurrency: int = Field(4, ge=1)
     models: ModelSettings = Field(default_factory=ModelSettings)
     judge_mode: JudgeMode = "together"
     run_id: str | None = None

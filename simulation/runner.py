@@ -62,7 +62,6 @@ class RunConfig(ExecutorOptions):
     seed: int | None = None
     world_seed: int | None = None
     max_rounds: int = Field(3, ge=1)
-    concurrency: int = Field(4, ge=1)
     rubric: Path | None = None
     base_version: int | None = Field(
         None, ge=0, description="the dataset version whose cases the run leaves out; set when the run starts"

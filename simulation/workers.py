@@ -21,6 +21,7 @@ import contextlib
 import gc
 import itertools
 import multiprocessing
+import os
 import pickle
 import signal
 import struct
@@ -76,10 +77,22 @@ class Job(Protocol):
     def worker(self, remote: Remote) -> Worker: ...
 
 
-class ExecutorOptions(Strict):
-    """Where a job's items are done (`--workers`, `--executor`, `--ray-address`)."""
+PER_LOOP = 32  # items in flight one event loop carries at full speed (bench/throughput.py, 200 ms model calls)
 
-    workers: int = Field(1, ge=1, description="worker processes (or Ray actors); 1: the job's own process")
+
+def cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class ExecutorOptions(Strict):
+    """How many items are in flight (`--concurrency`) and where they are done (`--workers`, `--executor`,
+    `--ray-address`)."""
+
+    concurrency: int = Field(4, ge=1)
+    workers: int | None = Field(
+        None, ge=1, description="worker processes (or Ray actors); None: one per 32 in flight, at most the cores"
+    )
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None  # a Ray cluster to join; None: start a local Ray instance
 
@@ -90,9 +103,18 @@ class ExecutorOptions(Strict):
         return self
 
     @property
+    def worker_count(self) -> int:
+        """`workers`, or as many as `concurrency` keeps busy: a worker (its own event loop) per 32 items in flight,
+        at most this machine's cores (on Ray, the cluster's: not capped here)."""
+        if self.workers is not None:
+            return self.workers
+        wanted = -(-self.concurrency // PER_LOOP)
+        return wanted if self.executor == "ray" else min(wanted, cores())
+
+    @property
     def pooled(self) -> bool:
         """Whether the items go to workers outside the job's own process."""
-        return self.workers > 1 or self.executor == "ray"
+        return self.worker_count > 1 or self.executor == "ray"
 
 
 def pool(options: ExecutorOptions, job: Job, limiters: dict[str, RateLimiter], meters: Meters) -> Any:
@@ -101,8 +123,8 @@ def pool(options: ExecutorOptions, job: Job, limiters: dict[str, RateLimiter], m
     if options.executor == "ray":  # its coordinator is an actor, built there
         from simulation.ray_executor import RayActors
 
-        return RayActors(job, options.workers, limiters, meters, options.ray_address)
-    return Processes(job, options.workers, job.coordinator(limiters), meters)
+        return RayActors(job, options.worker_count, limiters, meters, options.ray_address)
+    return Processes(job, options.worker_count, job.coordinator(limiters), meters)
 
 
 class InProcess:

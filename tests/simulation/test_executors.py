@@ -138,6 +138,15 @@ def test_requests_are_screened_in_case_order_whatever_order_they_arrive_in():
     assert coordinator.through == 3 and not coordinator.answers.keys() - {2, 3}
 
 
+def test_workers_default_to_one_per_32_in_flight_at_most_the_cores(monkeypatch):
+    import simulation.workers
+
+    monkeypatch.setattr(simulation.workers, "cores", lambda: 4)
+    assert [RunConfig(concurrency=c).worker_count for c in (1, 32, 33, 64, 96, 500)] == [1, 1, 2, 2, 3, 4]
+    assert RunConfig(concurrency=500, executor="ray").worker_count == 16  # a cluster's cores are Ray's to know
+    assert RunConfig(concurrency=500, workers=1).worker_count == 1 and not RunConfig(concurrency=32).pooled
+
+
 def test_ray_address_without_ray_executor_is_an_input_error(cli):
     result = cli("generate", "--ray-address", "127.0.0.1:6379")
     assert result.exit_code == 2 and "--ray-address" in result.output and "--executor ray" in result.output
