@@ -55,6 +55,8 @@ class CrewAIRuntime:
         prompt: str,
         output_model: type[T],
         tools: Sequence[Any] = (),
+        *,
+        tools_in_memory: bool = False,  # a strands executor choice: CrewAI runs its tools its own way
     ) -> Outcome[T]:
         agent = Agent(
             role=instructions.role,

@@ -41,27 +41,36 @@ class RoleModel:
     tool_budget: int = 16
 
     async def run(
-        self, instructions: Instructions, prompt: str, output_model: type[T], tools: Sequence[Any] = ()
+        self,
+        instructions: Instructions,
+        prompt: str,
+        output_model: type[T],
+        tools: Sequence[Any] = (),
+        *,
+        tools_in_memory: bool = False,
     ) -> Outcome[T]:
-        """One invocation of a fresh agent on this model, in the run's runtime."""
+        """One invocation of a fresh agent on this model, in the run's runtime (`tools_in_memory`: see
+        `Runtime.run`)."""
         runtime = self.runtime or load_runtime("strands")
-        return await runtime.run(self, instructions, prompt, output_model, tools)
+        return await runtime.run(self, instructions, prompt, output_model, tools, tools_in_memory=tools_in_memory)
 
     def agent(self, **kwargs: Any) -> Any:
         """A fresh strands Agent on this model, with the run's retry strategy, metering hooks and the bound on
-        malformed structured output (first, so a call it stops is neither rate-limited nor counted)."""
+        malformed structured output (first, so a call it stops is neither rate-limited nor counted); its tool specs
+        are normalised once, not on every call (`cache_tool_specs`)."""
         from strands import Agent
 
-        from agents.strands_runtime import quiet_tracing
+        from agents.strands_runtime import cache_tool_specs, quiet_tracing
 
         quiet_tracing()  # before the agent takes strands' tracer
-        return Agent(
+        agent = Agent(
             model=self.build(),
             hooks=[OutputGuard(self.output_retries), ToolBudget(self.tool_budget), self.meter],
             retry_strategy=self.meter.retry_strategy(),
             callback_handler=None,
             **kwargs,
         )
+        return cache_tool_specs(agent)
 
     async def invoke(self, agent: Any, prompt: str, output_model: type) -> tuple[Any, Spend]:
         """Run `agent` on `prompt` to a structured `output_model`; the result and what it cost."""

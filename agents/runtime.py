@@ -63,8 +63,12 @@ class Runtime(Protocol):
         prompt: str,
         output_model: type[T],
         tools: Sequence[Any] = (),
+        *,
+        tools_in_memory: bool = False,
     ) -> Outcome[T]:
-        """A fresh agent for `instructions` on `model`'s LLM, run on `prompt` to an `output_model`."""
+        """A fresh agent for `instructions` on `model`'s LLM, run on `prompt` to an `output_model`.
+        `tools_in_memory`: the tools only work on memory (never block or wait), so a runtime may run them one
+        after another rather than concurrently."""
         ...
 
     async def drive(self, agent: Any, prompt: str, output_model: type[T], meter: ModelMeter) -> Outcome[T]:

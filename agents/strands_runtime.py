@@ -4,12 +4,20 @@ recorded by a hook on the agent's own tool events.
 strands traces through OpenTelemetry, and builds every span's content (the messages as JSON, each call's tool input
 and result) before it asks whether anyone records the span. With no tracer provider configured that is all thrown
 away, on every model and tool call; `QuietTracer` skips it then (and traces as strands does once one is).
+
+strands also rebuilds every tool's spec on every model call (normalised and validated afresh from the tool's own
+spec, then deep-copied for the model): for a dozen tools that is more work than the simulated model's whole reply.
+`cache_tool_specs` has an agent normalise each spec once (`SpecCachingRegistry`). And an agent whose tools only work on
+memory runs its tool calls in its own task (`StrandsRuntime.run`), not a task per call.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
+import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +25,9 @@ from opentelemetry import trace as trace_api
 from pydantic import BaseModel
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookRegistry
 from strands.telemetry import tracer as strands_tracer
+from strands.tools.executors import SequentialToolExecutor
+from strands.tools.registry import ToolRegistry
+from strands.tools.tools import normalize_tool_spec
 
 from agents.messages import trace_entry, usage_of
 from agents.runtime import Instructions, Outcome
@@ -27,6 +38,8 @@ if TYPE_CHECKING:
     from agents.providers import RoleModel
 
 T = TypeVar("T", bound=BaseModel)
+
+logger = logging.getLogger("strands.tools.registry")  # warnings as strands' own registry gives them
 
 
 class QuietTracer(strands_tracer.Tracer):
@@ -99,6 +112,73 @@ def quiet_tracing() -> None:
         strands_tracer._tracer_instance = QuietTracer()
 
 
+class NormalizedSpec(dict[str, Any]):
+    """A tool spec as strands normalises it for the model, shared by every call of every agent that offers the tool.
+    Nothing changes a spec it was given (strands' model providers build their requests from it), so a deep copy of
+    it is itself: strands deep-copies the tool specs before every model call."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> NormalizedSpec:
+        return self
+
+    @functools.cached_property
+    def json_size(self) -> int:
+        """`len(json.dumps(spec, default=str))`, measured once (for token estimates)."""
+        return len(json.dumps(self, default=str))
+
+
+SHARED_SPECS = 64  # normalised specs of registered tools kept across agents (the oldest dropped first)
+_shared_specs: dict[int, tuple[Any, NormalizedSpec]] = {}  # by id() of the tool's own spec, which the entry holds
+_shared_lock = threading.Lock()
+
+
+class SpecCachingRegistry(ToolRegistry):
+    """strands' tool registry, with each tool spec normalised once: `get_all_tools_config` gives what strands' own
+    gives (the same specs, in the same order, a spec that fails validation left out with the same warning), but a
+    spec it has seen before (the same object) is not normalised again. The specs of registered tools are shared by
+    every agent (a run's agents offer the same tools: a decorated function's spec is one object for life, bound to
+    any instance); a dynamic tool's (the structured output) only by this registry's agent, whose own it is. A tool
+    that builds a new spec each time it is asked (an MCP tool) is normalised each time, as strands does; a spec
+    changed in place after its first call would go on being offered as it was (no tool does that: a decorated
+    tool's spec setter replaces the object)."""
+
+    def get_all_tools_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        for name, tool in self.registry.items():
+            if (spec := self._normalized(name, tool.tool_spec, _shared_specs)) is not None:
+                config[name] = spec
+        own: dict[int, tuple[Any, NormalizedSpec]] = self.__dict__.setdefault("_own_specs", {})
+        for name, tool in self.dynamic_tools.items():
+            if name not in config and (spec := self._normalized(name, tool.tool_spec, own)) is not None:
+                config[name] = spec
+        return config
+
+    def _normalized(self, name: str, spec: Any, cache: dict[int, tuple[Any, NormalizedSpec]]) -> NormalizedSpec | None:
+        cached = cache.get(id(spec))
+        if cached is not None and cached[0] is spec:
+            return cached[1]
+        try:
+            normalized = NormalizedSpec(normalize_tool_spec(spec.copy()))
+            self.validate_tool_spec(normalized)  # type: ignore[arg-type]
+        except (ValueError, RecursionError) as e:  # as strands' own registry: warned, and the tool not offered
+            logger.warning("tool_name=<%s> | spec validation failed | %s", name, e)
+            return None
+        with _shared_lock:
+            cache[id(spec)] = (spec, normalized)
+            if cache is _shared_specs and len(cache) > SHARED_SPECS:
+                del cache[next(iter(cache))]
+        return normalized
+
+
+def cache_tool_specs(agent: Any) -> Any:
+    """`agent`, its tool registry made a `SpecCachingRegistry` (the same registry object, its tools as they are).
+
+    strands takes no registry of one's own (an `Agent` builds its `tool_registry`), so the registry's class is
+    swapped: it needs no set-up of its own, and the registry stays the object the agent's other parts hold."""
+    if type(agent.tool_registry) is ToolRegistry:
+        agent.tool_registry.__class__ = SpecCachingRegistry
+    return agent
+
+
 class ToolRecorder:
     """A strands hook provider that records every tool call an agent executes, in the order the calls were
     made (concurrent calls included), leaving out the structured-output tool named `skip`."""
@@ -134,8 +214,16 @@ class StrandsRuntime:
         prompt: str,
         output_model: type[T],
         tools: Sequence[Any] = (),
+        *,
+        tools_in_memory: bool = False,
     ) -> Outcome[T]:
-        agent = model.agent(tools=list(tools), system_prompt=instructions.system_prompt)
+        """A fresh agent on `model`, run to an `output_model`. Its tool calls run one after another, in the agent's
+        own task, when it has no tools but the structured output or `tools_in_memory` says they only work on memory
+        (never block or wait): strands' default executor runs each call in a task of its own and hands every event
+        of it across, each hand-off a turn at the back of the event loop's queue behind every other episode. Tools
+        that may wait (an MCP server's, a user's) keep running concurrently."""
+        executor = SequentialToolExecutor() if tools_in_memory or not tools else None  # None: strands' concurrent
+        agent = model.agent(tools=list(tools), system_prompt=instructions.system_prompt, tool_executor=executor)
         return await self.drive(agent, prompt, output_model, model.meter, metered=True)
 
     async def drive(

@@ -137,7 +137,10 @@ class TaskAgent:
         actions = desk.tools if desk else []
         if self.custom is not None:
             return await self.custom.run(prompt, self.finding_model, actions)
-        return await self.model.run(self.instructions, prompt, self.finding_model, self.run_tools() + actions)
+        tools = self.run_tools() + actions  # an action desk works on memory, as the domain's own in-memory tools do
+        return await self.model.run(
+            self.instructions, prompt, self.finding_model, tools, tools_in_memory=self.inline_tools
+        )
 
     def run_tools(self) -> list[Any]:
         """The domain's tools for the model's runtime: on strands, when the domain says its synchronous `@tool`

@@ -161,8 +161,10 @@ class Fingerprint:
 _MINHASH: MinHash | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def fingerprint(prompt: str) -> Fingerprint:
-    """The prompt's `Fingerprint`, with the same MinHash (`NUM_PERM`, seed 1) as `PromptIndex`."""
+    """The prompt's `Fingerprint`, with the same MinHash (`NUM_PERM`, seed 1) as `PromptIndex`. Kept for the last
+    256 prompts: a screened request is matched, then added, then indexed again when its record is committed."""
     global _MINHASH
     normalised = normalise_prompt(prompt)
     words = _TOKEN.findall(normalised)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 from config import InputError
 
@@ -100,6 +101,68 @@ def atomic_write(path: Path, data: bytes) -> None:
             _discard(tmp)
             raise
         _sync_dir(path.parent)
+
+
+class Staged(NamedTuple):
+    """The first half of an `atomic_write`: `data` in a temp file beside `path`, still open, neither synced nor in
+    place; `complete` does the rest."""
+
+    path: Path
+    tmp: Path
+    fd: int
+
+
+def stage(path: Path, data: bytes) -> Staged:
+    """Write `data` to a new temp file beside `path` (into the page cache: no waiting on the disk)."""
+    with _reported(path.parent):
+        make_directory(path.parent)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
+        try:
+            os.fchmod(fd, 0o644)  # as `_write_temp`
+            rest = memoryview(data)
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+        except BaseException:
+            os.close(fd)
+            _discard(Path(name))
+            raise
+    return Staged(path, Path(name), fd)
+
+
+def complete(staged: Sequence[Staged]) -> None:
+    """The second half of the `atomic_write`s of `staged`: each temp file synced and renamed over its path, in
+    order, then each folder synced once. A failure (WriteFailed) leaves no temp file behind; the writes before it
+    are done. Only system calls, so it can run on a thread of its own while the event loop goes on."""
+    for n, write in enumerate(staged):
+        try:
+            with _reported(write.path.parent):
+                _finish(write)
+        except BaseException:
+            abandon(staged[n + 1 :])
+            raise
+    for folder in dict.fromkeys(write.path.parent for write in staged):
+        with _reported(folder):
+            _sync_dir(folder)
+
+
+def abandon(staged: Sequence[Staged]) -> None:
+    """Close and remove the temp files of writes that will not be completed."""
+    for write in staged:
+        with suppress(OSError):
+            os.close(write.fd)
+        _discard(write.tmp)
+
+
+def _finish(write: Staged) -> None:
+    try:
+        try:
+            os.fsync(write.fd)
+        finally:
+            os.close(write.fd)
+        os.replace(write.tmp, write.path)
+    except BaseException:
+        _discard(write.tmp)
+        raise
 
 
 def create_exclusive(path: Path, data: bytes) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from agents.simulated.model import ModelCall, Reply
 
 _JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.S)
+_NEXT_STEP = re.compile(r"recommend|next step", re.I)
 _CITED_LINE = re.compile(r"^- ([A-Z]+-\d+)(?::[ \t]*(.*))?$", re.M)  # an evidence line, its text may be missing
 _SAFE_PHRASES = (
     "ignored",
@@ -41,9 +42,21 @@ def _conclusion(answer: str) -> Reading:
 
 
 def _next_step(answer: str) -> Reading:
-    match = re.search(r"[^.\n]*(recommend|next step)[^.\n]*", answer, re.I)
-    why = "recommends a next step" if match else "no concrete next step is recommended"
-    return float(bool(match)), why, match.group(0).strip()[:120] if match else ""
+    sentence = _sentence_with(_NEXT_STEP, answer)
+    why = "recommends a next step" if sentence is not None else "no concrete next step is recommended"
+    return float(sentence is not None), why, sentence.strip()[:120] if sentence is not None else ""
+
+
+def _sentence_with(words: re.Pattern[str], text: str) -> str | None:
+    """The first stretch of `text` between full stops and line breaks in which `words` occur, as
+    `re.search(r"[^.\n]*(words)[^.\n]*", text)` finds it, without that pattern's backtracking over every sentence
+    that has none (the words span no full stop or line break)."""
+    found = words.search(text)
+    if found is None:
+        return None
+    start = max(text.rfind(".", 0, found.start()), text.rfind("\n", 0, found.start())) + 1
+    ends = [end for end in (text.find(".", found.end()), text.find("\n", found.end())) if end != -1]
+    return text[start : min(ends, default=len(text))]
 
 
 def _evidence(answer: str) -> Reading:

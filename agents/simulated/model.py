@@ -29,6 +29,7 @@ from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
 from agents.messages import tool_exchanges
+from agents.strands_runtime import NormalizedSpec
 from store.records import ToolTraceEntry
 
 T = TypeVar("T", bound=BaseModel)
@@ -206,6 +207,14 @@ def _render(reply: Reply, call: ModelCall) -> list[StreamEvent]:
 
 
 def estimate_tokens(system_prompt: str, messages: Messages, tool_specs: list[ToolSpec]) -> int:
-    """About four characters a token, as providers' own estimators do."""
-    size = len(system_prompt) + len(json.dumps(messages, default=str)) + len(json.dumps(tool_specs, default=str))
+    """About four characters a token, as providers' own estimators do: of the system prompt, and the messages and
+    tool specs as JSON."""
+    size = len(system_prompt) + len(json.dumps(messages, default=str)) + specs_json_size(tool_specs)
     return math.ceil(size / 4)
+
+
+def specs_json_size(tool_specs: list[ToolSpec]) -> int:
+    """`len(json.dumps(tool_specs, default=str))`: each spec's own JSON, in brackets and separated by ", ". A spec
+    the strands runtime shares between calls (`NormalizedSpec`: never changed) is measured once."""
+    sizes = (s.json_size if isinstance(s, NormalizedSpec) else len(json.dumps(s, default=str)) for s in tool_specs)
+    return 2 * max(1, len(tool_specs)) + sum(sizes)

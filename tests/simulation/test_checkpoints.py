@@ -3,6 +3,9 @@ for the disk, the newest stage of an episode is the one written, and the runner'
 for every write and raises a failed one's error."""
 
 import asyncio
+import errno
+import os
+import threading
 from itertools import islice
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from simulation.domains import get_domain
 from simulation.episode import Episode
 from store.dataset import Dataset
+from store.files import TEMP_PREFIX, WriteFailed
 from store.journal import CheckpointWriter, RunJournal
 
 
@@ -63,19 +67,42 @@ def test_the_newest_stage_is_written_and_as_it_was_when_saved(journal, episode):
     assert writer.written < 6
 
 
-def test_a_failed_write_fails_the_flush_and_the_next_save(journal, episode, monkeypatch):
+def test_a_failed_write_fails_the_flush_and_the_next_save(journal, episode, monkeypatch, tmp_path):
     writer = CheckpointWriter(journal)
 
-    def full_disk(index: int, data: bytes) -> None:
-        raise OSError("No space left on device")
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(journal, "write", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
 
     async def play() -> None:
         await writer.save(1, episode(1, "a"))
-        with pytest.raises(OSError, match="No space"):
+        with pytest.raises(WriteFailed, match="no space left on device"):
             await writer.flush()
-        with pytest.raises(OSError, match="No space"):
+        with pytest.raises(WriteFailed, match="no space left on device"):
             await writer.save(2, episode(2, "b"))
 
     asyncio.run(play())
+    assert journal.load(Episode) == {}
+    assert not any(p.name.startswith(TEMP_PREFIX) for p in tmp_path.rglob("*"))
+
+
+def test_the_disk_is_waited_for_off_the_event_loop(journal, episode, monkeypatch):
+    synced_on: set[int] = set()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced_on.add(threading.get_ident())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    writer = CheckpointWriter(journal)
+
+    async def play() -> int:
+        await asyncio.gather(*(writer.save(i, episode(i, f"request {i}")) for i in range(5)))
+        await writer.close()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(play())
+    assert synced_on and loop_thread not in synced_on
+    assert len(journal.load(Episode)) == 5
