@@ -351,6 +351,7 @@ class Run:
                     task = asyncio.create_task(one(episode))
                     live.add(task)
                     task.add_done_callback(live.discard)
+                    await asyncio.sleep(0)  # the episode starts now, not after the next case is drawn
                 await asyncio.gather(*list(live))
             self.world_exhausted = drawn < self.config.count and not (self.draining or self.budget_reached)
             self.world_exhausted &= self.seeds is None  # a seeded run plays its file's requests, however many

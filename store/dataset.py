@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import platform
+import re
 import sqlite3
 import subprocess
 import tempfile
@@ -450,7 +451,7 @@ class Dataset:
         seen: set[str] = set()
         lines = iter(incoming)
         while chunk := [line.rstrip(b"\n") for line in islice(lines, _ID_CHUNK)]:
-            ids = [json.loads(line)["id"] for line in chunk]
+            ids = [line_id(line) for line in chunk]
             known = self.known_ids(parent, ids)
             for line, example_id in zip(chunk, ids, strict=True):
                 if example_id in known or example_id in seen:
@@ -514,8 +515,8 @@ class Dataset:
     @contextlib.contextmanager
     def _batch(self, examples: Iterable[Record]) -> Iterator[Batch]:
         """The examples as a batch in a local temp file, each line checked as it is written."""
-        with tempfile.TemporaryFile(prefix=TEMP_PREFIX) as spool:
-            batch = Batch(spool)
+        with tempfile.TemporaryFile(prefix=TEMP_PREFIX) as spool, tempfile.TemporaryFile(prefix=TEMP_PREFIX) as index:
+            batch = Batch(spool, index)
             for example in examples:
                 batch.add(example)
             yield batch
@@ -539,7 +540,7 @@ class Dataset:
         # content-addressed: a file already there under this name is these bytes (or damaged); written again whole
         write_stream(self.storage, self.key("batches", ref.file), batch.lines())
         self._verified.add((ref.file, ref.sha256))
-        write_stream(self.storage, self.index_key(ref), (index_line(line) for line in batch.lines()))
+        write_stream(self.storage, self.index_key(ref), batch.index_lines())
         replacing = operation in REPLACING
         base = None if replacing else parent
         categories = Counter(base.categories if base else {})
@@ -614,6 +615,17 @@ def index_line(line: bytes) -> bytes:
     return index_row(row["id"], row["prompt"])
 
 
+_LEADING_ID = re.compile(rb'\{"schema_version":\d+,"id":"([^"\\]*)"')
+
+
+def line_id(line: bytes) -> str:
+    """A record line's id: read off its start as Goldsmith writes records (no parse of the whole line), else
+    parsed."""
+    if found := _LEADING_ID.match(line):
+        return found.group(1).decode()
+    return json.loads(line)["id"]
+
+
 def index_row(record_id: str, prompt: str) -> bytes:
     """The index file's line of a record with this id and prompt."""
     return (json.dumps([record_id, prompt], ensure_ascii=False) + "\n").encode()
@@ -628,8 +640,9 @@ class Batch:
     """A batch being written: its lines in a local temp file, each checked to read back as a valid record, and
     their sha256, count and categories, taken as they are added."""
 
-    def __init__(self, spool: IO[bytes]):
+    def __init__(self, spool: IO[bytes], index: IO[bytes]):
         self.spool = spool
+        self.index = index  # the batch's index file, made from the records as they are checked
         self.sha256 = hashlib.sha256()
         self.records = 0
         self.categories: Counter[str] = Counter()
@@ -639,6 +652,7 @@ class Batch:
         line = record_line(record)
         example = Example.model_validate_json(line)  # what is written must read back as a valid record
         self.spool.write(line + b"\n")
+        self.index.write(index_row(example.id, example.prompt))
         self.sha256.update(line + b"\n")
         self.records += 1
         self.categories[example.category] += 1
@@ -653,6 +667,12 @@ class Batch:
         self.spool.flush()
         self.spool.seek(0)
         yield from self.spool
+
+    def index_lines(self) -> Iterator[bytes]:
+        """The batch's index file (`batch_index` of its lines), line by line."""
+        self.index.flush()
+        self.index.seek(0)
+        yield from self.index
 
 
 def environment() -> dict[str, Any]:

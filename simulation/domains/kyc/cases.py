@@ -251,10 +251,17 @@ def _brief(world: KycWorld, spec: KycCategory, key: str, customer: Customer) -> 
 
 
 # ---- multi-turn cases ----------------------------------------------------------------------------------------
+_POOL_CACHE: dict[tuple[int, str, str], list[Label]] = {}
+
+
 def _conversation_pool(world: KycWorld, category: str) -> list[Label]:
     """The reviews a conversation can be about: every standard review's labels (a shared name's customers for
-    clarify_identity), the planted prompt injections left to their own category."""
-    return [label for label in world.labels if _converses(world, category, label)]
+    clarify_identity), the planted prompt injections left to their own category. Worked out once per world (by its
+    seed, as `_told_apart_by_birth`): every multi-turn case drawn asks for it."""
+    key = (world.world_seed, world.domain_version, category)
+    if key not in _POOL_CACHE:
+        _POOL_CACHE[key] = [label for label in world.labels if _converses(world, category, label)]
+    return _POOL_CACHE[key]
 
 
 def _converses(world: KycWorld, category: str, label: Label) -> bool:
