@@ -185,3 +185,6 @@ def test_a_candidate_with_the_tools_of_an_mcp_server(cli, goldens, tmp_path):
     assert len(results) == 6 and not any(r.error for r in results) and rate(results, "passed") == 1.0
     bad = evaluate(cli, goldens, tmp_path / "ev2", "mcp:no-such-mcp-server")
     assert bad.exit_code == 2 and "cannot use the MCP server" in bad.output
+    # met in a worker process, the same input error
+    bad = evaluate(cli, goldens, tmp_path / "ev3", "mcp:no-such-mcp-server", extra=("--workers", "2"))
+    assert bad.exit_code == 2 and "cannot use the MCP server" in bad.output
