@@ -128,7 +128,8 @@ def pool(options: ExecutorOptions, job: Job, limiters: dict[str, RateLimiter], m
 
 
 class InProcess:
-    """A job's items done by the job's own worker, on its event loop (its usage is the job's already)."""
+    """A job's items done by a worker in the job's own process, on its event loop (its usage is the job's already),
+    closed at the end (an MCP server it started stops)."""
 
     def __init__(self, worker: Worker):
         self.worker = worker
@@ -137,7 +138,7 @@ class InProcess:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        pass
+        await self.worker.close()
 
     async def run(self, item: Any) -> Any:
         return await self.worker.run(item)

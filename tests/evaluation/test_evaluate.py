@@ -183,6 +183,8 @@ def test_a_candidate_with_the_tools_of_an_mcp_server(cli, goldens, tmp_path):
     assert result.exit_code == 0, result.output
     results = by_candidate(tmp_path / "ev")[spec]
     assert len(results) == 6 and not any(r.error for r in results) and rate(results, "passed") == 1.0
+    children = subprocess.run(["ps", "-ww", "-o", "cmd=", "--ppid", str(os.getpid())], capture_output=True, text=True)
+    assert str(SERVER) not in children.stdout  # the evaluation stopped the server it started
     bad = evaluate(cli, goldens, tmp_path / "ev2", "mcp:no-such-mcp-server")
     assert bad.exit_code == 2 and "cannot use the MCP server" in bad.output
     # met in a worker process, the same input error
