@@ -162,6 +162,10 @@ class Meters(dict[str, ModelMeter]):
     def stats(self) -> dict[str, ModelStats]:
         return {spec: m.snapshot() for spec, m in self.items()}
 
+    def limiters(self) -> dict[str, RateLimiter]:
+        """Each model's rate limiter, by model spec."""
+        return {spec: m.limiter for spec, m in self.items()}
+
     def take(self) -> dict[str, ModelStats]:
         """Each model's stats since they were last taken, for the models that were used (a worker's report to its
         run); the meters start again from zero."""

@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 
 from agents.batch import BatchAnswers, BatchStats
 from agents.metering import Meters, ModelMeter, ModelStats, Spend
-from agents.providers import Lineup, build_lineup
+from agents.providers import Lineup
 from agents.ratelimit import RateLimiter
 from agents.settings import ModelSettings, RoleModels
 from agents.simulated.model import SimSettings
@@ -38,7 +38,7 @@ from simulation.coordinator import Limits
 from simulation.domains import get_domain
 from simulation.domains.base import Case, World
 from simulation.roles import make_roles, prepare_models
-from simulation.workers import Executor, ExecutorOptions, InProcess, Remote, pool, remote_limits
+from simulation.workers import Executor, ExecutorOptions, InProcess, Remote, pool, worker_lineup
 from store.dataset import Dataset, parse_ref
 from store.files import atomic_write
 from store.records import Attempt, Example, content_id
@@ -94,13 +94,9 @@ class EvaluateJob:
         """A candidate's models. In a worker (`remote`), they take their rate limits from the job, which checked
         them; in the job's own process, each real model is checked with one cheap call first."""
         settings, sim = self.lineup_settings(candidate)
-        runtime = self.config.runtime
         if remote is None:
-            return prepare_models(settings, domain, sim, runtime)  # type: ignore[arg-type]
-        policy = domain.simulated_task_policy(sim.defect_rate)
-        lineup = build_lineup(settings, sim=sim, task_policy=policy, runtime=runtime)  # type: ignore[arg-type]
-        remote_limits(lineup.meters, remote)
-        return lineup
+            return prepare_models(settings, domain, sim, self.config.runtime)  # type: ignore[arg-type]
+        return worker_lineup(settings, domain, sim, self.config.runtime, remote)
 
 
 class Scorer:
@@ -356,7 +352,7 @@ class Evaluation:
         lineups = [self.job.lineup(c, self.domain) for c in self.candidates]
         meters = Meters({spec: meter for lineup in reversed(lineups) for spec, meter in lineup.meters.items()})
         self.task_meters = {lineup.task.spec: meters[lineup.task.spec] for lineup in lineups}
-        return pool(self.config, self.job, {spec: m.limiter for spec, m in meters.items()}, meters)
+        return pool(self.config, self.job, meters)
 
     def execute(self, on_result: Callable[[EvalResult], None] = lambda _: None) -> list[EvalResult]:
         """Score every pending (golden, candidate), appending each result as it comes; every result of OUT."""

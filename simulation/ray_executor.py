@@ -18,7 +18,6 @@ from config import InputError, RunFailed
 
 if TYPE_CHECKING:
     from agents.metering import Meters
-    from agents.ratelimit import RateLimiter
     from simulation.workers import Job
 
 
@@ -88,12 +87,13 @@ class WorkerActor:
 class RayActors:
     """A job's items done by `workers` Ray actors (each item to the actor with the fewest in flight)."""
 
-    def __init__(self, job: Job, workers: int, limiters: dict[str, RateLimiter], meters: Meters, address: str | None):
+    def __init__(self, job: Job, workers: int, meters: Meters, address: str | None):
         self.job = job
         self.workers = workers
         self.meters = meters
         self.address = address
-        self.limits = {s: (lim.rpm, lim.tpm) for s, lim in limiters.items() if lim.active}  # rebuilt in the actor
+        limiters = meters.limiters().items()
+        self.limits = {s: (lim.rpm, lim.tpm) for s, lim in limiters if lim.active}  # rebuilt in the actor
         self.started = False
 
     async def __aenter__(self) -> RayActors:

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from agents.batch import BatchJudge, BatchStats, Journal, JudgeRequest
 from agents.critic import JudgeMode
 from agents.metering import ModelStats, Spend
-from agents.providers import Lineup, build_lineup
+from agents.providers import Lineup
 from agents.ratelimit import RateLimiter
 from agents.settings import ModelSettings
 from agents.simulated.model import SimSettings
@@ -38,7 +38,7 @@ from simulation.domains.base import Domain
 from simulation.episode import answer_fields, task_request
 from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.truth import WorldChecker, attempt_of, user_ending
-from simulation.workers import Executor, ExecutorOptions, InProcess, Remote, pool, remote_limits
+from simulation.workers import Executor, ExecutorOptions, InProcess, Remote, pool, worker_lineup
 from store.dataset import Dataset
 from store.records import Attempt, Critique, Example, ReviewItem, Strict, TokenUsage, utc_now
 
@@ -125,10 +125,7 @@ class RevalidateJob:
 
     def worker(self, remote: Remote) -> Rejudge:
         domain = get_domain(self.domain)
-        # no preflight: the job checked every real model
-        lineup = build_lineup(self.config.models, sim=NO_DEFECTS, task_policy=domain.simulated_task_policy(0.0))
-        remote_limits(lineup.meters, remote)
-        return Rejudge(self, domain, lineup)
+        return Rejudge(self, domain, worker_lineup(self.config.models, domain, NO_DEFECTS, "strands", remote))
 
 
 class Rejudge:
@@ -267,8 +264,7 @@ class Revalidation:
         """Where the examples are judged: this process, worker processes or Ray actors, sharing the rate limits."""
         if not self.config.pooled:
             return InProcess(self.rejudge)
-        limiters = {spec: meter.limiter for spec, meter in self.lineup.meters.items()}
-        return pool(self.config, self.job, limiters, self.lineup.meters)
+        return pool(self.config, self.job, self.lineup.meters)
 
     async def _all(self, records: list[Example], on_result: Callable[[Outcome], None]) -> list[Outcome]:
         gate = asyncio.Semaphore(self.config.concurrency)

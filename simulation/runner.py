@@ -301,11 +301,10 @@ class Run:
     def executor(self) -> Executor:
         """Where the episodes are played: this process, `workers` processes, or Ray actors; all share one
         coordinator (screening in case order, rate limits) and add their usage to this run's meters."""
-        limiters = {spec: meter.limiter for spec, meter in self.lineup.meters.items()}
         job = EpisodeJob(self.config, self.domain_source, self.settings, self.rubric, self.screened_before)
         if self.config.pooled:
-            return pool(self.config, job, limiters, self.lineup.meters)
-        return Local(self.roles, self.settings, self.journal, job.coordinator(limiters))
+            return pool(self.config, job, self.lineup.meters)
+        return Local(self.roles, self.settings, self.journal, job.coordinator(self.lineup.meters.limiters()))
 
     async def episodes(self, on_result: Callable[[Episode], None]) -> None:
         """Play the run's unfinished episodes, drawing each case as a slot frees up (at most `concurrency` in

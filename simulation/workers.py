@@ -39,9 +39,13 @@ from store.records import Strict
 
 if TYPE_CHECKING:
     from agents.metering import Meters, ModelStats
+    from agents.providers import Lineup
     from agents.ratelimit import RateLimiter
+    from agents.settings import ModelSettings
+    from agents.simulated.model import SimSettings
     from rubrics.model import Rubric
     from simulation.coordinator import Coordinator, Limits
+    from simulation.domains.base import Domain
     from simulation.episode import Episode, EpisodeSettings, Roles
     from simulation.runner import RunConfig
 
@@ -117,14 +121,14 @@ class ExecutorOptions(Strict):
         return self.worker_count > 1 or self.executor == "ray"
 
 
-def pool(options: ExecutorOptions, job: Job, limiters: dict[str, RateLimiter], meters: Meters) -> Any:
-    """The workers `options` ask for (processes on this machine or Ray actors), built from `job`, sharing its
-    `limiters` and adding their usage to its `meters`."""
+def pool(options: ExecutorOptions, job: Job, meters: Meters) -> Any:
+    """The workers `options` ask for (processes on this machine or Ray actors), built from `job`, sharing the rate
+    limiters of the job's `meters` and adding their usage to them."""
     if options.executor == "ray":  # its coordinator is an actor, built there
         from simulation.ray_executor import RayActors
 
-        return RayActors(job, options.worker_count, limiters, meters, options.ray_address)
-    return Processes(job, options.worker_count, job.coordinator(limiters), meters)
+        return RayActors(job, options.worker_count, meters, options.ray_address)
+    return Processes(job, options.worker_count, job.coordinator(meters.limiters()), meters)
 
 
 class InProcess:
@@ -144,11 +148,17 @@ class InProcess:
         return await self.worker.run(item)
 
 
-def remote_limits(meters: Meters, remote: Remote) -> None:
-    """Give each rate-limited model of a worker's `meters` the job's limiter: every call takes its permit there."""
-    for spec, meter in meters.items():
+def worker_lineup(settings: ModelSettings, domain: Domain, sim: SimSettings, runtime: str, remote: Remote) -> Lineup:
+    """A worker's models: built as the job's own (`prepare_models`) but without its check of each real model (the
+    job made it), each rate-limited model taking every call's permit from the job's limiter."""
+    from agents.providers import build_lineup
+
+    policy = domain.simulated_task_policy(sim.defect_rate)
+    lineup = build_lineup(settings, sim=sim, task_policy=policy, runtime=runtime)  # type: ignore[arg-type]
+    for spec, meter in lineup.meters.items():
         if meter.limiter.active:  # the job's limiter decides, for every worker at once
             meter.limiter = RemoteLimiter(spec, remote)  # type: ignore[assignment]
+    return lineup
 
 
 class RemoteLimiter:
@@ -234,7 +244,6 @@ class EpisodeWorker:
     """A run's roles rebuilt from its job, in a worker, playing the episodes it is given."""
 
     def __init__(self, job: EpisodeJob, remote: Remote):
-        from agents.providers import build_lineup
         from simulation.domains import get_domain
         from simulation.runner import build_roles, sim_settings
         from store.dataset import Dataset
@@ -244,11 +253,7 @@ class EpisodeWorker:
         domain = get_domain(job.domain_source, paths=True)
         world = domain.build_world(job.settings.world_seed)
         sim = sim_settings(config, job.settings.seed)
-        # no preflight: the run checked every real model before it started its workers
-        self.lineup = build_lineup(
-            config.models, sim=sim, task_policy=domain.simulated_task_policy(sim.defect_rate), runtime=config.runtime
-        )
-        remote_limits(self.lineup.meters, remote)
+        self.lineup = worker_lineup(config.models, domain, sim, config.runtime, remote)
         self.resources = ExitStack()
         roles = build_roles(config, domain, world, job.rubric, self.lineup, self.resources)
         journal = RunJournal(Dataset(config.output_dir, job.settings.dataset), job.settings.run_id)
