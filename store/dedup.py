@@ -268,6 +268,9 @@ class PromptIndex:
     def __init__(self, threshold: float = NEAR_DUPLICATE_THRESHOLD, base: StoredPrompts | None = None) -> None:
         self.base = base  # persisted prompts consulted lazily (a dataset's); they come before those added here
         self.threshold = threshold
+        # worked out now (datasketch integrates the false-positive and -negative rates), not by the first screen
+        # that needs them: every screen after it in case order would wait
+        self.bands = _bands(threshold)
         self.memory = RunPrompts()
 
     @classmethod
@@ -323,7 +326,7 @@ class PromptIndex:
         signatures = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u4").reshape(len(rows), NUM_PERM)
         query = np.frombuffer(printed.signature or b"", dtype="<u4")
         estimates = (signatures == query).sum(axis=1) / NUM_PERM
-        bands, width = _bands(self.threshold)
+        bands, width = self.bands
         same = signatures[:, : bands * width].reshape(len(rows), bands, width) == query[: bands * width].reshape(
             bands, width
         )

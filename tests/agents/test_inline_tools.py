@@ -119,3 +119,54 @@ def test_roles_inline_the_domains_tools_but_never_an_mcp_servers():
     assert make_roles(domain, world, rubric, lineup, "together").task.inline_tools
     served = make_roles(domain, world, rubric, lineup, "together", tools=domain.tools(world))
     assert not served.task.inline_tools
+
+
+def _asyncgens_closed_by_the_loop(monkeypatch) -> list[str]:
+    """The async generators the event loop closes after they were dropped unfinished (each in a task of its own),
+    recorded from asyncio's finalizer hook: a tool stream's as the tool's name, any other's as its own name."""
+    import asyncio.base_events
+
+    closed: list[str] = []
+    hook = asyncio.base_events.BaseEventLoop._asyncgen_finalizer_hook
+
+    def recording(loop, agen):
+        owner = agen.ag_frame.f_locals.get("self") if agen.ag_frame else None
+        closed.append(getattr(owner, "tool_name", agen.__qualname__))
+        hook(loop, agen)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "_asyncgen_finalizer_hook", recording)
+    return closed
+
+
+def test_a_tool_stream_ends_with_its_result_not_left_to_the_event_loop(tools, monkeypatch):
+    """strands reads a tool's stream up to the result and drops it: the stream is closed as the result goes by."""
+    from strands.types.events import ToolResultEvent
+
+    closed = _asyncgens_closed_by_the_loop(monkeypatch)
+    tool = inline_tool(tools[0])
+    name = next(iter(tool.tool_spec["inputSchema"]["json"]["required"]), None)
+    use = {"toolUseId": "1", "name": tool.tool_name, "input": {name: "nobody"} if name else {}}
+
+    async def as_strands_reads_it() -> None:
+        stream = tool.stream(use, {})
+        async for event in stream:
+            if isinstance(event, ToolResultEvent):
+                break  # strands returns here, dropping the stream
+        assert stream.events.ag_frame is None  # finished: nothing left for the loop to close
+        del stream
+        await asyncio.sleep(0)
+
+    asyncio.run(as_strands_reads_it())
+    assert closed == []
+
+
+def test_a_run_leaves_no_tool_stream_for_the_event_loop_to_close(tmp_path, monkeypatch):
+    """A generate run on strands: neither the domain's inline tools nor strands' structured-output tool leave their
+    streams for the loop to close (the action desk's tools, run on threads, may)."""
+    from simulation.runner import Run, RunConfig
+
+    closed = _asyncgens_closed_by_the_loop(monkeypatch)
+    summary = Run(RunConfig(dataset="d", output_dir=str(tmp_path), count=8, seed=3, concurrency=4)).execute()
+    assert summary.episodes == 8 and summary.model_stats["simulated"].calls > 8
+    desk = {"file_sar", "escalate_case", "request_documents", "close_alert"}
+    assert set(closed) <= desk, closed

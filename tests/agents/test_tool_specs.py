@@ -100,3 +100,25 @@ def test_a_spec_that_fails_validation_is_left_out_with_strands_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="strands.tools.registry"):
         assert registry.get_all_tools_config() == ToolRegistry.get_all_tools_config(registry) == {}
     assert sum("spec validation failed" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_the_structured_output_spec_is_normalised_once_for_every_agent():
+    """strands makes a new structured-output tool (a new spec object, the same content) for every invocation: the
+    agents share one normalised spec for it, as strands' own registry would give it, and its stream ends at the
+    result (see test_inline_tools)."""
+    first, second = SpecCachingRegistry(), SpecCachingRegistry()
+    first.register_dynamic_tool(StructuredOutputTool(Answer))
+    second.register_dynamic_tool(StructuredOutputTool(Answer))
+    shared = first.get_all_tools_config()["Answer"]
+    assert second.get_all_tools_config()["Answer"] is shared
+    assert shared == ToolRegistry.get_all_tools_config(second)["Answer"]
+
+    class Other(BaseModel):
+        """Another answer, under the same name."""
+
+        total: str
+
+    Other.__name__ = "Answer"
+    third = SpecCachingRegistry()
+    third.register_dynamic_tool(StructuredOutputTool(Other))
+    assert third.get_all_tools_config()["Answer"] == ToolRegistry.get_all_tools_config(third)["Answer"] != shared
