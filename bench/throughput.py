@@ -5,17 +5,18 @@ episode's own number of calls, is the ideal: the mean alone (ceil(N / C) rounds 
 a conversation makes one episode several times longer than the mean (with 3 rounds at C = 32, even a runner with
 no overhead gets 0.62 of it). This measures how close `generate` comes, on the simulated models.
 
-    python bench/throughput.py [--latency-ms 200] [--runs 1:1,8:1,32:1,64:1,64:2] [--rounds 3]
+    python bench/throughput.py [--latency-ms 200] [--runs 1:1,8:1,32:1,64:1,64:2] [--rounds 3] [--repeat 1]
 
 Each run is C:W, C episodes in flight over W worker processes (`generate --workers W`; 1: the run's own process).
 Each episode's model calls are counted in a zero-latency run of the same seed in this process (the simulated
 episodes are the same wherever they are played, so the counts hold for the measured run). A short warm-up run first
-pays the process's one-off costs (lazy imports), which are not throughput. It prints, per run, the episodes, model
-calls, the ideal and measured seconds (from the moment episodes can start: worker processes take a few seconds to
-start, printed apart as start-up), their ratio, the CPU seconds per episode (worker processes included, their
-start-up too), and
-exits 1 when a ratio is below the target (0.95) where one applies: while each event loop carries at most 32
-episodes (beyond that one Python process is CPU-bound: add workers), so it is a check, not only a report.
+pays the process's one-off costs (lazy imports), which are not throughput. It prints, per pair, the episodes, model
+calls, the ideal and measured seconds (from the moment episodes can start to the committed version: worker
+processes take a few seconds to start, printed apart as start-up), their ratio, the CPU seconds per episode (worker
+processes included, their start-up too); with `--repeat N` each pair is measured N times, the medians printed and
+the ratios' min-max beside them (run to run, a ratio here varies by about 0.02). It exits 1 when a (median) ratio is
+below the target (0.95) where one applies: while each event loop carries at most 32 episodes (beyond that one Python
+process is CPU-bound: add workers), so it is a check, not only a report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextvars
 import heapq
 import math
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -102,19 +104,22 @@ def run(count: int, concurrency: int, latency_ms: int, workers: int = 1) -> tupl
 
 
 def measure(
-    concurrency: int, workers: int, rounds: int, latency_ms: int
-) -> tuple[int, int, float, float, float, float, float]:
-    """(episodes, model calls, ideal s, the mean's ideal s, measured s, CPU s per episode, start-up s) of one run of
-    `rounds` full rounds."""
+    concurrency: int, workers: int, rounds: int, latency_ms: int, repeat: int
+) -> tuple[int, int, float, float, list[tuple[float, float, float]]]:
+    """(episodes, model calls, ideal s, the mean's ideal s, and per measured run: measured s, CPU s per episode,
+    start-up s) of `repeat` runs of `rounds` full rounds."""
     PER_EPISODE.clear()
     run(concurrency * rounds, concurrency, 0)  # counts each episode's calls
     calls = [PER_EPISODE[i] for i in sorted(PER_EPISODE)]
-    summary, elapsed, used, startup = run(concurrency * rounds, concurrency, latency_ms, workers)
-    assert len(calls) == summary.episodes, "an episode's calls were not counted"
-    assert sum(calls) == summary.model_stats["simulated"].calls, "the measured run made other calls"
+    runs = []
+    for _ in range(repeat):
+        summary, elapsed, used, startup = run(concurrency * rounds, concurrency, latency_ms, workers)
+        assert len(calls) == summary.episodes, "an episode's calls were not counted"
+        assert sum(calls) == summary.model_stats["simulated"].calls, "the measured run made other calls"
+        runs.append((elapsed, used / summary.episodes, startup))
     ideal = ideal_seconds(calls, concurrency, latency_ms / 1000)
     mean = math.ceil(len(calls) / concurrency) * sum(calls) / len(calls) * latency_ms / 1000  # the old ideal
-    return summary.episodes, sum(calls), ideal, mean, elapsed, used / summary.episodes, startup
+    return len(calls), sum(calls), ideal, mean, runs
 
 
 def main() -> None:
@@ -122,26 +127,32 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--runs", default="1:1,8:1,32:1,64:1,64:2", help="C:W pairs: in flight, worker processes")
     parser.add_argument("--rounds", type=int, default=3, help="episodes per run: rounds x concurrency")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measured runs per pair: the median is checked, min-max printed"
+    )
     args = parser.parse_args()
     count_calls()
     run(4, 4, 0)  # warm-up
-    print(f"simulated model calls of {args.latency_ms} ms; target ratio (ideal / measured) >= {TARGET}")
+    print(f"simulated model calls of {args.latency_ms} ms; target ratio (ideal / measured) >= {TARGET}", end="")
+    print(f", the median of {args.repeat} runs" if args.repeat > 1 else "")
     print("  C  W  episodes  calls  ideal s  measured s  ratio  target  (mean's ideal s, ratio)  CPU ms/episode  "
-          "CPU % of model time  start-up s")  # fmt: skip
+          "CPU % of model time  start-up s  ratios min-max")  # fmt: skip
     missed = []
     for pair in args.runs.split(","):
         concurrency, workers = (int(n) for n in pair.split(":"))
-        measured = measure(concurrency, workers, args.rounds, args.latency_ms)
-        episodes, calls, ideal, mean, elapsed, cpu, startup = measured
+        episodes, calls, ideal, mean, runs = measure(concurrency, workers, args.rounds, args.latency_ms, args.repeat)
+        elapsed, cpu, startup = (statistics.median(values) for values in zip(*runs, strict=True))
         ratio = ideal / elapsed
+        ratios = sorted(ideal / measured for measured, _, _ in runs)
         model_time = calls / episodes * args.latency_ms / 1000
         old = f"({mean:.1f}, {mean / elapsed:.2f})"
         targeted = concurrency / workers <= PER_LOOP
+        spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if len(runs) > 1 else "-"
         print(f"{concurrency:>3} {workers:>2} {episodes:>9} {calls:>6} {ideal:>8.1f} {elapsed:>11.1f} {ratio:>6.2f} "
               f"{TARGET if targeted else '-':>7} {old:>25} {cpu * 1000:>15.1f} "
-              f"{100 * cpu / model_time:>20.2f} {startup:>11.1f}")  # fmt: skip
+              f"{100 * cpu / model_time:>20.2f} {startup:>11.1f} {spread:>15}")  # fmt: skip
         if targeted and ratio < TARGET:
-            missed.append(f"C={concurrency} W={workers}: {ratio:.2f}")
+            missed.append(f"C={concurrency} W={workers}: {ratio:.3f}")
     if missed:
         print(f"below the target {TARGET}: {', '.join(missed)}")
         sys.exit(1)
