@@ -4,6 +4,7 @@ counted, tokens priced. One `ModelMeter` per model spec, shared by every role an
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,14 @@ class ModelStats(Strict):
             priced=self.priced,
             structured_output=mechanisms,
         )
+
+
+def summed_by_model(stats: Iterable[tuple[str, ModelStats]]) -> dict[str, ModelStats]:
+    """(model spec, stats) pairs of several meters, added up per model spec (candidates can share a model)."""
+    total: dict[str, ModelStats] = {}
+    for spec, each in stats:
+        total[spec] = total[spec] + each if spec in total else each
+    return total
 
 
 class ModelMeter:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from agents.batch import BatchAnswers, BatchStats
-from agents.metering import Meters, ModelMeter, ModelStats, Spend
+from agents.metering import Meters, ModelMeter, ModelStats, Spend, summed_by_model
 from agents.providers import Lineup
 from agents.ratelimit import RateLimiter
 from agents.settings import ModelSettings, RoleModels
@@ -101,7 +101,9 @@ class EvaluateJob:
 
 class Scorer:
     """Scores (golden, candidate) pairs: each candidate's roles built on first use (an MCP candidate's server open
-    until `close`), each in its own lineup so a candidate's calls and cost are its own. `remote`: a worker's."""
+    until `close`), each in its own lineup so a candidate's calls and cost are its own, all taking their permits
+    from one rate limiter per model (`--rpm` / `--tpm` are per model, whichever candidate calls it). `remote`: a
+    worker's."""
 
     def __init__(self, job: EvaluateJob, remote: Remote | None = None, world: World | None = None):
         self.job = job
@@ -109,7 +111,8 @@ class Scorer:
         self.domain = get_domain(job.domain)
         self.world = world or self.domain.build_world(job.world_seed)
         self.roles_of: dict[str, Any] = {}
-        self.task_meters: dict[str, ModelMeter] = {}  # each candidate's task model, by its model spec
+        self.task_meters: dict[str, ModelMeter] = {}  # each candidate's task model, by the candidate's spec
+        self.limiters: dict[str, RateLimiter] = {}  # by model spec: the first lineup's, for every lineup
         self.resources = contextlib.ExitStack()
         self.answered: dict[tuple[str, str], Answer] = {}  # with judge_batch: the answers, before their judging
         self.batch: BatchAnswers | None = None
@@ -123,7 +126,9 @@ class Scorer:
 
                 tools = self.resources.enter_context(McpTools(candidate.mcp_server, candidate.mcp_url))
             lineup = self.job.lineup(candidate, self.domain, self.remote)
-            self.task_meters[lineup.task.spec] = lineup.task.meter
+            for spec, meter in lineup.meters.items():
+                meter.limiter = self.limiters.setdefault(spec, meter.limiter)
+            self.task_meters[candidate.spec] = lineup.task.meter
             roles = make_roles(self.domain, self.world, self.job.rubric, lineup, "together", tools=tools,
                                task_agent=candidate.factory)  # fmt: skip
             roles.critic.batch = self.batch
@@ -176,8 +181,9 @@ class Scorer:
         return await self.evaluate(golden, case, candidate)
 
     def usage(self) -> dict[str, ModelStats]:
-        """The candidates' task models' usage since the last report."""
-        return Meters(self.task_meters).take()
+        """The candidates' task models' usage since the last report, by model spec."""
+        taken = Meters(self.task_meters).take()
+        return summed_by_model((self.task_meters[candidate].spec, stats) for candidate, stats in taken.items())
 
     async def close(self) -> None:
         self.resources.close()
@@ -230,7 +236,7 @@ class Evaluation:
         # with judge_batch: every pending answer first, kept here, then their judging as one batch
         self.answered: dict[tuple[str, str], Answer] = {}
         self.batch: BatchAnswers | None = None
-        self.task_meters: dict[str, ModelMeter] = {}  # each candidate's task model, by its model spec
+        self.task_meters: dict[str, ModelMeter] = {}  # the candidates' task models (see `executor`)
         if config.judge_batch and not self.judge.startswith("bedrock:"):
             raise InputError(f"--judge-batch: batch inference is Bedrock's; the judge is {self.judge}")
 
@@ -336,8 +342,12 @@ class Evaluation:
         return self.batch.stats
 
     def model_stats(self) -> dict[str, ModelStats]:
-        """Calls, tokens and how structured output was obtained, per candidate task model."""
-        return {spec: meter.snapshot() for spec, meter in self.task_meters.items()}
+        """Calls, tokens and how structured output was obtained, per task model (candidates on one model summed;
+        the time waited on its rate limiter, which they share, counted once)."""
+        meters = list(self.task_meters.values())
+        total = summed_by_model((meter.spec, meter.stats) for meter in meters)
+        waited = {meter.spec: meter.snapshot().rate_limit_wait_s for meter in meters}
+        return {spec: stats.model_copy(update={"rate_limit_wait_s": waited[spec]}) for spec, stats in total.items()}
 
     def executor(self) -> Executor:
         """Where the goldens are scored: a scorer in this process, or worker processes or Ray actors sharing the

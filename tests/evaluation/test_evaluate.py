@@ -120,6 +120,28 @@ def test_bad_input_is_one_line_and_exit_2(cli, goldens, tmp_path):
     assert other.exit_code == 2 and f"{out}: holds an evaluation of kyc@v1" in other.output
 
 
+def test_candidates_on_one_model_share_its_rate_limit_and_add_up_in_its_stats(goldens, tmp_path):
+    """`--rpm` is per model: two candidates on the simulated model take their permits from one limiter, each keeps
+    its own calls, and the model's stats add both up, in one process as on worker processes."""
+    from agents.settings import Limit, ModelSettings
+    from evaluation.run import EvaluateConfig, Evaluation
+
+    def evaluated(label: str, **options) -> Evaluation:
+        config = EvaluateConfig(dataset="kyc", agents=["sim", "sim:defect=0.5"], out=tmp_path / label, limit=5,
+                                output_dir=str(goldens), models=ModelSettings(default_limit=Limit(rpm=60_000)),
+                                **options)  # fmt: skip
+        job = Evaluation(config)
+        assert len(job.execute()) == 10
+        return job
+
+    here = evaluated("here")
+    sloppy, careful = here.task_meters["sim:defect=0.5"], here.task_meters["sim"]
+    assert sloppy is not careful and sloppy.limiter is careful.limiter
+    assert sloppy.stats.calls > 0 and careful.stats.calls > 0
+    assert here.model_stats()["simulated"].calls == sloppy.stats.calls + careful.stats.calls
+    assert evaluated("workers", workers=2).model_stats()["simulated"].calls == here.model_stats()["simulated"].calls
+
+
 def test_a_world_that_changed_since_the_dataset_is_refused(cli, goldens, tmp_path, monkeypatch):
     from simulation.domains.kyc import KycDomain
 
