@@ -67,20 +67,35 @@ def make_directory(directory: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory)) from None
 
 
-def _write_temp(directory: Path, data: bytes) -> Path:
-    """A synced temp file in `directory` holding `data`; removed again if anything fails."""
+def _open_temp(directory: Path, data: bytes) -> tuple[int, Path]:
+    """A new temp file in `directory` holding `data` (in the page cache, not synced), still open; removed again if
+    anything fails."""
     make_directory(directory)
     fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes the file private; datasets and exports are shared
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        os.fchmod(fd, 0o644)  # mkstemp makes the file private; datasets and exports are shared
+        rest = memoryview(data)
+        while rest:
+            rest = rest[os.write(fd, rest) :]
     except BaseException:
+        os.close(fd)
         _discard(Path(name))
         raise
-    return Path(name)
+    return fd, Path(name)
+
+
+def _write_temp(directory: Path, data: bytes) -> Path:
+    """A synced temp file in `directory` holding `data`; removed again if anything fails."""
+    fd, tmp = _open_temp(directory, data)
+    try:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        _discard(tmp)
+        raise
+    return tmp
 
 
 def _sync_dir(directory: Path) -> None:
@@ -115,18 +130,8 @@ class Staged(NamedTuple):
 def stage(path: Path, data: bytes) -> Staged:
     """Write `data` to a new temp file beside `path` (into the page cache: no waiting on the disk)."""
     with _reported(path.parent):
-        make_directory(path.parent)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-        try:
-            os.fchmod(fd, 0o644)  # as `_write_temp`
-            rest = memoryview(data)
-            while rest:
-                rest = rest[os.write(fd, rest) :]
-        except BaseException:
-            os.close(fd)
-            _discard(Path(name))
-            raise
-    return Staged(path, Path(name), fd)
+        fd, tmp = _open_temp(path.parent, data)
+    return Staged(path, tmp, fd)
 
 
 def complete(staged: Sequence[Staged]) -> None:
