@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import logging
 import multiprocessing
 import os
 import pickle
 import signal
 import struct
+import sys
 import tempfile
 import traceback
 from contextlib import ExitStack
@@ -473,6 +475,13 @@ def worker_main(address: str, job: Job, number: int) -> None:
     """Worker process `number`: connect to the job, build its worker, do what it is sent until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the job's to handle: it tells its workers
     asyncio.run(_work(address, job, number))
+    # All the worker wrote is flushed and closed (`_work` returns only then). The interpreter's teardown would free
+    # the world and the roles object by object: ~30 ms between the last episode and the commit, for memory the
+    # system takes back at once.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 async def _work(address: str, job: Job, number: int) -> None:
