@@ -12,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
-import json
 import secrets
 import signal
-import tempfile
 import time
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -43,11 +40,11 @@ from simulation.roles import make_roles, new_run_id, prepare_models
 from simulation.seeds import seed_cases
 from simulation.summary import RunSummary, Tally
 from simulation.workers import EpisodeJob, Executor, ExecutorOptions, Local, pool
-from store.dataset import Dataset
+from store.dataset import Checked, CheckedRecords, Dataset, environment
 from store.dedup import PromptIndex
-from store.files import TEMP_PREFIX
 from store.journal import RunJournal, RunLease
 from store.records import Example
+from store.streams import Spool
 
 DEFAULT_WORLD_SEED = 1
 
@@ -200,11 +197,13 @@ class Run:
         )
         assert info.world_seed == self.world.world_seed
         self.lease.acquire()
+        environment()  # where the version is made, taken now rather than between the last episode and the commit
         if config.base_version is None:  # a new run: it draws cases the dataset does not hold yet
             latest = self.dataset.latest()
             config = self.config = config.model_copy(update={"base_version": latest.version if latest else 0})
         base = self.dataset.manifest(config.base_version) if config.base_version else None
-        drawable = set().union(*self.domain.case_keys(self.world).values(), (c.key for c in self.seeds or ()))
+        self.case_keys = self.domain.case_keys(self.world)  # by category
+        drawable = set().union(*self.case_keys.values(), (c.key for c in self.seeds or ()))
         self.exclude = self.dataset.held_case_keys(base, drawable)  # index lookups, not the whole dataset
         models = config.models.models.as_record()
         if config.task_agent:
@@ -289,7 +288,7 @@ class Run:
 
     def cases_left(self) -> dict[str, int]:
         """Per category, the distinct cases of the world that the dataset does not hold yet."""
-        keys = self.domain.case_keys(self.world)
+        keys = self.case_keys
         held = self.dataset.held_case_keys(self.dataset.latest(), set().union(*keys.values()))
         return {category: len(keys.get(category, set()) - held) for category in sorted(self.domain.categories)}
 
@@ -399,13 +398,11 @@ class Run:
         outcomes = self.outcomes
         committed = self.dataset.committed_by(self.run_id)
 
-        def examples() -> Iterator[bytes]:
-            """The accepted examples' JSON lines not committed yet, in case order."""
-            for line in outcomes.examples.items():
-                if not committed or json.loads(line)["id"] not in committed:
-                    yield line
+        def uncommitted() -> Iterator[Checked]:
+            """The accepted examples not committed yet, in case order."""
+            return (record for record in outcomes.examples if record.id not in committed)
 
-        pending = len(outcomes.examples) if not committed else sum(1 for _ in examples())
+        pending = sum(1 for _ in uncommitted()) if committed else len(outcomes.examples)
         generation = {
             "count": self.config.count,
             "seed": self.seed,
@@ -415,12 +412,12 @@ class Run:
             "sim_latency_ms": self.config.sim_latency_ms,
             "judge_mode": self.config.judge_mode,
             "inference": {role: i.model_dump(exclude_none=True) for role, i in self.config.models.inference.items()},
-            **self.seeded(Example.model_validate_json(line) for line in examples()),
+            **self.seeded(Example.model_validate_json(record.line) for record in uncommitted()),
         }
         self.dataset.keep_rubric(self.rubric.version, self.rubric.snapshot())
         manifest, duplicates = (
             self.dataset.append(
-                examples(),
+                (record.line for record in uncommitted()) if committed else outcomes.examples,  # lines: checked again
                 run_id=self.run_id,
                 rubric={"id": self.rubric.id, "version": self.rubric.version},
                 models=self.settings.models,
@@ -458,39 +455,6 @@ class Run:
         return summary
 
 
-class Spool:
-    """Byte strings put by key (an episode's index) into a local temp file, read back in key order: what a run
-    keeps of its episodes until the commit, in flat memory however many there are."""
-
-    def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile(prefix=TEMP_PREFIX)  # noqa: SIM115 (closed by `close`)
-        self.keys = array("q")
-        self.offsets = array("q")
-        self.sizes = array("q")
-        self.end = 0
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def put(self, key: int, data: bytes) -> None:
-        self.file.seek(self.end)
-        self.file.write(data)
-        self.keys.append(key)
-        self.offsets.append(self.end)
-        self.sizes.append(len(data))
-        self.end += len(data)
-
-    def items(self) -> Iterator[bytes]:
-        """Every string put, in key order."""
-        self.file.flush()
-        for i in sorted(range(len(self.keys)), key=self.keys.__getitem__):
-            self.file.seek(self.offsets[i])
-            yield self.file.read(self.sizes[i])
-
-    def close(self) -> None:
-        self.file.close()
-
-
 class Outcomes:
     """What a run keeps of each finished episode for its commit, once the episode is dropped: the accepted
     example's JSON line, the review item's (an episode that produced no example), and the summary's tally."""
@@ -498,7 +462,7 @@ class Outcomes:
     def __init__(self, settings: EpisodeSettings, tally: Tally):
         self.settings = settings
         self.tally = tally
-        self.examples = Spool()
+        self.examples = CheckedRecords()  # each checked as it lands: the commit only writes
         self.review = Spool()
         self.finished: set[int] = set()  # episode indices
 
@@ -516,7 +480,7 @@ class Outcomes:
         self.finished.add(index)
         self.tally.add(episode)
         if episode.example is not None:
-            self.examples.put(index, episode.example.model_dump_json().encode())
+            self.examples.put(index, episode.example)
         if episode.status != "accepted":
             self.review.put(index, episode.review_item(self.settings).model_dump_json().encode())
 

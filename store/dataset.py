@@ -27,34 +27,39 @@ version it has to index (store/index.py); older batches are checked by `dataset 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import pickle
 import platform
 import re
 import sqlite3
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from importlib import metadata
 from itertools import chain, islice
+from operator import attrgetter
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 
 from config import InputError
 from store.dedup import PromptIndex
 from store.files import TEMP_PREFIX
-from store.index import RecordIndex
+from store.index import RecordIndex, case_key, record_row
 from store.records import Example, ReviewItem, Strict, utc_now
 from store.storage import Storage, open_storage
-from store.streams import write_stream
+from store.streams import Spool, write_stream
 
 MANIFEST_SCHEMA_VERSION = 2  # 1: `batches` lists every batch of the version; 2: `batch` is the version's own
 BINDING_SCHEMA_VERSION = 1
 Operation = Literal["append", "revalidate", "import", "review"]
 REPLACING: frozenset[str] = frozenset({"revalidate", "review"})  # operations whose one batch is the whole content
+T = TypeVar("T")
 Record = Example | bytes  # an example, or its JSON line as `Example.model_dump_json` writes it (encoded)
 _ID_CHUNK = 64  # lines whose ids an append looks up in the index at once (their lines are held meanwhile)
 
@@ -415,7 +420,7 @@ class Dataset:
     # ---- writing ------------------------------------------------------------------------------
     def append(
         self,
-        examples: Iterable[Record],
+        examples: Iterable[Record] | CheckedRecords,
         *,
         run_id: str,
         rubric: dict[str, str],
@@ -424,40 +429,46 @@ class Dataset:
         operation: Literal["append", "import"] = "append",
     ) -> tuple[Manifest | None, list[str]]:
         """Commit the examples not already in the dataset as a new version; InputError, writing nothing, when
-        the latest version is damaged (its batches are checked, see `check`). `examples` may be any iterable of
-        examples or their JSON lines, read once: they go to a local temp file, never all in memory.
+        the latest version is damaged (its batches are checked, see `check`). `examples` may be `CheckedRecords`
+        (checked as they arrived) or any iterable of examples or their JSON lines, read once: they go to a local
+        temp file, never all in memory, and are checked as the batch is written.
 
         Returns (the new manifest, or None when nothing was new; the ids skipped as duplicates)."""
         info = self._bound()
         lineage = {"run_id": run_id, "rubric": rubric, "models": models, "generation": generation}
-        with tempfile.TemporaryFile(prefix=TEMP_PREFIX) as incoming:
-            for example in examples:
-                incoming.write(record_line(example) + b"\n")
+        with contextlib.ExitStack() as files:
+            if isinstance(examples, CheckedRecords):
+                records, ident = examples.__iter__, attrgetter("id")  # read again on each try
+            else:
+                incoming = files.enter_context(tempfile.TemporaryFile(prefix=TEMP_PREFIX))
+                for example in examples:
+                    incoming.write(record_line(example) + b"\n")
+                records, ident = partial(_lines, incoming), line_id
             while True:
                 parent = self.latest()
                 self.check(parent)  # O(batch): see `check`
                 duplicates: list[str] = []
-                with self._batch(self._fresh(parent, incoming, duplicates)) as batch:
+                with self._batch(self._fresh(parent, records(), ident, duplicates)) as batch:
                     if not batch.records:
                         return None, duplicates
                     manifest = self._publish(info, parent, batch, operation=operation, **lineage)
                 if manifest is not None:
                     return manifest, duplicates
 
-    def _fresh(self, parent: Manifest | None, incoming: IO[bytes], duplicates: list[str]) -> Iterator[bytes]:
-        """The lines of `incoming` whose id neither `parent` nor an earlier line holds, in order; the ids of the
-        others go to `duplicates`. The index is asked a chunk of lines at a time."""
-        incoming.seek(0)
+    def _fresh(
+        self, parent: Manifest | None, records: Iterator[T], ident: Callable[[T], str], duplicates: list[str]
+    ) -> Iterator[T]:
+        """The records whose id (`ident`) neither `parent` nor an earlier record holds, in order; the ids of the
+        others go to `duplicates`. The index is asked a chunk of records at a time."""
         seen: set[str] = set()
-        lines = iter(incoming)
-        while chunk := [line.rstrip(b"\n") for line in islice(lines, _ID_CHUNK)]:
-            ids = [line_id(line) for line in chunk]
+        while chunk := list(islice(records, _ID_CHUNK)):
+            ids = [ident(record) for record in chunk]
             known = self.known_ids(parent, ids)
-            for line, example_id in zip(chunk, ids, strict=True):
+            for record, example_id in zip(chunk, ids, strict=True):
                 if example_id in known or example_id in seen:
                     duplicates.append(example_id)
                 else:
-                    yield line
+                    yield record
                 seen.add(example_id)
 
     def replace(
@@ -513,12 +524,12 @@ class Dataset:
             return self._publish(info, parent, batch, **version)
 
     @contextlib.contextmanager
-    def _batch(self, examples: Iterable[Record]) -> Iterator[Batch]:
-        """The examples as a batch in a local temp file, each line checked as it is written."""
-        with tempfile.TemporaryFile(prefix=TEMP_PREFIX) as spool, tempfile.TemporaryFile(prefix=TEMP_PREFIX) as index:
-            batch = Batch(spool, index)
+    def _batch(self, examples: Iterable[Record | Checked]) -> Iterator[Batch]:
+        """The examples as a batch in a local temp file, each line checked as it is written (unless it was)."""
+        with contextlib.ExitStack() as files:
+            batch = Batch(*(files.enter_context(tempfile.TemporaryFile(prefix=TEMP_PREFIX)) for _ in range(3)))
             for example in examples:
-                batch.add(example)
+                batch.add(example if isinstance(example, Checked) else checked(example))
             yield batch
 
     def _publish(
@@ -575,7 +586,7 @@ class Dataset:
         self._manifests[version] = manifest
         self._listed = sorted({*self._listed, version})
         with contextlib.suppress(sqlite3.Error):  # derived: a later command catches up from the batch
-            self.record_index.sync(manifest, batch.lines())
+            self.record_index.sync(manifest, batch.rows())
         return manifest
 
     def keep_rubric(self, version: str, content: dict[str, Any]) -> None:
@@ -636,27 +647,82 @@ def record_line(record: Record) -> bytes:
     return record if isinstance(record, bytes) else record.model_dump_json().encode()
 
 
-class Batch:
-    """A batch being written: its lines in a local temp file, each checked to read back as a valid record, and
-    their sha256, count and categories, taken as they are added."""
+def _lines(file: IO[bytes]) -> Iterator[bytes]:
+    """A file's lines from its start, without their newlines."""
+    file.seek(0)
+    return (line.rstrip(b"\n") for line in file)
 
-    def __init__(self, spool: IO[bytes], index: IO[bytes]):
+
+class Checked(NamedTuple):
+    """A record's line that read back as a valid record, and what its batch and the record index take from it:
+    made by `checked` (or read back from `CheckedRecords`), and only then."""
+
+    line: bytes
+    id: str
+    prompt: str
+    case_key: str
+    category: str
+    difficulty: str
+
+
+def checked(record: Record) -> Checked:
+    """`record`'s line, checked: what is written must read back as a valid record."""
+    line = record_line(record)
+    example = Example.model_validate_json(line)
+    key = example.case_key or case_key(example.model_dump(include={"category", "facts"}))
+    return Checked(line, example.id, example.prompt, key, example.category, example.difficulty)
+
+
+class CheckedRecords:
+    """Records checked as they arrive, kept in local temp files (flat memory) until a commit takes them, in key
+    order, with nothing left to check: a run checks each accepted example as its episode lands, not all of them
+    between its last episode and its commit."""
+
+    def __init__(self) -> None:
+        self._lines = Spool()
+        self._facts = Spool()  # each line's `Checked` fields after the line, as JSON
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def put(self, key: int, record: Record) -> None:
+        line, *facts = checked(record)
+        self._lines.put(key, line)
+        self._facts.put(key, json.dumps(facts).encode())
+
+    def __iter__(self) -> Iterator[Checked]:
+        """Every record put, in key order."""
+        for line, facts in zip(self._lines.items(), self._facts.items(), strict=True):
+            yield Checked(line, *json.loads(facts))
+
+    def close(self) -> None:
+        self._lines.close()
+        self._facts.close()
+
+
+class Batch:
+    """A batch being written: its lines (checked: see `Checked`) in a local temp file, and their sha256, count and
+    categories, taken as they are added."""
+
+    def __init__(self, spool: IO[bytes], index: IO[bytes], rows: IO[bytes]):
         self.spool = spool
         self.index = index  # the batch's index file, made from the records as they are checked
+        self.rows_file = rows  # the record index's rows, from the same records (pickled: this process's own file)
         self.sha256 = hashlib.sha256()
         self.records = 0
         self.categories: Counter[str] = Counter()
         self.difficulties: Counter[str] = Counter()
 
-    def add(self, record: Record) -> None:
-        line = record_line(record)
-        example = Example.model_validate_json(line)  # what is written must read back as a valid record
+    def add(self, record: Checked) -> None:
+        line = record.line
         self.spool.write(line + b"\n")
-        self.index.write(index_row(example.id, example.prompt))
+        self.index.write(index_row(record.id, record.prompt))
+        row = record_row(line, record.id, record.case_key, record.prompt)
+        pickle.dump(row, self.rows_file, pickle.HIGHEST_PROTOCOL)
         self.sha256.update(line + b"\n")
         self.records += 1
-        self.categories[example.category] += 1
-        self.difficulties[example.difficulty] += 1
+        self.categories[record.category] += 1
+        self.difficulties[record.difficulty] += 1
 
     def ref(self) -> BatchRef:
         digest = self.sha256.hexdigest()
@@ -674,9 +740,19 @@ class Batch:
         self.index.seek(0)
         yield from self.index
 
+    def rows(self) -> Iterator[tuple]:
+        """The record index's `record_row` of each line, in order."""
+        self.rows_file.flush()
+        self.rows_file.seek(0)
+        for _ in range(self.records):
+            yield pickle.load(self.rows_file)
 
+
+@functools.cache
 def environment() -> dict[str, Any]:
-    """Where a version was made: git revision (and whether the tree was dirty), Python, key packages."""
+    """Where a version was made: git revision (and whether the tree was dirty), Python, key packages. Taken once
+    per process, by its first version or when a run starts (`Run`): the code a process runs is what it started
+    with."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str | None:

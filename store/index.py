@@ -120,10 +120,10 @@ class RecordIndex:
         self.db.close()
 
     # ---- keeping it current -------------------------------------------------------------------
-    def sync(self, manifest: Manifest | None, batch: Iterable[bytes] | None = None) -> None:
-        """Index every version up to `manifest` that is not indexed yet (reading only their own batches; `batch`
-        is `manifest`'s own batch, its lines each with its newline, when the caller has it: it is read once and
-        checked against the manifest's sha256 as it goes); drop rows a repair made stale."""
+    def sync(self, manifest: Manifest | None, rows: Iterable[tuple] | None = None) -> None:
+        """Index every version up to `manifest` that is not indexed yet (reading only their own batches; `rows`
+        are `manifest`'s own batch's `record_row`s when its writer has them: the batch is then not read back); drop
+        rows a repair made stale."""
         if manifest is None or self._synced.get(manifest.version) == manifest.sha256:
             return
         db = self.db
@@ -142,17 +142,16 @@ class RecordIndex:
                 db.execute("DELETE FROM records WHERE version > ?", (good,))
             for number in range(good + 1, manifest.version + 1):
                 current = manifest if number == manifest.version else self.dataset.read_manifest(number)
-                self._add(current, batch if number == manifest.version else None)
+                self._add(current, rows if number == manifest.version else None)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._synced[manifest.version] = manifest.sha256
 
-    def _add(self, manifest: Manifest, lines: Iterable[bytes] | None) -> None:
-        """Index one version from its own batch, after checking its link to the indexed parent. `lines` (the
-        batch as the writer has it) are hashed as they are indexed; if they are not the batch the manifest names,
-        their rows are dropped and the stored batch is read instead."""
+    def _add(self, manifest: Manifest, rows: Iterable[tuple] | None) -> None:
+        """Index one version from its own batch, after checking its link to the indexed parent: from `rows` (the
+        batch's `record_row`s as its writer made them), else from the stored batch, hashed as it is read."""
         db = self.db
         own = manifest.own_batch
         parent = None
@@ -163,31 +162,19 @@ class RecordIndex:
                     f"{self.dataset.name}@v{manifest.version}: its parent v{manifest.parent} is missing"
                 )
         self.dataset.check_link(manifest)
-        given = lines is not None
-        if lines is None:
-            lines = self.dataset.batch_bytes(own, manifest.version).splitlines(keepends=True)
         replacing = manifest.replaces or parent is None
         base = manifest.version if replacing else parent[1]
         db.execute(
             "INSERT INTO versions VALUES(?, ?, ?, ?, ?, ?, ?)",
             (manifest.version, manifest.sha256, base, manifest.operation, manifest.run_id, own.sha256, own.records),
         )
-        digest = hashlib.sha256()
-
-        def hashed() -> Iterator[bytes]:
-            for line in lines:
-                digest.update(line)
-                yield line.rstrip(b"\r\n")
-
+        if rows is None:
+            rows = _parsed(self.dataset.batch_bytes(own, manifest.version).splitlines())
         db.executemany(
             "INSERT INTO records(version, line, id, case_key, digest, normalised, salt, signature)"
             " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-            _rows(manifest.version, hashed()),
+            _rows(manifest.version, rows),
         )
-        if given and digest.hexdigest() != own.sha256:
-            db.execute("DELETE FROM records WHERE version = ?", (manifest.version,))
-            db.execute("DELETE FROM versions WHERE version = ?", (manifest.version,))
-            self._add(manifest, None)
 
     # ---- reading ---------------------------------------------------------------------------------
     def span(self, manifest: Manifest) -> tuple[int, int]:
@@ -208,7 +195,11 @@ class RecordIndex:
         if manifest is None:
             return set()
         low, high = self.span(manifest)
-        values = sorted(set(values))
+        wanted = set(values)
+        if manifest.records <= len(wanted):  # fewer records than values asked about: read the version's instead
+            query = f"SELECT {column} FROM records WHERE version BETWEEN ? AND ?"
+            return {row[0] for row in self.db.execute(query, (low, high)) if row[0] in wanted}
+        values = sorted(wanted)
         found: set[str] = set()
         for start in range(0, len(values), _CHUNK):
             chunk = values[start : start + _CHUNK]
@@ -291,18 +282,21 @@ class StoredVersion:
         return [(i, int(r), bytes(s)) for i, r, s in self.db.execute(query, (salt, self.low, self.high))]
 
 
-def _rows(version: int, lines: Iterable[bytes]) -> Iterator[tuple]:
-    """The index rows of a batch's lines (without their newlines)."""
-    for number, line in enumerate(lines, 1):
+def record_row(line: bytes, record_id: str, key: str, prompt: str) -> tuple:
+    """What the index keeps of one record, its line (without the newline) and that line's id, case key and prompt:
+    (id, case key, line digest, the prompt's fingerprint: normalised hash, salt, signature)."""
+    printed = fingerprint(prompt)
+    return record_id, key, line_digest(line), printed.normalised, printed.salt, printed.signature
+
+
+def _rows(version: int, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """The index rows of a version's `record_row`s, in batch order."""
+    for number, row in enumerate(rows, 1):
+        yield version, number, *row
+
+
+def _parsed(lines: Iterable[bytes]) -> Iterator[tuple]:
+    """The `record_row`s of a batch's lines (without their newlines)."""
+    for line in lines:
         row = json.loads(line)
-        printed = fingerprint(row["prompt"])
-        yield (
-            version,
-            number,
-            row["id"],
-            case_key(row),
-            line_digest(line),
-            printed.normalised,
-            printed.salt,
-            printed.signature,
-        )
+        yield record_row(line, row["id"], case_key(row), row["prompt"])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from pathlib import Path
 
@@ -51,3 +52,36 @@ def _write_local(path: Path, chunks: Iterable[bytes]) -> None:
         if isinstance(exc, OSError):
             raise WriteFailed(os_error_line(exc, path.parent)) from None  # as storage.write names it
         raise
+
+
+class Spool:
+    """Byte strings put by key (e.g. an episode's index) into a local temp file, read back in key order: what a run
+    keeps of its episodes until the commit, in flat memory however many there are."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix=TEMP_PREFIX)  # noqa: SIM115 (closed by `close`)
+        self.keys = array("q")
+        self.offsets = array("q")
+        self.sizes = array("q")
+        self.end = 0
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def put(self, key: int, data: bytes) -> None:
+        self.file.seek(self.end)
+        self.file.write(data)
+        self.keys.append(key)
+        self.offsets.append(self.end)
+        self.sizes.append(len(data))
+        self.end += len(data)
+
+    def items(self) -> Iterator[bytes]:
+        """Every string put, in key order."""
+        self.file.flush()
+        for i in sorted(range(len(self.keys)), key=self.keys.__getitem__):
+            self.file.seek(self.offsets[i])
+            yield self.file.read(self.sizes[i])
+
+    def close(self) -> None:
+        self.file.close()
