@@ -70,8 +70,11 @@ def make_directory(directory: Path) -> None:
 def _open_temp(directory: Path, data: bytes) -> tuple[int, Path]:
     """A new temp file in `directory` holding `data` (in the page cache, not synced), still open; removed again if
     anything fails."""
-    make_directory(directory)
-    fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+    try:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+    except FileNotFoundError:  # the folder is made on its first write, not checked on every one
+        make_directory(directory)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes the file private; datasets and exports are shared
         rest = memoryview(data)
