@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -201,13 +201,28 @@ def pick_subject(
     """A label whose case key (`key`) was not drawn before, or None when none is left. With `evenly` (e.g. the
     request type, then the verdict), each value of the first is as likely, then each of the next among those, so
     what a case is drawn for says nothing of its answer."""
-    fresh = [label for label in labels if key(label) not in used]
-    for attribute in evenly:
-        if not fresh:
-            break
-        value = rng.choice(sorted({attribute(label) for label in fresh}))
-        fresh = [label for label in fresh if attribute(label) == value]
-    return rng.choice(fresh) if fresh else None
+    return Subjects(labels, key, *evenly).pick(rng, used)
+
+
+class Subjects(Generic[L]):
+    """`pick_subject`'s pool with each label's case key and the values drawn evenly over worked out once: a domain
+    that draws from one large pool again and again keeps it (the same draws, without a pass of `key` per draw)."""
+
+    def __init__(self, labels: list[L], key: Callable[[L], str], *evenly: Callable[[L], str]):
+        self.labels = labels
+        self.keys = [key(label) for label in labels]
+        self.values = [tuple(attribute(label) for attribute in evenly) for label in labels]
+        self.levels = len(evenly)
+
+    def pick(self, rng: random.Random, used: set[str]) -> L | None:
+        """See `pick_subject`."""
+        fresh = [i for i, key in enumerate(self.keys) if key not in used]
+        for level in range(self.levels):
+            if not fresh:
+                break
+            value = rng.choice(sorted({self.values[i][level] for i in fresh}))
+            fresh = [i for i in fresh if self.values[i][level] == value]
+        return self.labels[rng.choice(fresh)] if fresh else None
 
 
 S = TypeVar("S")

@@ -24,6 +24,7 @@ from typing import Literal
 from simulation.domains.base import (
     OFF_TOPIC_VARIANTS,
     Case,
+    Subjects,
     draw_by_mix,
     end_state,
     off_topic_case,
@@ -161,8 +162,7 @@ def pool(world: KycWorld, category: str) -> list[Label]:
 
 def _make_case(world: KycWorld, index: int, category: str, rng: random.Random, used: set[str]) -> Case | None:
     if category in CONVERSATIONS:  # the kind of review first, then its verdict, each as likely
-        labels, key = _conversation_pool(world, category), partial(_conversation_key, category)
-        label = pick_subject(labels, key, rng, used, attrgetter("request_type"), attrgetter("verdict"))
+        label = _conversation_subjects(world, category).pick(rng, used)
         return None if label is None else _conversation_case(world, index, category, label)
     spec = CATEGORIES[category]
     if spec.review is None:
@@ -262,6 +262,22 @@ def _conversation_pool(world: KycWorld, category: str) -> list[Label]:
     if key not in _POOL_CACHE:
         _POOL_CACHE[key] = [label for label in world.labels if _converses(world, category, label)]
     return _POOL_CACHE[key]
+
+
+_SUBJECTS_CACHE: dict[tuple[int, str, str], Subjects[Label]] = {}
+
+
+def _conversation_subjects(world: KycWorld, category: str) -> Subjects[Label]:
+    """The conversation pool as `Subjects`, the kind of review drawn evenly, then its verdict; once per world."""
+    key = (world.world_seed, world.domain_version, category)
+    if key not in _SUBJECTS_CACHE:
+        _SUBJECTS_CACHE[key] = Subjects(
+            _conversation_pool(world, category),
+            partial(_conversation_key, category),
+            attrgetter("request_type"),
+            attrgetter("verdict"),
+        )
+    return _SUBJECTS_CACHE[key]
 
 
 def _converses(world: KycWorld, category: str, label: Label) -> bool:
