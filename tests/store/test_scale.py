@@ -7,10 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from config import InputError
 from exports import ExportRequest, export, select
-from store.dataset import Dataset
+from store.dataset import CheckedRecords, Dataset
 from store.dedup import PromptIndex
 from store.history import diff, plan_repair, repair, verify
 from store.storage import LocalStorage
@@ -229,3 +230,54 @@ def test_verify_finds_a_wrong_record_count_in_a_schema_2_chain(tmp_path):
     path.write_text(json.dumps(manifest))
     checked, problems = verify(Dataset(tmp_path, "d"))
     assert checked == 3 and problems == ["d@v3: manifest says 99 records, its batches hold a different number"]
+
+
+def _index_rows(root: Path) -> list[tuple]:
+    with sqlite3.connect(root / "d" / "index" / "records.sqlite") as db:
+        return db.execute(
+            "SELECT version, line, id, case_key, digest, normalised, salt, signature FROM records"
+        ).fetchall()
+
+
+def test_records_checked_as_they_land_commit_as_the_same_records_given_at_the_end(tmp_path):
+    """A run checks each example as its episode lands (`CheckedRecords`, in key order) and its commit writes them
+    unchecked again: the version is the one an append of the examples themselves makes, its index rows (made by the
+    batch from the checked records) the ones an index rebuilt from the stored batch holds, records of version 1
+    without a case key included."""
+    records = [example(n) for n in range(6)] + [make_example("legacy-1")]  # the last: no case key, as version 1 wrote
+    checked = CheckedRecords()
+    for key in (3, 0, 6, 1, 5, 2, 4):  # landing order is not the dataset's
+        checked.put(key, records[key])
+    versions = {}
+    for name, given in (("checked", checked), ("given", records)):
+        ds = Dataset(tmp_path / name, "d")
+        ds.bind(domain="kyc", domain_version="1", world_seed=None, default_world_seed=1)
+        manifest, duplicates = ds.append(given, run_id="r", **LINEAGE)
+        assert duplicates == [] and verify(ds) == (1, [])
+        versions[name] = manifest.own_batch.sha256
+        made = _index_rows(tmp_path / name)
+        (tmp_path / name / "d" / "index" / "records.sqlite").unlink()
+        Dataset(tmp_path / name, "d").ids(manifest)  # the index rebuilt from the stored batch
+        assert _index_rows(tmp_path / name) == made
+    assert versions["checked"] == versions["given"]
+    assert [row[3] for row in made] == [*(f"structuring:C-{n:05d}" for n in range(6)), "structuring:"]
+
+
+def test_a_record_that_does_not_read_back_is_refused_when_it_lands(tmp_path):
+    checked = CheckedRecords()
+    line = example(1).model_dump_json().encode()
+    with pytest.raises(ValidationError):
+        checked.put(0, line.replace(b'"category":"structuring"', b'"category":7'))
+    assert len(checked) == 0
+
+
+def test_a_small_version_answers_lookups_of_many_values_as_the_index_does(tmp_path):
+    """Asked about more values than a version holds records, the index reads the version's column instead of
+    looking each value up: the same answer either way."""
+    ds = grown(tmp_path, 2)
+    held = {f"structuring:C-{n:05d}" for n in range(10)}
+    asked_few = {*list(held)[:3], "structuring:C-99999"}
+    asked_many = held | {f"structuring:C-{n:05d}" for n in range(100, 200)}
+    assert ds.held_case_keys(ds.latest(), asked_few) == set(list(held)[:3])
+    assert ds.held_case_keys(ds.latest(), asked_many) == held
+    assert ds.held_case_keys(ds.manifest(1), asked_many) == {f"structuring:C-{n:05d}" for n in range(5)}
