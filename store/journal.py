@@ -6,8 +6,8 @@
 
 Each checkpoint is written whole and atomically (store/storage.py), so after a crash every episode's file
 is its last completed stage, never a torn one. During a run, `CheckpointWriter` writes the checkpoints
-behind the episodes, in batches (one worker-thread hand-off each), and the runner commits only after every one
-is written.
+behind the episodes, in batches gathered for up to 0.1 s (one worker-thread hand-off and one journal commit of
+the file system each), and the runner commits only after every one is written.
 
 One process at a time runs a run id: it holds a lease, a file it created exclusively (the storage's
 compare-and-swap, so also on S3) and rewrites every few seconds as a heartbeat. A second process finds a live
@@ -19,6 +19,7 @@ the lease file of the next generation, which only one process can do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -106,22 +107,24 @@ class RunJournal:
         return states
 
 
+GATHER_S = 0.1  # how long a batch of checkpoints gathers saves before it is written
+
+
 class CheckpointWriter:
     """Writes the checkpoints of a run's episodes behind them, in batches, so that no episode waits for the disk:
     `save` takes the state as it is (serialised at once) and returns; one writer task writes what is pending, a batch
-    at a time, and whatever is saved meanwhile goes in the next batch (an episode saved
-    twice before its turn is written once, at its newest stage). A crash therefore loses at most the stages saved
-    since the last batch: the resumed run plays those again. Nothing is committed from memory alone: `flush` (the
-    runner's, before it commits) waits until every checkpoint is written, and raises a write's error; a failed
-    write also fails the next `save`. Use within one event loop; `close` when done.
+    at a time, each gathered for up to `GATHER_S` (an episode saved twice before its turn is written once, at its
+    newest stage). A crash therefore loses at most the stages saved since the last batch: the resumed run plays
+    those again. Nothing is committed from memory alone: `flush` (the runner's, before it commits) writes what is
+    pending at once and waits until every checkpoint is written, and raises a write's error; a failed write also
+    fails the next `save`. Use within one event loop; `close` when done.
 
-    Where the writes are made: on a local disk, each checkpoint goes to a temp file on the event loop itself (into
-    the page cache: no waiting), and one thread of the writer's own syncs the batch and renames it into place
-    (`store.files.complete`: system calls only). Those syncs wait on the disk (0.5 to over 1 ms a checkpoint): on
-    the loop they stalled every episode, 0.15 to 0.35 s of a 9.5 s run at 32 episodes in flight. Writing whole
-    checkpoints from a thread grows the C allocator's heap with the episodes (12 to 25 KB an episode through buffered
-    files; the temp files' creation and writes there too: bench/memory.py --small 1.044 against 1.02), so those
-    stay on the loop. On S3 a write is a network round trip: all of it goes to the writer's thread."""
+    Why gather: written as soon as the last batch was done, nearly every batch held one checkpoint (the saves of
+    many episodes are spread out in time): 215 batches for 288 checkpoints in a run of 96 episodes, each with its
+    fsyncs and file-system journal commits, the loop's own file operations waiting behind them at times. Gathered
+    for 0.1 s: 41 batches; 0.945 -> 0.96 of the latency ideal at 64 episodes in flight on 2 workers (medians of 5,
+    `bench/throughput.py --runs 64:2 --repeat 5`).
+    """
 
     def __init__(self, journal: RunJournal):
         self.journal = journal
@@ -132,6 +135,7 @@ class CheckpointWriter:
         self.error: BaseException | None = None
         self.batches = 0  # batches written so far
         self.written = 0  # checkpoints written so far
+        self.hurry = asyncio.Event()  # set by `flush`: write what is pending now
 
     async def save(self, index: int, state: BaseModel) -> None:
         """Checkpoint `state` as episode `index`'s latest stage (written shortly after)."""
@@ -143,8 +147,12 @@ class CheckpointWriter:
 
     async def flush(self) -> None:
         """Return once every checkpoint saved so far is written; raise the error of a write that failed."""
-        while self.writer is not None and not self.writer.done():
-            await asyncio.shield(self.writer)  # a cancelled caller does not cancel the writer
+        self.hurry.set()
+        try:
+            while self.writer is not None and not self.writer.done():
+                await asyncio.shield(self.writer)  # a cancelled caller does not cancel the writer
+        finally:
+            self.hurry.clear()
         if self.error is not None:
             raise self.error
 
@@ -158,6 +166,9 @@ class CheckpointWriter:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self.pending and self.error is None:
+            if not self.hurry.is_set():  # let more saves join this batch
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.hurry.wait(), GATHER_S)
             batch, self.pending = self.pending, {}
             try:
                 if self.local:  # the temp files written here (page cache), synced and renamed on the thread

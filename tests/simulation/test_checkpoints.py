@@ -10,6 +10,7 @@ from itertools import islice
 
 import pytest
 
+import store.journal as journal_module
 from simulation.domains import get_domain
 from simulation.episode import Episode
 from store.dataset import Dataset
@@ -106,3 +107,28 @@ def test_the_disk_is_waited_for_off_the_event_loop(journal, episode, monkeypatch
     loop_thread = asyncio.run(play())
     assert synced_on and loop_thread not in synced_on
     assert len(journal.load(Episode)) == 5
+
+
+def test_saves_gather_into_batches_and_a_flush_does_not_wait_for_the_gathering(journal, episode, monkeypatch):
+    """Saves spread over time (as episodes make them) go to disk together, a batch each gathering window, not one
+    file per batch as soon as the last batch is done; a flush writes what is pending at once, however long the
+    window (here an hour: without the hurry, the flush would not return within the test's 30 s)."""
+    writer = CheckpointWriter(journal)
+
+    async def spread() -> None:
+        for i in range(10):
+            await writer.save(i, episode(i, f"request {i}"))
+            await asyncio.sleep(0.005)  # longer than a batch of one takes to write
+        await writer.flush()
+
+    asyncio.run(spread())
+    assert writer.written == 10 and writer.batches <= 3  # written as soon as possible: about 10
+    monkeypatch.setattr(journal_module, "GATHER_S", 3600)
+    late = CheckpointWriter(journal)
+
+    async def hurried() -> None:
+        await late.save(39, episode(39, "request 39"))
+        await asyncio.wait_for(late.close(), 30)
+
+    asyncio.run(hurried())
+    assert late.written == 1 and 39 in journal.load(Episode)
