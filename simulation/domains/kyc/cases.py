@@ -251,33 +251,23 @@ def _brief(world: KycWorld, spec: KycCategory, key: str, customer: Customer) -> 
 
 
 # ---- multi-turn cases ----------------------------------------------------------------------------------------
-_POOL_CACHE: dict[tuple[int, str, str], list[Label]] = {}
-
-
-def _conversation_pool(world: KycWorld, category: str) -> list[Label]:
-    """The reviews a conversation can be about: every standard review's labels (a shared name's customers for
-    clarify_identity), the planted prompt injections left to their own category. Worked out once per world (by its
-    seed, as `_told_apart_by_birth`): every multi-turn case drawn asks for it."""
-    key = (world.world_seed, world.domain_version, category)
-    if key not in _POOL_CACHE:
-        _POOL_CACHE[key] = [label for label in world.labels if _converses(world, category, label)]
-    return _POOL_CACHE[key]
-
-
-_SUBJECTS_CACHE: dict[tuple[int, str, str], Subjects[Label]] = {}
+_POOL_CACHE: dict[tuple[int, str, str], Subjects[Label]] = {}
 
 
 def _conversation_subjects(world: KycWorld, category: str) -> Subjects[Label]:
-    """The conversation pool as `Subjects`, the kind of review drawn evenly, then its verdict; once per world."""
+    """The reviews a conversation can be about, as `Subjects` (the kind of review drawn evenly, then its verdict):
+    every standard review's labels (a shared name's customers for clarify_identity), the planted prompt injections
+    left to their own category. Worked out once per world (by its seed, as `_told_apart_by_birth`): every
+    multi-turn case drawn asks for it, and so does `case_keys`."""
     key = (world.world_seed, world.domain_version, category)
-    if key not in _SUBJECTS_CACHE:
-        _SUBJECTS_CACHE[key] = Subjects(
-            _conversation_pool(world, category),
+    if key not in _POOL_CACHE:
+        _POOL_CACHE[key] = Subjects(
+            [label for label in world.labels if _converses(world, category, label)],
             partial(_conversation_key, category),
             attrgetter("request_type"),
             attrgetter("verdict"),
         )
-    return _SUBJECTS_CACHE[key]
+    return _POOL_CACHE[key]
 
 
 def _converses(world: KycWorld, category: str, label: Label) -> bool:
@@ -294,7 +284,7 @@ def case_keys(world: KycWorld, categories: list[str]) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
     for category in categories:
         if category in CONVERSATIONS:
-            keys[category] = {_conversation_key(category, label) for label in _conversation_pool(world, category)}
+            keys[category] = set(_conversation_subjects(world, category).keys)
         elif CATEGORIES[category].review is None:
             keys[category] = {f"{category}:{n}" for n in range(OFF_TOPIC_VARIANTS)}
         else:
