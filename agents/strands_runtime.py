@@ -3,7 +3,8 @@ recorded by a hook on the agent's own tool events.
 
 strands traces through OpenTelemetry, and builds every span's content (the messages as JSON, each call's tool input
 and result) before it asks whether anyone records the span. With no tracer provider configured that is all thrown
-away, on every model and tool call; `QuietTracer` skips it then (and traces as strands does once one is).
+away, on every model and tool call; `QuietTracer` and `quiet_serialize` skip it then (and trace as strands does once
+one is).
 
 strands also rebuilds every tool's spec on every model call (normalised and validated afresh from the tool's own
 spec, then deep-copied for the model): for a dozen tools that is more work than the simulated model's whole reply.
@@ -132,14 +133,28 @@ def inline_tool(tool: Any) -> Any:
     return close_at_result(inline) if inline.tool_spec == tool.tool_spec else tool
 
 
-def quiet_tracing() -> None:
-    """Make strands use `QuietTracer` (once per process; agents built before keep the tracer they have).
+def quiet_serialize(value: Any) -> str:
+    """strands' `serialize` (span content as JSON), or nothing while no span is recorded (`QuietTracer.recording`).
 
-    strands offers no switch for this and reads its tracer from a module singleton (`get_tracer()`, used by the
-    agent, the event loop and the tool executor alike), so the singleton is replaced: the one place Goldsmith sets
-    a private strands attribute (`strands.telemetry.tracer._tracer_instance`)."""
+    strands' tool executor serialises the called tool's input schema for the call's span before it looks at the
+    span, every leaf of it through `json.dumps` of its own: a fifth of what tracing cost a tool call here."""
+    return strands_tracer.serialize(value) if QuietTracer.recording() else ""
+
+
+def quiet_tracing() -> None:
+    """Make strands use `QuietTracer` and `quiet_serialize` (once per process; agents built before keep the tracer
+    they have).
+
+    strands offers no switch for this: it reads its tracer from a module singleton (`get_tracer()`, used by the
+    agent, the event loop and the tool executor alike), and its tool executor serialises with the `serialize` it
+    imported. So the singleton and that name are replaced: the two private strands attributes Goldsmith sets
+    (`strands.telemetry.tracer._tracer_instance`, `strands.tools.executors._executor.serialize`)."""
+    from strands.tools.executors import _executor
+
     if not isinstance(strands_tracer._tracer_instance, QuietTracer):
         strands_tracer._tracer_instance = QuietTracer()
+    if _executor.serialize is strands_tracer.serialize:
+        _executor.serialize = quiet_serialize
 
 
 class NormalizedSpec(dict[str, Any]):
