@@ -348,7 +348,7 @@ def revalidate(name: str, **options) -> None:
     on-demand price); killed and started again with the same --run-id, it picks up the jobs it submitted."""
     from simulation.console import framework_logs, progress_note, run_log_path
     from simulation.revalidate import RevalidateConfig, Revalidation
-    from simulation.summary import batch_bar, progress_bar, render_revalidation
+    from simulation.summary import count_bar, progress_bar, render_revalidation
 
     job = Revalidation(RevalidateConfig(dataset=name, models=_model_settings(options), **options))
     with framework_logs(run_log_path(job.dataset, job.run_id)) as log:
@@ -358,7 +358,7 @@ def revalidate(name: str, **options) -> None:
 
         if job.config.judge_batch:
             click.echo(f"run {job.run_id}: judge requests as Bedrock batch jobs (--run-id {job.run_id} resumes)")
-            with batch_bar() as on_progress:
+            with count_bar("batch jobs: records judged") as on_progress:
                 job.judge_in_batch(on_progress)
         with progress_bar(job.source.records, "examples", note=note) as on_result:
             summary = job.execute(on_result)
@@ -488,7 +488,7 @@ def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options)
     resume: nothing is scored twice. A model candidate answers once, without revision rounds."""
     from evaluation.report import print_leaderboard, summary, write_html, write_summary
     from evaluation.run import EvaluateConfig, Evaluation
-    from simulation.summary import batch_bar, batch_line, progress_bar
+    from simulation.summary import batch_line, count_bar, progress_bar
     from store.dataset import parse_ref
     from store.records import utc_now
 
@@ -506,7 +506,7 @@ def evaluate_run(ref: str, agents: tuple[str, ...], out: Path | None, **options)
     if job.config.judge_batch:
         with progress_bar(job.pending, "answers") as advance:
             job.answer_all(lambda ok: advance(_Outcome("answered" if ok else "error")))
-        with batch_bar() as on_progress:
+        with count_bar("batch jobs: records judged") as on_progress:
             job.judge_in_batch(on_progress)
     with progress_bar(job.pending, "goldens") as advance:
         results = job.execute(lambda r: advance(_Outcome("error" if r.error else "passed" if r.passed else "failed")))
@@ -826,16 +826,25 @@ def dataset_diff(old: str, new: str, output_dir: str) -> None:
 
 @dataset.command("verify")
 @click.argument("name")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes hashing and validating the batches, from 50,000 records on (below, one).  [default: the number "
+    "of cores]",
+)
 @output_dir_option
-def dataset_verify(name: str, output_dir: str) -> None:
-    """Recompute every version's digests against its manifest; exit 1 on any mismatch."""
+def dataset_verify(name: str, workers: int | None, output_dir: str) -> None:
+    """Recompute every version's digests against its manifest and validate every record; exit 1 on any problem."""
+    from simulation.summary import count_bar
+    from simulation.workers import cores
     from store.dataset import Dataset
     from store.history import verify
 
     data = Dataset(output_dir, name)
     if not data.versions():
         raise InputError(f"dataset '{name}' has no versions in {data.storage.url()}")
-    checked, problems = verify(data)
+    with count_bar("records verified") as progress:
+        checked, problems = verify(data, workers=workers or cores(), on_progress=progress)
     if problems:
         raise RunFailed("\n".join([*problems, f"{name}: {len(problems)} problem(s) in {checked} versions"]))
     click.echo(f"{name}: {checked} versions verified (batch digests, sha256 chain, records, unique ids)")

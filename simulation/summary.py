@@ -360,13 +360,16 @@ def progress_bar(
 
 
 @contextmanager
-def batch_bar() -> Iterator[Callable[[int, int], None]]:
-    """A Rich progress bar for batch jobs; yields the callback that sets records processed of the total."""
+def count_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar of things done, on a terminal's stderr and gone when done (the output stays the
+    command's own); yields the callback that sets how many are done of how many."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = [TextColumn("batch jobs: records judged"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns) as bar:
-        task = bar.add_task("batch", total=None)
+    console = Console(stderr=True)
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,9 +36,11 @@ class Verification:
         return good[-1] if good else None
 
 
-def verify(dataset: Dataset) -> tuple[int, list[str]]:
+def verify(
+    dataset: Dataset, *, workers: int = 1, on_progress: Callable[[int, int], None] | None = None
+) -> tuple[int, list[str]]:
     """(versions checked, problems); see `check`."""
-    found = check(dataset)
+    found = check(dataset, workers=workers, on_progress=on_progress)
     return len(found.versions), found.problems
 
 
@@ -50,61 +55,95 @@ class _Content:
     twice: set[str] = field(default_factory=set)  # ids it holds more than once
 
 
-def check(dataset: Dataset) -> Verification:
+PARALLEL_FROM = 50_000  # records: below, worker processes would take longer to start than they save
+
+
+def check(dataset: Dataset, *, workers: int = 1, on_progress: Callable[[int, int], None] | None = None) -> Verification:
     """Every manifest parses, every batch file's sha256 and line count, every manifest's chain digest and
     lineage, every record's schema, and no id twice within a version. Reports damage, never raises on it.
 
     Streams: each batch is read, hashed and validated once, on its own, and each version's content is its
-    parent's plus its batch (or its batch alone, for a re-validation or review), so the memory held is one
-    batch and the ids of one version."""
+    parent's plus its batch (or its batch alone, for a re-validation or review), so the memory held is a few
+    batches, the ids of one version and the manifests. With `workers` > 1 and at least `PARALLEL_FROM` records,
+    the batches are hashed and validated in that many worker processes, two each ahead of the version being
+    checked (`BatchChecks`); what is found is the same. `on_progress(records checked, records)` after each batch."""
     found = Verification(dataset.versions())
+    manifests: dict[int, Manifest | None] = {}
+    for number in found.versions:
+        try:
+            manifests[number] = dataset.read_manifest(number, cached=False)
+        except InputError:
+            manifests[number] = None
+    planned = _planned(manifests)
+    total = sum(batch.records for batch in planned)
+    checked = 0
     sound: dict[str, bool] = {}  # per batch file, checked once
     fresh: dict[str, list[str]] = {}  # the ids of batches just checked, until a version takes them in
-    manifests: dict[int, Manifest] = {}
     state: _Content | None = None  # the content of the version before, None when unknown
 
     def problem(number: int, text: str) -> None:
         found.problems.append(f"{dataset.name}@v{number}: {text}")
         found.damaged.add(number)
 
-    for number in found.versions:
-        try:
-            manifest = manifests[number] = dataset.read_manifest(number, cached=False)
-        except InputError:
-            url = dataset.storage.url(dataset.manifest_key(number))
-            problem(number, f"the manifest {url} is not a valid manifest (empty, truncated or changed)")
-            state = None
-            continue
-        manifests.pop(number - 2, None)
-        parent = manifests.get(manifest.parent) if manifest.parent else None
-        if manifest.parent is not None and parent is None:
-            problem(number, f"parent v{manifest.parent} is missing or unreadable")
-            state = None
-            continue
-        own = manifest.own_batch
-        listed = manifest.batches
-        base = state if (parent is not None and not manifest.replaces) else _Content()
-        for batch in listed if listed is not None else [own]:
-            if batch.file not in sound:
-                ids = _check_batch(dataset, batch, found, number)
-                sound[batch.file] = ids is not None
-                if ids is not None:
-                    fresh[batch.file] = ids
-        expected = chain_digest(parent.sha256 if parent else None, own.sha256)
-        if manifest.sha256 != expected:
-            problem(number, f"sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
-        if listed is not None and not manifest.replaces and parent and (base is None or listed[:-1] != base.batches):
-            problem(number, f"an {manifest.operation} must keep its parent's batches unchanged")
-        batches = listed if listed is not None else [*(base.batches if base else []), own]
-        state = _grow(dataset, base, batches, sound, fresh)
-        fresh.clear()
-        if state.bad:
-            found.damaged.add(number)
-        if state.records != manifest.records:
-            problem(number, f"manifest says {manifest.records} records, its batches hold a different number")
-        if state.twice:
-            problem(number, f"{len(state.twice)} ids appear more than once (first: {min(state.twice)})")
+    with BatchChecks(dataset, planned, workers if total >= PARALLEL_FROM else 1) as checks:
+        for number in found.versions:
+            manifest = manifests[number]
+            if manifest is None:
+                url = dataset.storage.url(dataset.manifest_key(number))
+                problem(number, f"the manifest {url} is not a valid manifest (empty, truncated or changed)")
+                state = None
+                continue
+            # the version before is its parent: `state` is that version's content
+            parent = manifests.get(number - 1) if manifest.parent == number - 1 else None
+            if manifest.parent is not None and parent is None:
+                problem(number, f"parent v{manifest.parent} is missing or unreadable")
+                state = None
+                continue
+            own = manifest.own_batch
+            listed = manifest.batches
+            base = state if (parent is not None and not manifest.replaces) else _Content()
+            for batch in listed if listed is not None else [own]:
+                if batch.file not in sound:
+                    findings = checks.get(batch)
+                    found.problems += [f"{dataset.name}@v{number}: {text}" for text in findings.problems]
+                    if findings.stale_index:
+                        found.stale_indexes.append(batch)
+                    sound[batch.file] = findings.ids is not None
+                    if findings.ids is not None:
+                        fresh[batch.file] = findings.ids
+                    checked += batch.records
+                    if on_progress is not None:
+                        on_progress(checked, max(total, checked))
+            expected = chain_digest(parent.sha256 if parent else None, own.sha256)
+            if manifest.sha256 != expected:
+                problem(number, f"sha256 {manifest.sha256[:12]}… does not match its batches ({expected[:12]}…)")
+            if (
+                listed is not None
+                and not manifest.replaces
+                and parent
+                and (base is None or listed[:-1] != base.batches)
+            ):
+                problem(number, f"an {manifest.operation} must keep its parent's batches unchanged")
+            batches = listed if listed is not None else [*(base.batches if base else []), own]
+            state = _grow(dataset, base, batches, sound, fresh)
+            fresh.clear()
+            if state.bad:
+                found.damaged.add(number)
+            if state.records != manifest.records:
+                problem(number, f"manifest says {manifest.records} records, its batches hold a different number")
+            if state.twice:
+                problem(number, f"{len(state.twice)} ids appear more than once (first: {min(state.twice)})")
     return found
+
+
+def _planned(manifests: dict[int, Manifest | None]) -> list[BatchRef]:
+    """Every batch the manifests list, in the order `check` first comes to each."""
+    planned: dict[str, BatchRef] = {}
+    for manifest in manifests.values():
+        if manifest is not None:
+            for batch in manifest.batches if manifest.batches is not None else [manifest.own_batch]:
+                planned.setdefault(batch.file, batch)
+    return list(planned.values())
 
 
 def _grow(
@@ -148,21 +187,26 @@ def _batch_ids(dataset: Dataset, batch: BatchRef) -> list[str]:
 _RECORDS = TypeAdapter(list[Example])
 
 
-def _check_batch(dataset: Dataset, batch: BatchRef, found: Verification, number: int) -> list[str] | None:
-    """The ids of a batch whose digest, line count and records are all sound; None (and a problem) if not. Also
-    checks its index file, when there is one."""
-    where = f"{dataset.name}@v{number}"
-    data = dataset.storage.read(dataset.key("batches", batch.file))
+@dataclass
+class BatchFindings:
+    """What checking one batch found: its ids when its digest, line count and records are all sound (else None),
+    the problems (without the version: a batch may be listed by many), and whether its index file disagrees."""
+
+    ids: list[str] | None
+    problems: list[str] = field(default_factory=list)
+    stale_index: bool = False
+
+
+def batch_findings(batch: BatchRef, data: bytes | None, index: bytes | None) -> BatchFindings:
+    """Check a batch's bytes (`data`, None when missing) against its reference, and its index file, when there
+    is one, against its records."""
     if data is None:
-        found.problems.append(f"{where}: batch {batch.file} is missing")
-        return None
+        return BatchFindings(None, [f"batch {batch.file} is missing"])
     if hashlib.sha256(data).hexdigest() != batch.sha256:
-        found.problems.append(f"{where}: batch {batch.file} does not match its sha256 (changed or torn)")
-        return None
+        return BatchFindings(None, [f"batch {batch.file} does not match its sha256 (changed or torn)"])
     lines = data.splitlines()
     if len(lines) != batch.records:
-        found.problems.append(f"{where}: batch {batch.file} has {len(lines)} lines, the manifest says {batch.records}")
-        return None
+        return BatchFindings(None, [f"batch {batch.file} has {len(lines)} lines, the manifest says {batch.records}"])
     records: list[Example] | None = None
     try:  # the whole batch in one call (fast); on any doubt, line by line to name the line
         records = _RECORDS.validate_json(b"[" + b",".join(lines) + b"]")
@@ -173,15 +217,59 @@ def _check_batch(dataset: Dataset, batch: BatchRef, found: Verification, number:
             try:
                 Example.model_validate_json(line)
             except ValueError:
-                found.problems.append(f"{where}: batch {batch.file} line {n} is not a valid record")
-                return None
+                return BatchFindings(None, [f"batch {batch.file} line {n} is not a valid record"])
         records = [Example.model_validate_json(line) for line in lines]
-    index = dataset.storage.read(dataset.index_key(batch))
+    findings = BatchFindings([record.id for record in records])
     from_records = b"".join(index_row(record.id, record.prompt) for record in records)  # no second parse
     if index is not None and index != from_records and index != batch_index(data):
-        found.problems.append(f"{where}: the index of batch {batch.file} does not match it (delete the .index file)")
-        found.stale_indexes.append(batch)
-    return [record.id for record in records]
+        findings.problems.append(f"the index of batch {batch.file} does not match it (delete the .index file)")
+        findings.stale_index = True
+    return findings
+
+
+class BatchChecks:
+    """The findings of each batch `check` asks for, in the order `planned` lists them: checked here, or with
+    `workers` > 1 in that many worker processes, up to two batches each ahead of the one asked for (read here,
+    from any storage, and handed over as bytes). A batch asked for out of that order is checked here."""
+
+    def __init__(self, dataset: Dataset, planned: list[BatchRef], workers: int = 1):
+        self.dataset = dataset
+        self.ahead = iter(planned)
+        self.pending: dict[tuple[str, str, int], Future[BatchFindings]] = {}  # in planned order
+        self.window = 2 * workers
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:  # a fresh interpreter per worker: nothing of this process inherited
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def __enter__(self) -> BatchChecks:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def get(self, batch: BatchRef) -> BatchFindings:
+        if self.pool is None:
+            return batch_findings(batch, *self._read(batch))
+        self._fill()
+        key = (batch.file, batch.sha256, batch.records)
+        if key not in self.pending:
+            return batch_findings(batch, *self._read(batch))
+        while (first := next(iter(self.pending))) != key:  # planned before it, never asked for: not needed
+            self.pending.pop(first).cancel()
+        findings = self.pending.pop(key).result()
+        self._fill()
+        return findings
+
+    def _fill(self) -> None:
+        assert self.pool is not None
+        while len(self.pending) < self.window and (batch := next(self.ahead, None)) is not None:
+            key = (batch.file, batch.sha256, batch.records)
+            self.pending[key] = self.pool.submit(batch_findings, batch, *self._read(batch))
+
+    def _read(self, batch: BatchRef) -> tuple[bytes | None, bytes | None]:
+        storage = self.dataset.storage
+        return storage.read(self.dataset.key("batches", batch.file)), storage.read(self.dataset.index_key(batch))
 
 
 @dataclass

@@ -249,3 +249,32 @@ def test_repair_rebuilds_an_index_that_disagrees_with_its_sound_batch(out):
     assert "set aside" not in plan.stdout  # derived data: no version is lost for it
     assert invoke("dataset", "repair", "kyc", "--yes", "--output-dir", str(out)).exit_code == 0
     assert index.read_bytes() == good and not (out / "kyc" / "damaged").exists()
+
+
+def stale_index(out: Path) -> None:
+    index = batch_of(out, 1).with_suffix(".index")
+    index.write_bytes(index.read_bytes().replace(b'"', b"'", 2))
+
+
+@pytest.mark.parametrize("kind", ["sound", "stale index", *BATCH_DAMAGE, *MANIFEST_DAMAGE])
+def test_batches_checked_in_worker_processes_find_what_one_process_finds(out, kind, monkeypatch):
+    """`verify --workers N` hashes and validates the batches in N processes (from PARALLEL_FROM records on; here
+    from none): the same problems, in the same order, the same damaged versions and stale indexes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from store import history
+
+    if kind == "stale index":
+        stale_index(out)
+    elif kind != "sound":
+        damage(out, kind)
+    alone = history.check(Dataset(out, "kyc"))
+    submitted = []
+    submit = ProcessPoolExecutor.submit
+    monkeypatch.setattr(history, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", lambda pool, *a: submitted.append(a[1]) or submit(pool, *a))
+    pooled = history.check(Dataset(out, "kyc"), workers=2)
+    assert (pooled.problems, pooled.damaged, pooled.stale_indexes) == (alone.problems, alone.damaged,
+                                                                       alone.stale_indexes)  # fmt: skip
+    assert bool(alone.problems) == (kind != "sound")
+    assert submitted  # the batches were checked in the worker processes
