@@ -56,6 +56,7 @@ class _Content:
 
 
 PARALLEL_FROM = 50_000  # records: below, worker processes would take longer to start than they save
+HERE_FROM = 100_000  # records: a batch this big (one large import) is checked here, not copied to a worker
 
 
 def check(dataset: Dataset, *, workers: int = 1, on_progress: Callable[[int, int], None] | None = None) -> Verification:
@@ -230,7 +231,8 @@ def batch_findings(batch: BatchRef, data: bytes | None, index: bytes | None) -> 
 class BatchChecks:
     """The findings of each batch `check` asks for, in the order `planned` lists them: checked here, or with
     `workers` > 1 in that many worker processes, up to two batches each ahead of the one asked for (read here,
-    from any storage, and handed over as bytes). A batch asked for out of that order is checked here."""
+    from any storage, and handed over as bytes). A batch asked for out of that order, or of `HERE_FROM` records or
+    more, is checked here."""
 
     def __init__(self, dataset: Dataset, planned: list[BatchRef], workers: int = 1):
         self.dataset = dataset
@@ -264,8 +266,9 @@ class BatchChecks:
     def _fill(self) -> None:
         assert self.pool is not None
         while len(self.pending) < self.window and (batch := next(self.ahead, None)) is not None:
-            key = (batch.file, batch.sha256, batch.records)
-            self.pending[key] = self.pool.submit(batch_findings, batch, *self._read(batch))
+            if batch.records < HERE_FROM:
+                key = (batch.file, batch.sha256, batch.records)
+                self.pending[key] = self.pool.submit(batch_findings, batch, *self._read(batch))
 
     def _read(self, batch: BatchRef) -> tuple[bytes | None, bytes | None]:
         storage = self.dataset.storage

@@ -278,3 +278,20 @@ def test_batches_checked_in_worker_processes_find_what_one_process_finds(out, ki
                                                                        alone.stale_indexes)  # fmt: skip
     assert bool(alone.problems) == (kind != "sound")
     assert submitted  # the batches were checked in the worker processes
+
+
+def test_a_batch_too_big_to_copy_is_checked_in_the_command_itself(out, monkeypatch):
+    """A batch of `HERE_FROM` records or more (one large import) is not copied to a worker process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from store import history
+
+    tear(batch_of(out, 2))
+    alone = history.check(Dataset(out, "kyc"))
+    submitted = []
+    submit = ProcessPoolExecutor.submit
+    monkeypatch.setattr(history, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(history, "HERE_FROM", 3)  # each version's batch holds 3 records
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", lambda pool, *a: submitted.append(a[1]) or submit(pool, *a))
+    pooled = history.check(Dataset(out, "kyc"), workers=2)
+    assert submitted == [] and pooled.problems == alone.problems and alone.problems
