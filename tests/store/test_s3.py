@@ -56,3 +56,23 @@ def test_a_run_on_s3_resumes_from_its_checkpoints_and_commits_once(s3, cli):
     again = cli("generate", "--run-id", "r9", output_dir=location)
     assert again.exit_code == 0 and "resuming run r9 (3 of 3 done)" in again.output
     assert Dataset(location, "kyc").versions() == [1]
+
+
+def test_verify_in_worker_processes_reads_s3_itself(s3, cli, monkeypatch):
+    """The worker processes get each batch's bytes from the command (they could not reach this in-process S3):
+    a sound dataset verifies, and a torn batch is named, as in one process."""
+    from store import history
+
+    location = f"s3://{BUCKET}/team"
+    assert cli("generate", "--count", "4", "--seed", "3", output_dir=location).exit_code == 0
+    monkeypatch.setattr(history, "PARALLEL_FROM", 0)
+    verified = cli("dataset", "verify", "kyc", "--workers", "2", output_dir=location)
+    assert verified.exit_code == 0 and "1 versions verified" in verified.output, verified.output
+
+    own = Dataset(location, "kyc").manifest().own_batch
+    key = f"team/kyc/batches/{own.file}"
+    torn = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()[:-40]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=torn)
+    for workers in ("1", "2"):
+        failed = cli("dataset", "verify", "kyc", "--workers", workers, output_dir=location)
+        assert failed.exit_code == 1 and f"kyc@v1: batch {own.file} does not match its sha256" in failed.output
