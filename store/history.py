@@ -228,6 +228,11 @@ def batch_findings(batch: BatchRef, data: bytes | None, index: bytes | None) -> 
     return findings
 
 
+def _batch_key(batch: BatchRef) -> tuple[str, str, int]:
+    """A batch reference as a key: the same file under another digest or count is another batch to check."""
+    return batch.file, batch.sha256, batch.records
+
+
 class BatchChecks:
     """The findings of each batch `check` asks for, in the order `planned` lists them: checked here, or with
     `workers` > 1 in that many worker processes, up to two batches each ahead of the one asked for (read here,
@@ -254,7 +259,7 @@ class BatchChecks:
         if self.pool is None:
             return batch_findings(batch, *self._read(batch))
         self._fill()
-        key = (batch.file, batch.sha256, batch.records)
+        key = _batch_key(batch)
         if key not in self.pending:
             return batch_findings(batch, *self._read(batch))
         while (first := next(iter(self.pending))) != key:  # planned before it, never asked for: not needed
@@ -267,8 +272,7 @@ class BatchChecks:
         assert self.pool is not None
         while len(self.pending) < self.window and (batch := next(self.ahead, None)) is not None:
             if batch.records < HERE_FROM:
-                key = (batch.file, batch.sha256, batch.records)
-                self.pending[key] = self.pool.submit(batch_findings, batch, *self._read(batch))
+                self.pending[_batch_key(batch)] = self.pool.submit(batch_findings, batch, *self._read(batch))
 
     def _read(self, batch: BatchRef) -> tuple[bytes | None, bytes | None]:
         storage = self.dataset.storage
