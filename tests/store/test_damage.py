@@ -256,12 +256,24 @@ def stale_index(out: Path) -> None:
     index.write_bytes(index.read_bytes().replace(b'"', b"'", 2))
 
 
-@pytest.mark.parametrize("kind", ["sound", "stale index", *BATCH_DAMAGE, *MANIFEST_DAMAGE])
-def test_batches_checked_in_worker_processes_find_what_one_process_finds(out, kind, monkeypatch):
-    """`verify --workers N` hashes and validates the batches in N processes (from PARALLEL_FROM records on; here
-    from none): the same problems, in the same order, the same damaged versions and stale indexes."""
+@pytest.fixture
+def submitted(monkeypatch) -> list:
+    """The batches handed to worker processes, with the pool used from the first record on."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from store import history
+
+    handed: list = []
+    submit = ProcessPoolExecutor.submit
+    monkeypatch.setattr(history, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", lambda pool, *a: handed.append(a[1]) or submit(pool, *a))
+    return handed
+
+
+@pytest.mark.parametrize("kind", ["sound", "stale index", *BATCH_DAMAGE, *MANIFEST_DAMAGE])
+def test_batches_checked_in_worker_processes_find_what_one_process_finds(out, kind, submitted):
+    """`verify --workers N` hashes and validates the batches in N processes (from PARALLEL_FROM records on; here
+    from none): the same problems, in the same order, the same damaged versions and stale indexes."""
     from store import history
 
     if kind == "stale index":
@@ -269,10 +281,7 @@ def test_batches_checked_in_worker_processes_find_what_one_process_finds(out, ki
     elif kind != "sound":
         damage(out, kind)
     alone = history.check(Dataset(out, "kyc"))
-    submitted = []
-    submit = ProcessPoolExecutor.submit
-    monkeypatch.setattr(history, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(ProcessPoolExecutor, "submit", lambda pool, *a: submitted.append(a[1]) or submit(pool, *a))
+    assert submitted == []  # one process
     pooled = history.check(Dataset(out, "kyc"), workers=2)
     assert (pooled.problems, pooled.damaged, pooled.stale_indexes) == (alone.problems, alone.damaged,
                                                                        alone.stale_indexes)  # fmt: skip
@@ -280,18 +289,12 @@ def test_batches_checked_in_worker_processes_find_what_one_process_finds(out, ki
     assert submitted  # the batches were checked in the worker processes
 
 
-def test_a_batch_too_big_to_copy_is_checked_in_the_command_itself(out, monkeypatch):
+def test_a_batch_too_big_to_copy_is_checked_in_the_command_itself(out, submitted, monkeypatch):
     """A batch of `HERE_FROM` records or more (one large import) is not copied to a worker process."""
-    from concurrent.futures import ProcessPoolExecutor
-
     from store import history
 
     tear(batch_of(out, 2))
     alone = history.check(Dataset(out, "kyc"))
-    submitted = []
-    submit = ProcessPoolExecutor.submit
-    monkeypatch.setattr(history, "PARALLEL_FROM", 0)
     monkeypatch.setattr(history, "HERE_FROM", 3)  # each version's batch holds 3 records
-    monkeypatch.setattr(ProcessPoolExecutor, "submit", lambda pool, *a: submitted.append(a[1]) or submit(pool, *a))
     pooled = history.check(Dataset(out, "kyc"), workers=2)
     assert submitted == [] and pooled.problems == alone.problems and alone.problems
